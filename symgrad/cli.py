@@ -1,0 +1,71 @@
+"""The `symgrad` command: demo, check, generate."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SymgradError
+
+
+def _cmd_check(args):
+    from . import check, models
+
+    model = models.load(args.model)
+    report = check(model.loss, model.params, models.example_values(model))
+    print(f"model {model.name}: {len(model.params)} parameters")
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _cmd_generate(args):
+    from .generate import write_bundled, write_model
+
+    if args.model == "all":
+        for path in write_bundled(Path(args.output), target=args.target):
+            print(path)
+    else:
+        print(write_model(args.model, Path(args.output), target=args.target))
+    return 0
+
+
+def _cmd_demo(args):
+    from .demo import run
+
+    run(Path(args.output), epochs=args.epochs)
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="symgrad", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="derive, check, generate and train the seed 4-3-1 MLP")
+    p.add_argument("-o", "--output", default="symgrad-demo", help="folder for the module and plot")
+    p.add_argument("--epochs", type=int, default=2000)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("check", help="symbolic vs autodiff vs finite differences for a model")
+    p.add_argument("model", help="a bundled model name (seed, perceptron) or a .py file defining `model`")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("generate", help="write the generated kernel module for a model")
+    p.add_argument("model", help="a bundled model name, a .py file, or 'all' for every bundled model")
+    p.add_argument("--target", default="numpy", choices=["numpy"])
+    p.add_argument("-o", "--output", default="generated")
+    p.set_defaults(func=_cmd_generate)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SymgradError as exc:
+        print(f"symgrad: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""`symgrad.compile`: expression or Model → symbolic gradient → IR → generated module → Kernel."""
+
+
+from . import symbolic
+from .errors import InvalidArgumentError, UnsupportedError
+from .lower import lower
+from .nn import Model
+from .render.numpy_target import render_numpy
+from .runtime import Kernel, load_module
+from .values import as_expr, as_symbol_list
+
+TARGETS = ("numpy",)
+DTYPES = ("float64", "float32")
+
+
+def build_ir(expr, wrt=None, inputs=None, outputs=(), name=None, dtype="float64", method="reverse"):
+    """Lower a loss (or `Model`) and its symbolic gradient to a `KernelIR`."""
+    if isinstance(expr, Model):
+        model = expr
+        expr, wrt = model.loss, list(model.params) if wrt is None else wrt
+        inputs = list(model.data) if inputs is None else inputs
+        outputs = model.outputs if not outputs else outputs
+        name = name or model.name
+    if wrt is None:
+        raise InvalidArgumentError("compile needs wrt= (the parameters to differentiate) or a Model")
+    expr = as_expr(expr)
+    wrt = as_symbol_list(wrt)
+    inputs = as_symbol_list(inputs or [], "inputs")
+    both = set(wrt) & set(inputs)
+    if both:
+        raise InvalidArgumentError(f"{', '.join(sorted(map(str, both)))} is in both wrt and inputs")
+    if dtype not in DTYPES:
+        raise InvalidArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    grads = symbolic.grad(expr, wrt, method=method)
+    outputs = [as_expr(o) for o in outputs]
+    return lower(name or "kernel", expr, grads, outputs, inputs, wrt, dtype=dtype)
+
+
+def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, dtype="float64", method="reverse"):  # noqa: A001
+    """Generate, load and return a `Kernel` for the loss `expr` (per sample, summed over the batch).
+
+    `wrt` are the parameters (single numbers), `inputs` the data symbols (one value per sample);
+    every free symbol must be one or the other. A `symgrad.nn.Model` supplies all of these.
+    `outputs` are extra expressions returned by `.predict`.
+    """
+    if target not in TARGETS:
+        raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
+    ir = build_ir(expr, wrt, inputs, outputs, name, dtype, method)
+    source = render_numpy(ir)
+    return Kernel(ir, source, load_module(source, ir.name), target)
+
+
+__all__ = ["compile", "build_ir"]

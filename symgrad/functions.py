@@ -1,0 +1,165 @@
+"""Activation and helper functions as sympy `Function`s.
+
+Each carries its exact derivative (`fdiff`, used by sympy's differentiation) and an `exp`/`log`
+rewrite for high-precision evaluation. Numerically stable evaluation forms live in the printers and
+in `symgrad.numeric`, not here: a sympy expression says *what* is computed, not *how*.
+"""
+
+import sympy as sp
+from sympy.core.function import ArgumentIndexError
+
+
+class _Activation(sp.Function):
+    """A scalar function of one argument whose mpmath value comes from its exp/log rewrite."""
+
+    nargs = 1
+
+    def _eval_evalf(self, prec):
+        return self._rewrite_exp()._eval_evalf(prec)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return self.func(x)._rewrite_exp()
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+
+class sigmoid(_Activation):
+    """σ(x) = 1 / (1 + e^(−x)); σ'(x) = σ(x)(1 − σ(x))."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Half
+
+    def _rewrite_exp(self):
+        return 1 / (1 + sp.exp(-self.args[0]))
+
+    def _latex(self, printer):
+        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+
+
+class relu(_Activation):
+    """max(x, 0); derivative Heaviside(x) with the subgradient 0 at x = 0."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sp.Heaviside(self.args[0], 0)
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_real:
+            return sp.Max(x, 0)
+
+    def _rewrite_exp(self):
+        return sp.Max(self.args[0], 0)
+
+    def _eval_evalf(self, prec):
+        return sp.Max(self.args[0], 0)._eval_evalf(prec)
+
+    def _latex(self, printer):
+        return r"\operatorname{relu}\left(%s\right)" % printer._print(self.args[0])
+
+
+class softplus(_Activation):
+    """log(1 + e^x); derivative σ(x)."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sigmoid(self.args[0])
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.log(2)
+
+    def _rewrite_exp(self):
+        return sp.log(1 + sp.exp(self.args[0]))
+
+    def _latex(self, printer):
+        return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+
+
+class logsigmoid(_Activation):
+    """log σ(x) = −softplus(−x); derivative σ(−x) = 1 − σ(x)."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sigmoid(-self.args[0])
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return -sp.log(2)
+
+    def _rewrite_exp(self):
+        return -sp.log(1 + sp.exp(-self.args[0]))
+
+    def _latex(self, printer):
+        return r"\log\sigma\left(%s\right)" % printer._print(self.args[0])
+
+
+class logsumexp(sp.Function):
+    """log Σᵢ e^(xᵢ) over its arguments; ∂/∂xᵢ = softmax(x)ᵢ = e^(xᵢ − logsumexp(x))."""
+
+    @classmethod
+    def eval(cls, *args):
+        if len(args) == 0:
+            raise TypeError("logsumexp needs at least one argument")
+        if len(args) == 1:
+            return args[0]
+
+    def fdiff(self, argindex=1):
+        if not 1 <= argindex <= len(self.args):
+            raise ArgumentIndexError(self, argindex)
+        return sp.exp(self.args[argindex - 1] - self)
+
+    def _rewrite_exp(self):
+        return sp.log(sp.Add(*[sp.exp(a) for a in self.args]))
+
+    def _eval_rewrite_as_exp(self, *args, **kwargs):
+        return self._rewrite_exp()
+
+    def _eval_evalf(self, prec):
+        return self._rewrite_exp()._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        if all(a.is_real for a in self.args):
+            return True
+
+    def _latex(self, printer):
+        return r"\operatorname{LSE}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+
+
+tanh = sp.tanh
+
+ACTIVATIONS = {
+    "sigmoid": sigmoid,
+    "tanh": sp.tanh,
+    "relu": relu,
+    "softplus": softplus,
+    "logsigmoid": logsigmoid,
+    "identity": lambda x: x,
+}
+
+
+def activation(name_or_fn):
+    """Resolve an activation given by name or as a callable."""
+    from .errors import InvalidArgumentError
+
+    if callable(name_or_fn):
+        return name_or_fn
+    try:
+        return ACTIVATIONS[name_or_fn]
+    except KeyError:
+        raise InvalidArgumentError(
+            f"unknown activation {name_or_fn!r}; choose one of {sorted(ACTIVATIONS)} or pass a callable"
+        ) from None

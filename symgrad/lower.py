@@ -1,0 +1,124 @@
+"""Lowering: a loss, its gradient expressions and the model outputs → one `KernelIR`.
+
+Common subexpressions come for free: sympy expressions are DAGs with structurally equal nodes
+identical, so every node used more than once (or that is a result) becomes one named temporary.
+Single-use nodes are inlined into their consumer up to a small depth, which keeps lines readable
+and every later pass (printing included) shallow. Nodes that do not depend on the data are
+evaluated once, outside the per-sample work. All walks are iterative.
+"""
+
+import sympy as sp
+
+from .dag import free_symbols, is_operation, structural_hash, topological
+from .errors import UnboundSymbolError
+from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
+from .names import Namer, comment_text
+
+MAX_INLINE_DEPTH = 6
+
+
+def _rebuild(node, args):
+    try:
+        return node.func(*args, evaluate=False)
+    except TypeError:
+        return node.func(*args)
+
+
+def _small_nodes(order, limit=12):
+    """Which nodes are small enough to quote in a comment (tree size capped, so linear time)."""
+    size = {}
+    for node in order:
+        own = max(1, len(node.args) - 1) if is_operation(node) else 0
+        size[node] = min(limit + 1, own + sum(size[c] for c in (node.args if own else ())))
+    return {node: s <= limit for node, s in size.items()}
+
+
+def lower(name, loss, grads, predictions, data, params, dtype="float64"):
+    """Build the IR for `loss` (per sample), `grads` (per sample, `params` order) and outputs."""
+    roots = [loss, *grads, *predictions]
+    known = set(data) | set(params)
+    free = free_symbols(roots)
+    unbound = free - known
+    if unbound:
+        names = ", ".join(sorted(map(str, unbound)))
+        raise UnboundSymbolError(
+            f"{names} is neither an input nor a parameter; pass it in inputs= or wrt=, or substitute a value"
+        )
+
+    namer = Namer()
+    data_vars = [Var(namer.user(s.name), s, Role.DATA) for s in data]
+    param_vars = [Var(namer.user(s.name), s, Role.PARAM) for s in params]
+    ref = {v.symbol: sp.Symbol(v.ident) for v in data_vars + param_vars}
+
+    order = topological(roots)
+    uses = {}
+    for node in order:
+        for c in set(node.args) if is_operation(node) else ():
+            uses[c] = uses.get(c, 0) + 1
+    batched = {}
+    data_set = set(data)
+    for node in order:
+        batched[node] = node in data_set or any(batched[c] for c in (node.args if is_operation(node) else ()))
+    forward = set(topological([loss, *predictions]))
+    small = _small_nodes(order)
+    root_set = set(roots)
+
+    statements, counter = [], [0]
+    depth = dict.fromkeys(ref, 0)
+
+    def materialize(node, expr):
+        target = namer.internal("t", counter[0])
+        counter[0] += 1
+        note = ""
+        if small[node]:
+            note = comment_text(node)
+        phase = Phase.FORWARD if node in forward else Phase.BACKWARD
+        statements.append(Elementwise(target, expr, batched[node], phase, note))
+        ref[node] = sp.Symbol(target)
+        depth[node] = 0
+
+    for node in order:
+        if node in ref:
+            continue
+        if not is_operation(node):
+            ref[node] = node
+            depth[node] = 0
+            continue
+        if batched[node]:
+            # a data-independent operand is hoisted: computed once, not once per sample
+            for c in node.args:
+                if not batched[c] and is_operation(c) and depth[c] > 0:
+                    materialize(c, ref[c])
+        expr = _rebuild(node, [ref[c] for c in node.args])
+        d = 1 + max(depth[c] for c in node.args)
+        if uses.get(node, 0) > 1 or node in root_set or d > MAX_INLINE_DEPTH:
+            materialize(node, expr)
+        else:
+            ref[node] = expr
+            depth[node] = d
+
+    def result(root):
+        if not is_operation(root):
+            materialize(root, ref[root])
+        return ref[root].name
+
+    loss_src = result(loss)
+    grad_srcs = [result(g) for g in grads]
+    pred_srcs = [result(p) for p in predictions]
+    loss_out = BatchSum("loss", loss_src, batched[loss], "loss summed over the batch")
+    grad_outs = [
+        BatchSum(namer.internal("d_", v.ident), src, batched[g], comment_text(f"dloss/d{v.symbol}"))
+        for v, src, g in zip(param_vars, grad_srcs, grads)
+    ]
+    return KernelIR(
+        name=name,
+        data=data_vars,
+        params=param_vars,
+        statements=statements,
+        loss=loss_out,
+        grads=grad_outs,
+        per_sample_grads=grad_srcs,
+        predictions=pred_srcs,
+        source_hash=structural_hash(roots),
+        dtype=dtype,
+    )

@@ -1,0 +1,75 @@
+"""The bundled models (by name) and loading a model from a user's Python file."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from . import nn
+from .errors import InvalidArgumentError
+
+# the second seed text's data: three samples of four features, one target each
+SEED_X = np.array([[1.0, 0.0, 1.0, 0.0], [1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0]])
+SEED_Y = np.array([[1.0], [1.0], [0.0]])
+
+
+def seed():
+    """The seed 4-3-1 sigmoid MLP with squared error E = Σ(yp − yt)²."""
+    return nn.mlp([4, 3, 1], activation="sigmoid", loss="squared_error", name="seed", seed=0)
+
+
+def perceptron():
+    """The first seed text's perceptron: 2-D points, two classes, softmax output, cross-entropy."""
+    return nn.mlp([2, 2], activation="identity", loss="softmax_cross_entropy", name="perceptron", seed=0)
+
+
+def perceptron_data(n_per_class=50, seed=0):
+    """Two Gaussian point clouds (red around (−2, −2), blue around (2, 2)) with one-hot labels."""
+    rng = np.random.default_rng(seed)
+    red = rng.normal(size=(n_per_class, 2)) - 2
+    blue = rng.normal(size=(n_per_class, 2)) + 2
+    X = np.concatenate([red, blue])
+    Y = np.concatenate([np.tile([1.0, 0.0], (n_per_class, 1)), np.tile([0.0, 1.0], (n_per_class, 1))])
+    return X, Y
+
+
+BUNDLED = {"seed": seed, "perceptron": perceptron}
+DATA = {"seed": lambda: (SEED_X, SEED_Y), "perceptron": perceptron_data}
+
+
+def data_values(model, X, Y=None):
+    """The `values` entries binding the model's input and target symbols to columns of X and Y."""
+    values = {s: X[:, i] for i, s in enumerate(model.inputs)}
+    if Y is not None:
+        values.update({s: Y[:, i] for i, s in enumerate(model.targets)})
+    return values
+
+
+def load(name_or_path):
+    """A bundled model by name, or the `model` (a `symgrad.nn.Model`) defined in a Python file."""
+    if name_or_path in BUNDLED:
+        return BUNDLED[name_or_path]()
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise InvalidArgumentError(
+            f"no bundled model or file named {name_or_path!r}; bundled models: {', '.join(sorted(BUNDLED))}"
+        )
+    spec = importlib.util.spec_from_file_location(f"symgrad_user_model_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = getattr(module, "model", None)
+    if callable(model) and not isinstance(model, nn.Model):
+        model = model()
+    if not isinstance(model, nn.Model):
+        raise InvalidArgumentError(f"{path} must define `model`, a symgrad.nn.Model (or a function returning one)")
+    return model
+
+
+def example_values(model):
+    """Initial parameters plus the model's bundled data (or a small random batch for user models)."""
+    if model.name in DATA:
+        X, Y = DATA[model.name]()
+    else:
+        rng = np.random.default_rng(0)
+        X, Y = rng.normal(size=(8, len(model.inputs))), rng.uniform(size=(8, len(model.targets)))
+    return {**model.initial_values(), **data_values(model, X, Y)}

@@ -1,0 +1,83 @@
+"""Safe identifiers for generated code.
+
+A symbol's name never lands in generated text as-is: it becomes an ASCII identifier that is no
+keyword of Python or C/CUDA, collides with no name the generated code uses itself, and is unique
+after sanitising. Free text (comments) is escaped by `comment_text`.
+"""
+
+import builtins
+import keyword
+import re
+
+C_KEYWORDS = set(
+    """auto break case char const continue default do double else enum extern float for goto if
+    inline int long register restrict return short signed sizeof static struct switch typedef union
+    unsigned void volatile while bool true false class namespace template typename this new delete
+    operator private public protected virtual friend using try catch throw nullptr __global__
+    __device__ __host__ __shared__ main""".split()
+)
+# names the generated modules define or use themselves
+RESERVED = {
+    "np", "math", "cp", "n", "i", "self", "loss", "predict", "loss_and_grad", "loss_and_grad_vectorized",
+    "loss_and_grad_loop", "per_sample_grad", "DATA", "PARAMS", "LOOP_MAX",
+    "sigmoid", "softplus", "logsigmoid", "relu", "step", "logsumexp",
+} | set(dir(builtins))
+_INTERNAL = re.compile(r"^(t\d+|d_\w*|scalar_\w*|_\w*)$")
+
+
+def identifier(name):
+    """An ASCII identifier spelling `name` as closely as possible (not yet de-duplicated)."""
+    out = []
+    for ch in str(name):
+        if ch.isascii() and (ch.isalnum() or ch == "_"):
+            out.append(ch)
+        elif ch.isascii():
+            out.append("_")
+        else:
+            out.append(f"u{ord(ch):x}")
+    ident = "".join(out).strip("_") or "v"
+    if ident[0].isdigit():
+        ident = "v" + ident
+    return ident
+
+
+class Namer:
+    """Hands out unique safe identifiers; user names keep their spelling where that is safe."""
+
+    def __init__(self):
+        self.used = set()
+
+    def _ok(self, ident):
+        return not (
+            ident in self.used
+            or keyword.iskeyword(ident)
+            or ident in C_KEYWORDS
+            or ident in RESERVED
+            or _INTERNAL.match(ident)
+        )
+
+    def user(self, name):
+        base = identifier(name)
+        if _INTERNAL.match(base):
+            base = "v_" + base
+        ident, k = base, 1
+        while not self._ok(ident):
+            ident, k = f"{base}_{k}", k + 1
+        self.used.add(ident)
+        return ident
+
+    def internal(self, prefix, index):
+        """Names for generated temporaries (t0, d_W1 ...); the user namespace never produces them."""
+        ident = f"{prefix}{index}"
+        self.used.add(ident)
+        return ident
+
+
+def comment_text(text, width=72):
+    """`text` made safe for a one-line comment in Python or C: printable ASCII, no comment closers."""
+    text = "".join(
+        (ch if ch.isprintable() else " ") if ch.isascii() else f"U+{ord(ch):04X}" for ch in str(text)
+    )
+    # a backslash could splice the next line into a C comment; "*/" would close a block comment
+    text = text.replace("\\", "(backslash)").replace("*/", "* /")
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,125 @@
+"""Network builders and losses that return plain sympy expressions with readable names.
+
+Scalar level: one symbol per weight (`W1_0_2` is layer 1's weight from input 0 to unit 2,
+`b1_2` its bias), one symbol per input feature (`x0`...) and target (`y0`...). A `Model` bundles
+the per-sample loss with its parameters, inputs, targets and outputs; the loss of a batch is the
+sum over its samples (the seed's E = Σ(yp − yt)²).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from .errors import InvalidArgumentError
+from .functions import activation as _activation
+from .functions import logsumexp, softplus
+
+
+@dataclass(frozen=True)
+class Model:
+    """A differentiable model: per-sample `loss`, `params` to train, data `inputs` and `targets`."""
+
+    name: str
+    loss: sp.Expr
+    params: tuple
+    inputs: tuple
+    targets: tuple
+    outputs: tuple
+    init: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def data(self):
+        return self.inputs + self.targets
+
+    def initial_values(self):
+        """A fresh copy of the initial parameter values (`init`)."""
+        return {p: float(self.init[p]) for p in self.params}
+
+
+def symbols(prefix, n):
+    """`prefix0 … prefix{n-1}` as a list of real symbols."""
+    return [sp.Symbol(f"{prefix}{i}", real=True) for i in range(n)]
+
+
+def dense(inputs, units, activation="sigmoid", layer=1):
+    """A fully connected layer: outputs_j = act(Σ_i W{layer}_i_j · inputs_i + b{layer}_j).
+
+    Returns (outputs, weights, biases); weights are listed row by row (input-major).
+    """
+    if units < 1:
+        raise InvalidArgumentError(f"a dense layer needs at least one unit, got {units}")
+    act = _activation(activation)
+    W = [[sp.Symbol(f"W{layer}_{i}_{j}", real=True) for j in range(units)] for i in range(len(inputs))]
+    b = [sp.Symbol(f"b{layer}_{j}", real=True) for j in range(units)]
+    outs = [act(sp.Add(*[W[i][j] * x for i, x in enumerate(inputs)]) + b[j]) for j in range(units)]
+    return outs, [w for row in W for w in row], b
+
+
+def squared_error(pred, target):
+    """Σ_k (pred_k − target_k)², the seed's error."""
+    return sp.Add(*[(p - t) ** 2 for p, t in zip(pred, target, strict=True)])
+
+
+def mean_squared_error(pred, target):
+    """(1/K) Σ_k (pred_k − target_k)² over the K outputs of one sample."""
+    return squared_error(pred, target) / len(pred)
+
+
+def binary_cross_entropy(prob, target):
+    """−Σ_k [t log p + (1 − t) log(1 − p)] for probabilities `prob`."""
+    return -sp.Add(*[t * sp.log(p) + (1 - t) * sp.log(1 - p) for p, t in zip(prob, target, strict=True)])
+
+
+def binary_cross_entropy_with_logits(logits, target):
+    """The same loss from logits z (p = σ(z)), in the stable form softplus(z) − t·z."""
+    return sp.Add(*[softplus(z) - t * z for z, t in zip(logits, target, strict=True)])
+
+
+def softmax(logits):
+    """softmax_k = exp(z_k − logsumexp(z))."""
+    lse = logsumexp(*logits)
+    return [sp.exp(z - lse) for z in logits]
+
+
+def softmax_cross_entropy(logits, onehot):
+    """−Σ_k t_k log softmax(z)_k = logsumexp(z)·Σt − Σ_k t_k z_k, from logits."""
+    lse = logsumexp(*logits)
+    return sp.Add(*[t * (lse - z) for z, t in zip(logits, onehot, strict=True)])
+
+
+LOSSES = {
+    "squared_error": squared_error,
+    "mse": mean_squared_error,
+    "binary_cross_entropy": binary_cross_entropy,
+    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
+    "softmax_cross_entropy": softmax_cross_entropy,
+}
+
+
+def mlp(sizes, activation="sigmoid", output_activation=None, loss="squared_error", name=None, seed=0):
+    """A scalar-level multi-layer perceptron `sizes = [inputs, hidden..., outputs]` as a `Model`.
+
+    `output_activation` defaults to `activation`; with softmax cross-entropy use "identity" (the
+    loss takes logits). Initial weights are drawn from a seeded normal (scale 1/√fan-in).
+    """
+    if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+        raise InvalidArgumentError(f"mlp sizes must be ≥ 2 positive layer widths, got {sizes}")
+    if loss not in LOSSES:
+        raise InvalidArgumentError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
+    xs, ys = symbols("x", sizes[0]), symbols("y", sizes[-1])
+    h, params = xs, []
+    rng = np.random.default_rng(seed)
+    init = {}
+    for layer, units in enumerate(sizes[1:], start=1):
+        last = layer == len(sizes) - 1
+        act = (output_activation or activation) if last else activation
+        fan_in = len(h)
+        h, W, b = dense(h, units, act, layer)
+        for w in W:
+            init[w] = rng.normal() / np.sqrt(fan_in)
+        for bias in b:
+            init[bias] = 0.0
+        params += W + b
+    label = name or "mlp_" + "_".join(map(str, sizes))
+    return Model(label, LOSSES[loss](h, ys), tuple(params), tuple(xs), tuple(ys), tuple(h), init)

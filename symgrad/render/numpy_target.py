@@ -1,0 +1,66 @@
+"""Render a `KernelIR` as a Python module with numpy (vectorized) and per-sample-loop functions."""
+
+from .. import __version__
+from .printers import HELPERS, MathExprPrinter, NumpyExprPrinter
+from .templates import render
+
+LOOP_MAX = 16
+REGENERATE = "symgrad generate all -o generated"
+
+
+def _line(target, text, comment):
+    """`target = text`, with the source expression as a comment where it says something new."""
+    note = comment and comment.replace(" ", "") != text.replace(" ", "").replace("scalar_", "")
+    return f"{target} = {text}" + (f"  # {comment}" if note else "")
+
+
+def _body(statements, printer):
+    return [_line(st.target, printer.doprint(st.expr), st.comment) for st in statements]
+
+
+def _sum(out):
+    value = f"{out.source}.sum()" if out.batched else f"n * {out.source}"
+    return _line(out.target, value, out.comment)
+
+
+def render_numpy(ir, title=None):
+    """The module text for `ir` (deterministic: same IR, same bytes)."""
+    vec, loop = NumpyExprPrinter(), MathExprPrinter()
+    args = ", ".join(v.ident for v in ir.args)
+    data = [v.ident for v in ir.data]
+    sums = [ir.loss, *ir.grads]
+
+    grad_statements = ir.needed([o.source for o in sums])
+    once = [st for st in grad_statements if not st.batched]
+    per_sample = [st for st in grad_statements if st.batched]
+    loop_body = _body(per_sample, loop)
+    loop_body += [f"{o.target} += {o.source}" for o in sums if o.batched]
+
+    context = dict(
+        title=title or f"symgrad kernel {ir.name!r}: loss, gradient and predictions",
+        version=__version__,
+        source_hash=ir.source_hash,
+        regenerate=REGENERATE,
+        data_names=repr(tuple(str(v.symbol) for v in ir.data)),
+        param_names=repr(tuple(str(v.symbol) for v in ir.params)),
+        loop_max=LOOP_MAX,
+        args=args,
+        batch_length=f"{data[0]}.shape[0]" if data else "1",
+        float64_check=f"{data[0]}.dtype == np.float64" if data else "True",
+        predict_body=_body(ir.needed(ir.predictions), vec),
+        predictions=ir.predictions,
+        loss_body=_body(ir.needed([ir.loss.source]), vec) + [_sum(ir.loss)],
+        loss_return=ir.loss.target,
+        grad_body=_body(grad_statements, vec) + [_sum(o) for o in sums],
+        grad_return=f"{ir.loss.target}, [{', '.join(o.target for o in ir.grads)}]",
+        loop_prologue=_body(once, loop) + [f"{o.target} = 0.0" for o in sums if o.batched],
+        loop_vars=", ".join(data) if data else "_",
+        loop_iters=", ".join(f"{d}.tolist()" for d in data) if data else "range(n)",
+        loop_body=loop_body or ["pass"],
+        loop_epilogue=[_sum(o) for o in sums if not o.batched],
+        per_sample_body=_body(ir.needed(ir.per_sample_grads), vec),
+        per_sample=ir.per_sample_grads,
+    )
+    context["helpers"] = [HELPERS[h][0] for h in sorted(vec.helpers)]
+    context["helpers"] += [HELPERS[h][1] for h in sorted(loop.helpers)]
+    return render("numpy/module.py.j2", **context)

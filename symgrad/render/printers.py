@@ -1,0 +1,139 @@
+"""Expression printers for the Python targets: numpy (vectorized) and math (one sample at a time).
+
+Our functions print as calls to small helpers defined at the top of the generated module, in
+their numerically stable forms; the printer records which helpers a module needs.
+"""
+
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..errors import UnsupportedError
+
+# helper name -> (numpy definition, math definition); stable forms only
+HELPERS = {
+    "sigmoid": (
+        "def sigmoid(x):\n    return np.exp(-np.logaddexp(0.0, -x))",
+        "def scalar_sigmoid(x):\n    if x >= 0.0:\n        return 1.0 / (1.0 + math.exp(-x))\n"
+        "    e = math.exp(x)\n    return e / (1.0 + e)",
+    ),
+    "softplus": (
+        "def softplus(x):\n    return np.logaddexp(0.0, x)",
+        "def scalar_softplus(x):\n    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))",
+    ),
+    "logsigmoid": (
+        "def logsigmoid(x):\n    return -np.logaddexp(0.0, -x)",
+        "def scalar_logsigmoid(x):\n    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))",
+    ),
+    "relu": (
+        "def relu(x):\n    return np.maximum(x, 0.0)",
+        "def scalar_relu(x):\n    return x if x > 0.0 else 0.0",
+    ),
+    "step": (
+        "def step(x, at_zero):\n    return np.heaviside(x, at_zero)",
+        "def scalar_step(x, at_zero):\n    return 1.0 if x > 0.0 else (at_zero if x == 0.0 else 0.0)",
+    ),
+    "logsumexp": (
+        "def logsumexp(*xs):\n    m = xs[0]\n    for x in xs[1:]:\n        m = np.maximum(m, x)\n"
+        "    m = np.where(np.isfinite(m), m, 0.0)\n    return m + np.log(sum(np.exp(x - m) for x in xs))",
+        "def scalar_logsumexp(*xs):\n    m = max(xs)\n    if not math.isfinite(m):\n        m = 0.0\n"
+        "    return m + math.log(math.fsum(math.exp(x - m) for x in xs))",
+    ),
+}
+
+
+class _HelperMixin:
+    """Printing of symgrad's functions as helper calls, shared by both Python printers."""
+
+    helper_prefix = ""
+
+    def _helper(self, name, expr):
+        self.helpers.add(name)
+        args = ", ".join(self._print(a) for a in expr.args)
+        return f"{self.helper_prefix}{name}({args})"
+
+    def _print_sigmoid(self, expr):
+        return self._helper("sigmoid", expr)
+
+    def _print_softplus(self, expr):
+        return self._helper("softplus", expr)
+
+    def _print_logsigmoid(self, expr):
+        return self._helper("logsigmoid", expr)
+
+    def _print_relu(self, expr):
+        return self._helper("relu", expr)
+
+    def _print_logsumexp(self, expr):
+        return self._helper("logsumexp", expr)
+
+    def _print_Heaviside(self, expr):
+        self.helpers.add("step")
+        at_zero = self._print(expr.args[1]) if len(expr.args) > 1 else "0.5"
+        return f"{self.helper_prefix}step({self._print(expr.args[0])}, {at_zero})"
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Rational(self, expr):
+        return f"{expr.p}/{expr.q}"
+
+    def _print_Integer(self, expr):
+        return str(expr.p)
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        b = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+        if exp == -1:
+            return f"1/{b}"
+        if exp == 2:
+            return f"{b}*{b}" if base.is_Symbol else f"{b}**2"
+        if exp.is_Integer:
+            return f"{b}**{exp.p}" if exp.p > 0 else f"{b}**({exp.p})"
+        return super()._print_Pow(expr, rational=rational)
+
+    def _print_not_supported(self, expr):
+        raise UnsupportedError(
+            f"the {self.target_name} target cannot print {type(expr).__name__} (in {str(expr)[:60]}); "
+            "rewrite it with supported functions"
+        )
+
+
+class NumpyExprPrinter(_HelperMixin, NumPyPrinter):
+    """Vectorized numpy expressions (`np.` prefix)."""
+
+    target_name = "numpy"
+
+    def __init__(self):
+        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
+        self.helpers = set()
+
+    def _module_format(self, fqn, register=True):
+        return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else super()._module_format(fqn, register)
+
+    def _print_Max(self, expr):
+        out = self._print(expr.args[0])
+        for a in expr.args[1:]:
+            out = f"np.maximum({out}, {self._print(a)})"
+        return out
+
+    def _print_Min(self, expr):
+        out = self._print(expr.args[0])
+        for a in expr.args[1:]:
+            out = f"np.minimum({out}, {self._print(a)})"
+        return out
+
+
+class MathExprPrinter(_HelperMixin, PythonCodePrinter):
+    """Python-float expressions (`math.` prefix), for the per-sample loop of small batches."""
+
+    target_name = "numpy (per-sample loop)"
+    helper_prefix = "scalar_"
+
+    def __init__(self):
+        super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
+        self.helpers = set()
+
+    def _print_sign(self, expr):
+        x = self._print(expr.args[0])
+        return f"(({x} > 0) - ({x} < 0))"

@@ -1,0 +1,72 @@
+"""Loading generated modules and calling them with a `values` mapping."""
+
+import linecache
+import types
+
+import numpy as np
+
+from .errors import ShapeError
+from .values import bind
+
+
+def load_module(source, name):
+    """Execute generated `source` as a fresh module; tracebacks show its lines."""
+    filename = f"<symgrad-kernel {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = types.ModuleType(f"symgrad_kernel_{name}")
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated text
+    return module
+
+
+class Kernel:
+    """A generated kernel bound to its model: call it with the same `values` as autodiff.
+
+    `.loss(values)` is the loss summed over the batch, `.grad(values)` the gradients in `wrt`
+    order (floats), `.predict(values)` the model outputs, `.source` the generated text.
+    """
+
+    def __init__(self, ir, source, module, target="numpy"):
+        self.ir, self.source, self.module, self.target = ir, source, module, target
+        self.wrt = [v.symbol for v in ir.params]
+        self.inputs = [v.symbol for v in ir.data]
+        self.dtype = np.dtype(ir.dtype)
+
+    def __repr__(self):
+        return f"<symgrad Kernel {self.ir.name!r} target={self.target} params={len(self.wrt)} inputs={len(self.inputs)}>"
+
+    def arguments(self, values, nonfinite="raise"):
+        """Positional arguments of the generated functions, checked: data arrays, then parameters."""
+        bound, batch = bind(self.inputs + self.wrt, values, dtype=self.dtype, nonfinite=nonfinite, scalar=set(self.wrt))
+        if len(batch) > 1:
+            raise ShapeError(f"data must be one value per sample (1-D), got batch shape {batch}")
+        n = batch[0] if batch else 1
+        data = [np.ascontiguousarray(np.broadcast_to(bound[s], (n,))) for s in self.inputs]
+        params = [bound[s].item() if self.dtype == np.float64 else bound[s] for s in self.wrt]
+        return data + params
+
+    def loss(self, values, nonfinite="raise"):
+        return float(self.module.loss(*self.arguments(values, nonfinite)))
+
+    def loss_and_grad(self, values, nonfinite="raise"):
+        value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
+        return float(value), [float(g) for g in grads]
+
+    def grad(self, values, nonfinite="raise"):
+        return self.loss_and_grad(values, nonfinite)[1]
+
+    def predict(self, values, nonfinite="raise"):
+        """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
+        args = dict(values)
+        for s in self.inputs:
+            if s not in args and str(s) not in args and s not in self._predict_inputs:
+                args[s] = 0.0
+        return [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
+
+    @property
+    def _predict_inputs(self):
+        return {s for st in self.ir.needed(self.ir.predictions) for s in st.expr.free_symbols}
+
+    def per_sample_grad(self, values, nonfinite="raise"):
+        """The n × len(wrt) matrix of per-sample gradients."""
+        return self.module.per_sample_grad(*self.arguments(values, nonfinite))

@@ -1,0 +1,103 @@
+"""Symbolic gradients: reverse mode over the expression DAG (default) or sympy's `diff`.
+
+Reverse mode builds each node's adjoint as a sympy expression from its consumers' adjoints and a
+table of local partial derivatives. The partials reuse the node itself where the calculus allows
+(d exp(x) = exp(x), dσ = σ(1 − σ), d tanh = 1 − tanh²), so the gradient shares the forward pass's
+subexpressions and its DAG stays within a small constant of the forward cost. Per-parameter
+`sympy.diff` is kept for printing derivations and as an independent comparison path.
+"""
+
+import sympy as sp
+
+from . import functions as F
+from .dag import depends_on, topological
+from .errors import InvalidArgumentError, UnsupportedError
+from .values import as_expr, as_symbol_list
+
+METHODS = ("reverse", "diff")
+
+
+def _mul_partials(node):
+    args = node.args
+    if len(args) == 2:
+        return [args[1], args[0]]
+    return [sp.Mul(*(args[:i] + args[i + 1 :])) for i in range(len(args))]
+
+
+def _pow_partials(node):
+    base, exp = node.args
+    d_base = exp * base ** (exp - 1) if not exp.is_number else sp.Mul(exp, sp.Pow(base, exp - 1))
+    return [d_base, node * sp.log(base)]
+
+
+# node type -> partials(node) -> list of ∂node/∂arg_i (sympy expressions)
+PARTIALS = {
+    sp.Add: lambda n: [sp.S.One] * len(n.args),
+    sp.Mul: _mul_partials,
+    sp.Pow: _pow_partials,
+    sp.exp: lambda n: [n],
+    sp.log: lambda n: [1 / n.args[0]],
+    sp.tanh: lambda n: [1 - n**2],
+    F.sigmoid: lambda n: [n * (1 - n)],
+    F.softplus: lambda n: [F.sigmoid(n.args[0])],
+    F.logsigmoid: lambda n: [F.sigmoid(-n.args[0])],
+    F.relu: lambda n: [sp.Heaviside(n.args[0], 0)],
+    F.logsumexp: lambda n: [sp.exp(a - n) for a in n.args],
+}
+
+
+def partials(node):
+    """Local partial derivatives of `node` with respect to each of its arguments."""
+    for cls in type(node).__mro__:
+        if cls in PARTIALS:
+            return PARTIALS[cls](node)
+    if isinstance(node, sp.Function):
+        try:
+            return [node.fdiff(i + 1) for i in range(len(node.args))]
+        except Exception:  # noqa: BLE001 - sympy signals "no derivative" many ways
+            pass
+    raise UnsupportedError(
+        f"cannot differentiate {type(node).__name__} (in {str(node)[:60]}) symbolically; "
+        "register its partials in symgrad.symbolic.PARTIALS"
+    )
+
+
+def reverse(expr, wrt, seed=sp.S.One):
+    """Adjoints of `wrt` for `expr` by symbolic reverse mode (a list of sympy expressions)."""
+    needed = depends_on([expr], wrt)
+    targets = set(wrt)
+    contributions = {expr: [seed]}
+    adjoint = {}
+    for node in reversed(topological([expr])):
+        terms = contributions.pop(node, None)
+        if terms is None:
+            continue
+        adj = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
+        adjoint[node] = adj
+        if node in targets or not node.args or adj == 0:
+            continue
+        for arg, local in zip(node.args, partials(node)):
+            if arg in needed:
+                # unevaluated, so sympy does not flatten the shared adjoint into each product
+                term = adj if local == 1 else local if adj == 1 else sp.Mul(adj, local, evaluate=False)
+                contributions.setdefault(arg, []).append(term)
+    return [adjoint.get(w, sp.S.Zero) for w in wrt]
+
+
+def grad(expr, wrt, method="reverse", simplify=False):
+    """Symbolic gradient of `expr` with respect to each symbol in `wrt` (a list, `wrt` order).
+
+    method="reverse" (default) shares subexpressions between the forward pass and all gradient
+    entries; method="diff" differentiates each entry separately with `sympy.diff`, which reads
+    better for small models and swells for large ones. `simplify=True` applies sympy's cheap
+    `factor_terms` to each entry (for printing).
+    """
+    expr = as_expr(expr)
+    wrt = as_symbol_list(wrt)
+    if method == "reverse":
+        out = reverse(expr, wrt)
+    elif method == "diff":
+        out = [sp.diff(expr, w) for w in wrt]
+    else:
+        raise InvalidArgumentError(f"method must be one of {METHODS}, got {method!r}")
+    return [sp.factor_terms(g) for g in out] if simplify else out
