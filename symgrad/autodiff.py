@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 
 from . import functions as F
 from .dag import depends_on, free_symbols, topological
@@ -103,6 +104,8 @@ VJP = {
     F.softplus: lambda g, ans, x: [g * _sigmoid(x)],
     F.logsigmoid: lambda g, ans, x: [g * _sigmoid(-x)],
     F.logsumexp: _logsumexp_vjp,
+    log1p: lambda g, ans, x: [g / (1.0 + x)],
+    expm1: lambda g, ans, x: [g * (ans + 1.0)],
 }
 
 

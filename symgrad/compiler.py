@@ -2,10 +2,12 @@
 
 
 from . import symbolic
-from .errors import InvalidArgumentError, UnsupportedError
+from .dag import op_count
+from .errors import InvalidArgumentError, SizeLimitError, UnsupportedError
 from .lower import lower
 from .nn import Model
 from .render.numpy_target import render_numpy
+from .rewrite import select, stabilize
 from .runtime import Kernel, load_module
 from .values import as_expr, as_symbol_list
 
@@ -13,8 +15,26 @@ TARGETS = ("numpy",)
 DTYPES = ("float64", "float32")
 
 
-def build_ir(expr, wrt=None, inputs=None, outputs=(), name=None, dtype="float64", method="reverse"):
-    """Lower a loss (or `Model`) and its symbolic gradient to a `KernelIR`."""
+def check_size(what, roots, max_ops):
+    """Our error when the DAG of `roots` has more than `max_ops` operations (None: no limit)."""
+    if max_ops is None:
+        return
+    ops = op_count(roots)
+    if ops > max_ops:
+        raise SizeLimitError(
+            f"the {what} has {ops} operations, over the limit max_ops={max_ops}; "
+            "raise max_ops (None means no limit) or split the model into smaller kernels"
+        )
+
+
+def build_ir(expr, wrt=None, inputs=None, outputs=(), name=None, dtype="float64", method="reverse",
+             rewrites=None, max_ops=None):
+    """Lower a loss (or `Model`) and its symbolic gradient to a `KernelIR`.
+
+    `rewrites` names the stable rewrites to apply (None: all of `symgrad.rewrite.RULES`, (): none);
+    they are applied before differentiating and again to every lowered expression. `max_ops`
+    bounds the operation count of the loss and of the loss with its gradient.
+    """
     if isinstance(expr, Model):
         model = expr
         expr, wrt = model.loss, list(model.params) if wrt is None else wrt
@@ -31,21 +51,26 @@ def build_ir(expr, wrt=None, inputs=None, outputs=(), name=None, dtype="float64"
         raise InvalidArgumentError(f"{', '.join(sorted(map(str, both)))} is in both wrt and inputs")
     if dtype not in DTYPES:
         raise InvalidArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    grads = symbolic.grad(expr, wrt, method=method)
     outputs = [as_expr(o) for o in outputs]
-    return lower(name or "kernel", expr, grads, outputs, inputs, wrt, dtype=dtype)
+    check_size("loss", [expr, *outputs], max_ops)
+    rules = select(rewrites)
+    (expr,) = stabilize([expr], rules)
+    grads = symbolic.grad(expr, wrt, method=method)
+    check_size("loss with its gradient", [expr, *grads, *outputs], max_ops)
+    return lower(name or "kernel", expr, grads, outputs, inputs, wrt, dtype=dtype, rewrites=rules)
 
 
-def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, dtype="float64", method="reverse"):  # noqa: A001
+def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, dtype="float64", method="reverse",  # noqa: A001
+            rewrites=None, max_ops=None):
     """Generate, load and return a `Kernel` for the loss `expr` (per sample, summed over the batch).
 
     `wrt` are the parameters (single numbers), `inputs` the data symbols (one value per sample);
     every free symbol must be one or the other. A `symgrad.nn.Model` supplies all of these.
-    `outputs` are extra expressions returned by `.predict`.
+    `outputs` are extra expressions returned by `.predict`. `rewrites` and `max_ops`: see `build_ir`.
     """
     if target not in TARGETS:
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
-    ir = build_ir(expr, wrt, inputs, outputs, name, dtype, method)
+    ir = build_ir(expr, wrt, inputs, outputs, name, dtype, method, rewrites, max_ops)
     source = render_numpy(ir)
     return Kernel(ir, source, load_module(source, ir.name), target)
 

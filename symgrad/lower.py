@@ -13,6 +13,7 @@ from .dag import free_symbols, is_operation, structural_hash, topological
 from .errors import UnboundSymbolError
 from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
 from .names import Namer, comment_text
+from .rewrite import RULES, stabilize
 
 MAX_INLINE_DEPTH = 6
 
@@ -33,9 +34,13 @@ def _small_nodes(order, limit=12):
     return {node: s <= limit for node, s in size.items()}
 
 
-def lower(name, loss, grads, predictions, data, params, dtype="float64"):
-    """Build the IR for `loss` (per sample), `grads` (per sample, `params` order) and outputs."""
-    roots = [loss, *grads, *predictions]
+def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrites=RULES):
+    """Build the IR for `loss` (per sample), `grads` (per sample, `params` order) and outputs.
+
+    The stable `rewrites` (`symgrad.rewrite`) are applied to all of them, forward and backward alike.
+    """
+    roots = stabilize([loss, *grads, *predictions], rewrites)
+    loss, grads, predictions = roots[0], roots[1 : 1 + len(grads)], roots[1 + len(grads) :]
     known = set(data) | set(params)
     free = free_symbols(roots)
     unbound = free - known

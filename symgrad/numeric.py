@@ -6,6 +6,7 @@ PyTorch oracle. Each rule is the numerically stable form (sigmoid through logadd
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 
 from . import functions as F
 from .dag import topological
@@ -146,6 +147,8 @@ FORWARD = {
     F.softplus: lambda b, x: b.logaddexp(0.0, x),
     F.logsigmoid: lambda b, x: -b.logaddexp(0.0, -x),
     F.logsumexp: _logsumexp,
+    log1p: lambda b, x: b.xp.log1p(x),
+    expm1: lambda b, x: b.xp.expm1(x),
     sp.StrictGreaterThan: lambda b, x, y: x > y,
     sp.GreaterThan: lambda b, x, y: x >= y,
     sp.StrictLessThan: lambda b, x, y: x < y,

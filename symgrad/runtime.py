@@ -5,7 +5,7 @@ import types
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import NonFiniteError, ShapeError
 from .values import bind
 
 
@@ -45,12 +45,28 @@ class Kernel:
         params = [bound[s].item() if self.dtype == np.float64 else bound[s] for s in self.wrt]
         return data + params
 
+    def _finite(self, nonfinite, **results):
+        """Under nonfinite="raise", our error naming every result that came out NaN or Inf."""
+        if nonfinite != "raise":
+            return
+        bad = [name for name, value in results.items() if not np.all(np.isfinite(value))]
+        if bad:
+            raise NonFiniteError(
+                f"kernel {self.ir.name!r} computed NaN or Inf for {', '.join(bad)} from finite data "
+                "(the model is evaluated outside its domain or overflows at these values); "
+                "pass nonfinite='propagate' to get the IEEE results instead"
+            )
+
     def loss(self, values, nonfinite="raise"):
-        return float(self.module.loss(*self.arguments(values, nonfinite)))
+        value = float(self.module.loss(*self.arguments(values, nonfinite)))
+        self._finite(nonfinite, loss=value)
+        return value
 
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        return float(value), [float(g) for g in grads]
+        value, grads = float(value), [float(g) for g in grads]
+        self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
+        return value, grads
 
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
@@ -61,7 +77,9 @@ class Kernel:
         for s in self.inputs:
             if s not in args and str(s) not in args and s not in self._predict_inputs:
                 args[s] = 0.0
-        return [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
+        out = [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
+        self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
+        return out
 
     @property
     def _predict_inputs(self):
@@ -69,4 +87,6 @@ class Kernel:
 
     def per_sample_grad(self, values, nonfinite="raise"):
         """The n × len(wrt) matrix of per-sample gradients."""
-        return self.module.per_sample_grad(*self.arguments(values, nonfinite))
+        out = self.module.per_sample_grad(*self.arguments(values, nonfinite))
+        self._finite(nonfinite, **{f"d/d{w} (per sample)": out[:, j] for j, w in enumerate(self.wrt)})
+        return out

@@ -62,7 +62,10 @@ def loss_and_grad(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """(loss, gradients in PARAMS order), both summed over the batch."""
     n = x0.shape[0]
     if n <= LOOP_MAX and x0.dtype == np.float64:
-        return loss_and_grad_loop(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1)
+        try:
+            return loss_and_grad_loop(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1)
+        except (ArithmeticError, ValueError):
+            pass  # math raises where numpy gives inf or NaN: redo it with numpy's IEEE arithmetic
     return loss_and_grad_vectorized(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1)
 
 

@@ -54,7 +54,7 @@ def render_numpy(ir, title=None):
         grad_body=_body(grad_statements, vec) + [_sum(o) for o in sums],
         grad_return=f"{ir.loss.target}, [{', '.join(o.target for o in ir.grads)}]",
         loop_prologue=_body(once, loop) + [f"{o.target} = 0.0" for o in sums if o.batched],
-        loop_vars=", ".join(data) if data else "_",
+        loop_vars=(", ".join(data) + ("," if len(data) == 1 else "")) if data else "_",
         loop_iters=", ".join(f"{d}.tolist()" for d in data) if data else "range(n)",
         loop_body=loop_body or ["pass"],
         loop_epilogue=[_sum(o) for o in sums if not o.batched],

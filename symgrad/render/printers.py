@@ -13,7 +13,8 @@ from ..errors import UnsupportedError
 # helper name -> (numpy definition, math definition); stable forms only
 HELPERS = {
     "sigmoid": (
-        "def sigmoid(x):\n    return np.exp(-np.logaddexp(0.0, -x))",
+        "def sigmoid(x):\n    e = np.exp(-np.abs(x))  # never overflows\n"
+        "    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))",
         "def scalar_sigmoid(x):\n    if x >= 0.0:\n        return 1.0 / (1.0 + math.exp(-x))\n"
         "    e = math.exp(x)\n    return e / (1.0 + e)",
     ),
@@ -27,11 +28,12 @@ HELPERS = {
     ),
     "relu": (
         "def relu(x):\n    return np.maximum(x, 0.0)",
-        "def scalar_relu(x):\n    return x if x > 0.0 else 0.0",
+        "def scalar_relu(x):\n    return 0.0 if x <= 0.0 else x  # NaN stays NaN, as in numpy",
     ),
     "step": (
         "def step(x, at_zero):\n    return np.heaviside(x, at_zero)",
-        "def scalar_step(x, at_zero):\n    return 1.0 if x > 0.0 else (at_zero if x == 0.0 else 0.0)",
+        "def scalar_step(x, at_zero):\n    if x != x:\n        return x  # NaN stays NaN, as in numpy\n"
+        "    return 1.0 if x > 0.0 else (at_zero if x == 0.0 else 0.0)",
     ),
     "logsumexp": (
         "def logsumexp(*xs):\n    m = xs[0]\n    for x in xs[1:]:\n        m = np.maximum(m, x)\n"
@@ -109,6 +111,11 @@ class NumpyExprPrinter(_HelperMixin, NumPyPrinter):
         self.helpers = set()
 
     def _module_format(self, fqn, register=True):
+        if fqn.startswith("math."):  # sympy's fallback for functions numpy lacks: not vectorized
+            raise UnsupportedError(
+                f"the {self.target_name} target has no vectorized form of {fqn[len('math.'):]}; "
+                "rewrite it with supported functions"
+            )
         return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else super()._module_format(fqn, register)
 
     def _print_Max(self, expr):
