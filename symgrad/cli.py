@@ -29,6 +29,18 @@ def _cmd_generate(args):
     return 0
 
 
+def _cmd_cache(args):
+    from .cache import KernelCache
+
+    store = KernelCache(args.dir)
+    if args.action == "clear":
+        print(f"removed {store.clear()} entries from {store.directory}")
+    else:
+        info = store.info()
+        print(f"directory {info['directory']}\nentries   {info['entries']}\nbytes     {info['bytes']}")
+    return 0
+
+
 def _cmd_demo(args):
     from .demo import run
 
@@ -55,6 +67,11 @@ def build_parser():
     p.add_argument("--target", default="numpy", choices=["numpy"])
     p.add_argument("-o", "--output", default="generated")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("cache", help="show or clear the on-disk kernel cache")
+    p.add_argument("action", choices=["info", "clear"])
+    p.add_argument("--dir", default=None, help="cache directory (default: $SYMGRAD_CACHE_DIR or ~/.cache/symgrad)")
+    p.set_defaults(func=_cmd_cache)
     return parser
 
 

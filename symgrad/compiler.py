@@ -1,6 +1,7 @@
 """`symgrad.compile`: expression or Model → symbolic gradient → IR → generated module → Kernel."""
 
 
+from . import cache as kernel_cache
 from . import symbolic
 from .dag import op_count
 from .errors import InvalidArgumentError, SizeLimitError, UnsupportedError
@@ -27,14 +28,8 @@ def check_size(what, roots, max_ops):
         )
 
 
-def build_ir(expr, wrt=None, inputs=None, outputs=(), name=None, dtype="float64", method="reverse",
-             rewrites=None, max_ops=None):
-    """Lower a loss (or `Model`) and its symbolic gradient to a `KernelIR`.
-
-    `rewrites` names the stable rewrites to apply (None: all of `symgrad.rewrite.RULES`, (): none);
-    they are applied before differentiating and again to every lowered expression. `max_ops`
-    bounds the operation count of the loss and of the loss with its gradient.
-    """
+def _normalize(expr, wrt, inputs, outputs, name, dtype):
+    """The checked (expr, wrt, inputs, outputs, name) of a compile call (a `Model` supplies them)."""
     if isinstance(expr, Model):
         model = expr
         expr, wrt = model.loss, list(model.params) if wrt is None else wrt
@@ -51,28 +46,60 @@ def build_ir(expr, wrt=None, inputs=None, outputs=(), name=None, dtype="float64"
         raise InvalidArgumentError(f"{', '.join(sorted(map(str, both)))} is in both wrt and inputs")
     if dtype not in DTYPES:
         raise InvalidArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    outputs = [as_expr(o) for o in outputs]
+    return expr, wrt, inputs, [as_expr(o) for o in outputs], name or "kernel"
+
+
+def build_ir(expr, wrt=None, inputs=None, outputs=(), name=None, dtype="float64", method="reverse",
+             rewrites=None, max_ops=None):
+    """Lower a loss (or `Model`) and its symbolic gradient to a `KernelIR`.
+
+    `rewrites` names the stable rewrites to apply (None: all of `symgrad.rewrite.RULES`, (): none);
+    they are applied before differentiating and again to every lowered expression. `max_ops`
+    bounds the operation count of the loss and of the loss with its gradient.
+    """
+    expr, wrt, inputs, outputs, name = _normalize(expr, wrt, inputs, outputs, name, dtype)
     check_size("loss", [expr, *outputs], max_ops)
     rules = select(rewrites)
     (expr,) = stabilize([expr], rules)
     grads = symbolic.grad(expr, wrt, method=method)
     check_size("loss with its gradient", [expr, *grads, *outputs], max_ops)
-    return lower(name or "kernel", expr, grads, outputs, inputs, wrt, dtype=dtype, rewrites=rules)
+    return lower(name, expr, grads, outputs, inputs, wrt, dtype=dtype, rewrites=rules)
 
 
 def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, dtype="float64", method="reverse",  # noqa: A001
-            rewrites=None, max_ops=None):
+            rewrites=None, max_ops=None, cache=True):
     """Generate, load and return a `Kernel` for the loss `expr` (per sample, summed over the batch).
 
     `wrt` are the parameters (single numbers), `inputs` the data symbols (one value per sample);
     every free symbol must be one or the other. A `symgrad.nn.Model` supplies all of these.
     `outputs` are extra expressions returned by `.predict`. `rewrites` and `max_ops`: see `build_ir`.
+    `cache`: True (the default cache directory, see `symgrad.cache`), False (off), a directory, or a
+    `symgrad.cache.KernelCache`; `kernel.cache_status` says "hit", "miss", "rebuilt" or "off".
     """
     if target not in TARGETS:
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
-    ir = build_ir(expr, wrt, inputs, outputs, name, dtype, method, rewrites, max_ops)
+    store = kernel_cache.resolve(cache)
+    select(rewrites)  # an unknown rule name is an error even on a cache hit
+
+    def build():
+        return build_ir(expr, wrt, inputs, outputs, name, dtype, method, rewrites, max_ops)
+
+    if store is None:
+        ir = build()
+        source = render_numpy(ir)
+        return Kernel(ir, source, load_module(source, ir.name), target)
+    e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
+    check_size("loss", [e, *o], max_ops)
+    key = kernel_cache.kernel_key(e, w, i, o, n, target, dtype, method, rewrites)
+    source, status = store.load(key)
+    if source is not None:
+        return Kernel.from_cache(source, load_module(source, n), n, w, i, dtype, target, build, status)
+    ir = build()
     source = render_numpy(ir)
-    return Kernel(ir, source, load_module(source, ir.name), target)
+    store.store(key, source)
+    kernel = Kernel(ir, source, load_module(source, ir.name), target)
+    kernel.cache_status = "rebuilt" if status == "corrupt" else "miss"
+    return kernel
 
 
 __all__ = ["compile", "build_ir"]

@@ -27,13 +27,31 @@ class Kernel:
     """
 
     def __init__(self, ir, source, module, target="numpy"):
-        self.ir, self.source, self.module, self.target = ir, source, module, target
+        self._ir, self.source, self.module, self.target = ir, source, module, target
+        self.name = ir.name
         self.wrt = [v.symbol for v in ir.params]
         self.inputs = [v.symbol for v in ir.data]
         self.dtype = np.dtype(ir.dtype)
+        self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
+
+    @classmethod
+    def from_cache(cls, source, module, name, wrt, inputs, dtype, target, build_ir, status="hit"):
+        """A kernel loaded from a verified cache entry; its IR is rebuilt only if someone asks."""
+        kernel = cls.__new__(cls)
+        kernel._ir, kernel._build_ir = None, build_ir
+        kernel.source, kernel.module, kernel.target, kernel.name = source, module, target, name
+        kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
+        kernel.cache_status = status
+        return kernel
+
+    @property
+    def ir(self):
+        if self._ir is None:
+            self._ir = self._build_ir()
+        return self._ir
 
     def __repr__(self):
-        return f"<symgrad Kernel {self.ir.name!r} target={self.target} params={len(self.wrt)} inputs={len(self.inputs)}>"
+        return f"<symgrad Kernel {self.name!r} target={self.target} params={len(self.wrt)} inputs={len(self.inputs)}>"
 
     def arguments(self, values, nonfinite="raise"):
         """Positional arguments of the generated functions, checked: data arrays, then parameters."""
@@ -52,7 +70,7 @@ class Kernel:
         bad = [name for name, value in results.items() if not np.all(np.isfinite(value))]
         if bad:
             raise NonFiniteError(
-                f"kernel {self.ir.name!r} computed NaN or Inf for {', '.join(bad)} from finite data "
+                f"kernel {self.name!r} computed NaN or Inf for {', '.join(bad)} from finite data "
                 "(the model is evaluated outside its domain or overflows at these values); "
                 "pass nonfinite='propagate' to get the IEEE results instead"
             )
