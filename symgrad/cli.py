@@ -1,4 +1,4 @@
-"""The `symgrad` command: demo, check, generate."""
+"""The `symgrad` command: demo, check, generate, cache, derive."""
 
 import argparse
 import sys
@@ -48,6 +48,19 @@ def _cmd_demo(args):
     return 0
 
 
+def _cmd_derive(args):
+    from . import models
+    from .derivation import derive
+    from .generate import write_atomic
+
+    text = derive(models.load(args.model)).render(args.format)
+    if args.output:
+        print(write_atomic(Path(args.output), text))
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="symgrad", description=__doc__)
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
@@ -72,6 +85,12 @@ def build_parser():
     p.add_argument("action", choices=["info", "clear"])
     p.add_argument("--dir", default=None, help="cache directory (default: $SYMGRAD_CACHE_DIR or ~/.cache/symgrad)")
     p.set_defaults(func=_cmd_cache)
+
+    p = sub.add_parser("derive", help="the gradient derived step by step, beside the generated code")
+    p.add_argument("model", help="a bundled model name (seed, perceptron) or a .py file defining `model`")
+    p.add_argument("--format", default="markdown", choices=["markdown", "latex"])
+    p.add_argument("-o", "--output", help="write the document to this file (default: print it)")
+    p.set_defaults(func=_cmd_derive)
     return parser
 
 

@@ -70,10 +70,14 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
 
     statements, counter = [], [0]
     depth = dict.fromkeys(ref, 0)
+    folded = {}  # node -> the single-use nodes inlined into its expression (itself included)
+    origins = {}  # node -> the temporary whose statement computes it
 
     def materialize(node, expr):
         target = namer.internal("t", counter[0])
         counter[0] += 1
+        for inner in folded.pop(node, (node,)):
+            origins[inner] = target
         note = ""
         if small[node]:
             note = comment_text(node)
@@ -95,6 +99,7 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
                 if not batched[c] and is_operation(c) and depth[c] > 0:
                     materialize(c, ref[c])
         expr = _rebuild(node, [ref[c] for c in node.args])
+        folded[node] = {node}.union(*(folded.pop(c) for c in node.args if c in folded))
         d = 1 + max(depth[c] for c in node.args)
         if uses.get(node, 0) > 1 or node in root_set or d > MAX_INLINE_DEPTH:
             materialize(node, expr)
@@ -113,7 +118,7 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     loss_out = BatchSum("loss", loss_src, batched[loss], "loss summed over the batch")
     grad_outs = [
         BatchSum(namer.internal("d_", v.ident), src, batched[g], comment_text(f"dloss/d{v.symbol}"))
-        for v, src, g in zip(param_vars, grad_srcs, grads)
+        for v, src, g in zip(param_vars, grad_srcs, grads, strict=True)
     ]
     return KernelIR(
         name=name,
@@ -126,4 +131,5 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
         predictions=pred_srcs,
         source_hash=structural_hash(roots),
         dtype=dtype,
+        origins=origins,
     )

@@ -83,9 +83,14 @@ def softmax(logits):
 
 
 def softmax_cross_entropy(logits, onehot):
-    """−Σ_k t_k log softmax(z)_k = logsumexp(z)·Σt − Σ_k t_k z_k, from logits."""
+    """−Σ_k t_k log softmax(z)_k = logsumexp(z)·Σt − Σ_k t_k z_k, from logits.
+
+    Written in that second form so each logit z_k stays one node of the expression (t·(lse − z)
+    would distribute the minus sign into z's terms), and its adjoint is the textbook softmax − t.
+    """
     lse = logsumexp(*logits)
-    return sp.Add(*[t * (lse - z) for z, t in zip(logits, onehot, strict=True)])
+    pairs = list(zip(logits, onehot, strict=True))
+    return lse * sp.Add(*[t for _, t in pairs]) - sp.Add(*[t * z for z, t in pairs])
 
 
 LOSSES = {

@@ -62,8 +62,11 @@ def partials(node):
     )
 
 
-def reverse(expr, wrt, seed=sp.S.One):
-    """Adjoints of `wrt` for `expr` by symbolic reverse mode (a list of sympy expressions)."""
+def adjoints(expr, wrt, seed=sp.S.One):
+    """∂expr/∂node for every node between `expr` and `wrt` (a dict), by symbolic reverse mode.
+
+    The derivation documents read the adjoints of inner nodes (the δ terms) from here.
+    """
     needed = depends_on([expr], wrt)
     targets = set(wrt)
     contributions = {expr: [seed]}
@@ -76,11 +79,17 @@ def reverse(expr, wrt, seed=sp.S.One):
         adjoint[node] = adj
         if node in targets or not node.args or adj == 0:
             continue
-        for arg, local in zip(node.args, partials(node)):
+        for arg, local in zip(node.args, partials(node), strict=True):
             if arg in needed:
                 # unevaluated, so sympy does not flatten the shared adjoint into each product
                 term = adj if local == 1 else local if adj == 1 else sp.Mul(adj, local, evaluate=False)
                 contributions.setdefault(arg, []).append(term)
+    return adjoint
+
+
+def reverse(expr, wrt, seed=sp.S.One):
+    """Adjoints of `wrt` for `expr` by symbolic reverse mode (a list of sympy expressions)."""
+    adjoint = adjoints(expr, wrt, seed)
     return [adjoint.get(w, sp.S.Zero) for w in wrt]
 
 
