@@ -70,7 +70,7 @@ class KernelIR:
     source_hash: str
     dtype: str = "float64"
     extra: dict = field(default_factory=dict)
-    origins: dict = field(default_factory=dict)  # sympy node (user symbols) -> temporary computing it
+    origins: dict = field(default_factory=dict)  # sympy node (user symbols, before or after rewrites) -> temporary
 
     @property
     def args(self):

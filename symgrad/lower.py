@@ -39,7 +39,8 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
 
     The stable `rewrites` (`symgrad.rewrite`) are applied to all of them, forward and backward alike.
     """
-    roots = stabilize([loss, *grads, *predictions], rewrites)
+    rewritten = {}
+    roots = stabilize([loss, *grads, *predictions], rewrites, mapping=rewritten)
     loss, grads, predictions = roots[0], roots[1 : 1 + len(grads)], roots[1 + len(grads) :]
     known = set(data) | set(params)
     free = free_symbols(roots)
@@ -131,5 +132,5 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
         predictions=pred_srcs,
         source_hash=structural_hash(roots),
         dtype=dtype,
-        origins=origins,
+        origins={**{old: origins[new] for old, new in rewritten.items() if new in origins}, **origins},
     )

@@ -204,11 +204,12 @@ def _rebuild(node, args):
         return node.func(*args)
 
 
-def stabilize(roots, rules=RULES, applied=None):
+def stabilize(roots, rules=RULES, applied=None, mapping=None):
     """`roots` (a list) with every registered rule applied throughout their shared DAG.
 
     Structurally equal subexpressions stay shared: each distinct node is rewritten once.
-    `applied`, when a list, collects the names of the rules that fired (for tests and reports).
+    `applied`, when a list, collects the names of the rules that fired (for tests and reports);
+    `mapping`, when a dict, receives every node's rewritten form (for tracing nodes into the kernel).
     """
     applied = [] if applied is None else applied
     rules = list(rules)
@@ -223,6 +224,8 @@ def stabilize(roots, rules=RULES, applied=None):
         else:
             node_out = node
         new[node] = _rewrite_node(node_out, rules, applied)
+    if mapping is not None:
+        mapping.update(new)
     return [new[r] for r in roots]
 
 

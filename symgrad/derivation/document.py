@@ -115,7 +115,7 @@ def derive(model):
 def _model_section(steps, codemap, tex):
     out = []
     for q in steps.quantities:
-        code = codemap.of_loss() if q.kind is Kind.LOSS else codemap.of_node(q.node)
+        code = codemap.of_loss() if q.kind is Kind.LOSS else codemap.of_node(steps.kernel_node(q.node))
         out.append(Step(tex.equation(q.symbol, q.definition), tuple(code)))
     text = ("Layer by layer: $z$ are pre-activations, $h$ activations, $\\hat{y}$ the model's outputs"
             ", $\\ell$ a log-sum-exp; $E$ is the loss of one sample.")
@@ -142,7 +142,8 @@ def _locals_section(steps, codemap, tex):
         out.append(Step(r",\quad ".join(parts), tuple(code)))
     text = ("The derivative of each activation, written with the activation itself, then for every "
             "quantity its partial derivatives with respect to the names it is computed from directly "
-            "(a symbol's line is shown where the kernel computes that factor).")
+            "(a line is shown where the kernel computes that factor; it may compute it in a numerically "
+            "stable form, e.g. $1 - \\sigma(z)$ as $\\sigma(-z)$, see `symgrad.rewrite`).")
     return Section("2. Local derivatives", text, tuple(out))
 
 

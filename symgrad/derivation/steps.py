@@ -19,6 +19,7 @@ import sympy as sp
 
 from .. import functions as F
 from ..dag import depends_on, is_operation, topological
+from ..rewrite import RULES, stabilize
 from ..symbolic import adjoints, partials
 
 ACTIVATIONS = (F.sigmoid, sp.tanh, F.relu, F.softplus, F.logsigmoid)
@@ -85,6 +86,10 @@ class ScalarSteps:
     locals: list  # Local, grouped by the quantity they belong to
     deltas: list  # Delta, from the output layer down
     gradients: list  # Gradient, in the model's parameter order
+    rewritten: dict  # model node -> the node the kernel computes in its place (stable rewrites)
+
+    def kernel_node(self, node):
+        return self.rewritten.get(node, node)
 
     @property
     def loss(self):
@@ -212,14 +217,17 @@ def scalar_steps(model):
     def local(c, wrt):
         return sp.diff(over_stages[c.symbol], wrt).xreplace(fold)
 
-    adjoint = adjoints(loss, params)
+    # the kernel differentiates the loss after the stable rewrites; read its adjoints the same way
+    rewritten = {}
+    (stable,) = stabilize([loss], RULES, mapping=rewritten)
+    adjoint = adjoints(stable, params)
     deltas = {}
     for s in reversed(stages):
         terms = [(c, local(c, s.symbol)) for c in consumers if s.symbol in over_stages[c.symbol].free_symbols]
         recurrence = sp.Add(*[(deltas[c.symbol].symbol if c.kind is Kind.PRE else 1) * d for c, d in terms])
         closed = sp.Add(*[(deltas[c.symbol].closed if c.kind is Kind.PRE else 1) * d for c, d in terms])
         deltas[s.symbol] = Delta(s, sp.Dummy(f"delta_{s.symbol.name}", real=True), recurrence, closed,
-                                 adjoint.get(s.node, sp.S.Zero), s.latex.replace("z", r"\delta", 1))
+                                 adjoint.get(rewritten.get(s.node, s.node), sp.S.Zero), s.latex.replace("z", r"\delta", 1))
 
     gradients = []
     for p in params:
@@ -231,15 +239,15 @@ def scalar_steps(model):
     locals_ = []
     for q in quantities:
         if q.kind is Kind.ACTIVATION or q.kind is Kind.AUXILIARY:
-            for a, part in zip(q.node.args, partials(q.node), strict=True):
+            in_kernel = partials(rewritten.get(q.node, q.node))
+            for a, part, computed in zip(q.node.args, partials(q.node), in_kernel, strict=True):
                 arg = _abbreviate(a, quantities) if is_operation(a) else a
                 if isinstance(arg, sp.Symbol):
-                    value = _abbreviate(part, quantities)
-                    locals_.append(Local(q, arg, value, part))
+                    locals_.append(Local(q, arg, _abbreviate(part, quantities), computed))
         else:
             wrts = sorted(q.definition.free_symbols & (set(params) | {x.symbol for x in quantities}),
                           key=lambda s: _natural(s.name))
             locals_ += [Local(q, w, sp.diff(q.definition, w)) for w in wrts]
     ordered = sorted(deltas.values(), key=lambda d: (-d.stage.layer, stages.index(d.stage)))
-    return ScalarSteps(quantities, _activation_rules(abbreviations), locals_, ordered, gradients)
+    return ScalarSteps(quantities, _activation_rules(abbreviations), locals_, ordered, gradients, rewritten)
 
