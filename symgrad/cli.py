@@ -1,4 +1,4 @@
-"""The `symgrad` command: demo, check, generate, cache, derive."""
+"""The `symgrad` command: demo, check, generate, cache, derive, compare."""
 
 import argparse
 import sys
@@ -61,6 +61,21 @@ def _cmd_derive(args):
     return 0
 
 
+def _cmd_compare(args):
+    from .comparison import compare
+    from .generate import write_atomic
+
+    widths = [int(w) for w in args.widths.split(",")]
+    report = compare(args.model, widths=widths, batch=args.batch, repeats=args.repeats)
+    print(report)
+    out = Path(args.output)
+    print(write_atomic(out / f"compare_{args.model}.md", report._repr_markdown_()))
+    png = out / f"compare_{args.model}.png"
+    report.plot().savefig(png, dpi=100)
+    print(png)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="symgrad", description=__doc__)
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
@@ -91,6 +106,14 @@ def build_parser():
     p.add_argument("--format", default="markdown", choices=["markdown", "latex"])
     p.add_argument("-o", "--output", help="write the document to this file (default: print it)")
     p.set_defaults(func=_cmd_derive)
+
+    p = sub.add_parser("compare", help="symbolic vs autodiff: derivation, op counts, speed, accuracy across widths")
+    p.add_argument("model", help="a model family: seed (4-w-1 sigmoid MLP) or perceptron (2-w-2 softmax)")
+    p.add_argument("--widths", default="3,8,16,32", help="comma-separated hidden widths")
+    p.add_argument("--batch", type=int, default=256, help="samples per evaluation batch")
+    p.add_argument("--repeats", type=int, default=5, help="timing repeats (the median is reported)")
+    p.add_argument("-o", "--output", default="symgrad-compare", help="folder for the table (.md) and plot (.png)")
+    p.set_defaults(func=_cmd_compare)
     return parser
 
 
