@@ -138,3 +138,25 @@ def test_cli_derive_writes_the_chosen_format(tmp_path, capsys):
     assert cli(["derive", "perceptron"]) == 0
     assert capsys.readouterr().out.count("## ") == 5
     assert cli(["derive", "no-such-model"]) == 2
+
+
+VARIANTS = {
+    "deep_tanh_softmax": lambda: nn.mlp([3, 4, 3, 2], "tanh", output_activation="identity", loss="softmax_cross_entropy"),
+    "relu_bce": lambda: nn.mlp([2, 3, 1], "relu", output_activation="sigmoid", loss="binary_cross_entropy"),
+    "softplus_logits": lambda: nn.mlp([2, 3, 1], "softplus", output_activation="identity",
+                                      loss="binary_cross_entropy_with_logits"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_derivation_of_other_architectures_matches_autodiff(name):
+    model = VARIANTS[name]()
+    steps = derive(model).steps
+    values = batch_values(model, seed=4)
+    documented = per_sample([steps.expand(g.closed) for g in steps.gradients], values)
+    reference = autodiff.grad(model.loss, list(model.params), values)
+    np.testing.assert_allclose([d.sum() for d in documented], reference, rtol=1e-9, atol=1e-12)
+    deltas = per_sample([steps.expand(d.closed) for d in steps.deltas], values)
+    np.testing.assert_allclose(deltas, per_sample([d.adjoint for d in steps.deltas], values), rtol=1e-9, atol=1e-12)
+    layers = {int(str(p)[1]) for p in model.params}  # W{layer}_i_j, b{layer}_j
+    assert {d.stage.layer for d in steps.deltas} == layers
