@@ -19,6 +19,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from . import functions as F
 from .dag import depends_on, free_symbols, topological
 from .errors import UnsupportedError
+from .matrix.graph import is_matrix_level
 from .numeric import NumpyBackend, evaluate, evaluate_all, leaf_value
 from .values import as_expr, as_symbol_list, bind
 
@@ -163,6 +164,10 @@ def backward(expr, wrt, values, nonfinite="raise"):
     """Reverse mode on `expr`; see `grad`. Returns a `Result`."""
     expr = as_expr(expr)
     wrt = as_symbol_list(wrt)
+    if is_matrix_level(expr, wrt):
+        from .matrix import autodiff as matrix_autodiff
+
+        return matrix_autodiff.backward(expr, wrt, values, nonfinite)
     symbols = sorted(free_symbols([expr]) | set(wrt), key=str)
     bound, _ = bind(symbols, values, nonfinite=nonfinite)
     with np.errstate(all="ignore"):
@@ -199,7 +204,8 @@ def grad(expr, wrt, values, nonfinite="raise"):
     `values` maps every free symbol to a float or a numpy array. When arrays make the expression a
     batch, the result is the gradient of the *sum over the batch*: a symbol given as a float gets
     the summed gradient (a float), a symbol given as an array gets one entry per element.
-    Returns a list in `wrt` order.
+    Returns a list in `wrt` order. For a matrix-level expression (MatrixSymbols, keyed by
+    numpy arrays of their shape) each gradient has its parameter's shape.
     """
     return backward(expr, wrt, values, nonfinite).grads
 

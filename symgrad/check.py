@@ -7,6 +7,7 @@ import numpy as np
 
 from . import autodiff, symbolic
 from .dag import free_symbols, op_count, tree_op_count
+from .matrix.graph import is_matrix_level
 from .numeric import TorchBackend, evaluate
 from .values import as_expr, as_symbol_list, bind
 
@@ -88,8 +89,8 @@ class Report:
         if has_torch:
             lines.append(f"pytorch vs autodiff: max rel error {self.torch_max_rel_error:.2e}")
         c = self.op_counts
-        lines.append(f"ops: forward {c['forward']}, gradient naive (tree) {c['gradient_tree']}, "
-                     f"gradient after CSE {c['gradient_cse']}")
+        tree = "" if c["gradient_tree"] is None else f"gradient naive (tree) {c['gradient_tree']}, "
+        lines.append(f"ops: forward {c['forward']}, {tree}gradient after CSE {c['gradient_cse']}")
         lines.append("seconds: " + ", ".join(f"{k} {v:.4f}" for k, v in self.seconds.items()))
         if self.fallbacks:
             lines.append("autodiff used sympy's derivative for: " + ", ".join(self.fallbacks))
@@ -110,8 +111,15 @@ def _rel(a, b, atol):
 
 
 def check(expr, wrt, values, method="reverse", rtol=RTOL, atol=ATOL, fd_rtol=FD_RTOL, fd_atol=FD_ATOL):
-    """Compare the symbolic gradient, numeric autodiff, central finite differences and PyTorch."""
+    """Compare the symbolic gradient, numeric autodiff, central finite differences and PyTorch.
+
+    Matrix-level expressions (values keyed by MatrixSymbol) go to `symgrad.matrix.check`.
+    """
     expr, wrt = as_expr(expr), as_symbol_list(wrt)
+    if is_matrix_level(expr, wrt):
+        from .matrix.check import check as matrix_check
+
+        return matrix_check(expr, wrt, values, rtol, atol, fd_rtol, fd_atol)
     seconds = {}
     t = time.perf_counter()
     sym_exprs = symbolic.grad(expr, wrt, method=method)

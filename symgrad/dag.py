@@ -15,8 +15,8 @@ def children(node):
     return node.args
 
 
-def topological(roots):
-    """All nodes reachable from `roots`, each once, every node after its operands."""
+def topological(roots, children=children):
+    """All nodes reachable from `roots`, each once, every node after its operands (`children`)."""
     order, seen = [], set()
     for root in roots:
         if root in seen:

@@ -33,8 +33,9 @@ class Model:
         return self.inputs + self.targets
 
     def initial_values(self):
-        """A fresh copy of the initial parameter values (`init`)."""
-        return {p: float(self.init[p]) for p in self.params}
+        """A fresh copy of the initial parameter values (`init`): floats, or arrays for matrices."""
+        return {p: np.array(self.init[p], dtype=float) if isinstance(p, sp.MatrixSymbol) else float(self.init[p])
+                for p in self.params}
 
 
 def symbols(prefix, n):
@@ -128,3 +129,7 @@ def mlp(sizes, activation="sigmoid", output_activation=None, loss="squared_error
         params += W + b
     label = name or "mlp_" + "_".join(map(str, sizes))
     return Model(label, LOSSES[loss](h, ys), tuple(params), tuple(xs), tuple(ys), tuple(h), init)
+
+
+# matrix form: a batch is one N×d MatrixSymbol (see symgrad.matrix.layers)
+from .matrix.layers import matrix_mlp  # noqa: E402, F401

@@ -12,6 +12,7 @@ import sympy as sp
 from . import functions as F
 from .dag import depends_on, topological
 from .errors import InvalidArgumentError, UnsupportedError
+from .matrix.graph import is_matrix_level
 from .values import as_expr, as_symbol_list
 
 METHODS = ("reverse", "diff")
@@ -103,6 +104,10 @@ def grad(expr, wrt, method="reverse", simplify=False):
     """
     expr = as_expr(expr)
     wrt = as_symbol_list(wrt)
+    if is_matrix_level(expr, wrt):
+        from . import matrix
+
+        return matrix.grad(expr, wrt)
     if method == "reverse":
         out = reverse(expr, wrt)
     elif method == "diff":

@@ -1,0 +1,21 @@
+"""Matrix-level models: sympy matrix expressions over MatrixSymbols, differentiated and verified.
+
+`symgrad.grad`, `symgrad.autodiff.grad`, `symgrad.check` and `symgrad.compile` hand an expression
+to this package when it (or a `wrt` entry) involves matrices. Pipeline order: `nodes` (the node
+types sympy lacks), `graph` (walking), `values` (binding arrays, reading sizes), `evaluate`,
+`rules` (symbolic reverse mode), `autodiff` (numeric reverse mode), `check`.
+"""
+
+from .graph import is_matrix_level
+from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit
+from .rules import reverse
+
+
+def grad(expr, wrt):
+    """Gradients of the matrix-level `expr`: a matrix expression of each MatrixSymbol's shape."""
+    from ..values import as_symbol_list
+
+    return reverse(expr, as_symbol_list(wrt))
+
+
+__all__ = ["grad", "is_matrix_level", "Map", "SumAll", "RowLogSumExp", "RowSoftmax", "Unit"]

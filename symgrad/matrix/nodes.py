@@ -1,0 +1,185 @@
+"""Matrix node types sympy lacks: entrywise maps, sums, row-wise softmax and log-sum-exp, unit matrices.
+
+They are ordinary sympy `MatrixExpr`s (or scalar `Expr`s), so they mix with sympy's own `MatMul`,
+`MatAdd`, `Transpose`, `HadamardProduct` ... and keep symbolic sizes. Each defines `_entry`, so
+`as_explicit()` expands it entry by entry at concrete sizes (what the tests differentiate).
+"""
+
+import sympy as sp
+from sympy.core.basic import Basic
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from ..errors import InvalidArgumentError, ShapeError
+
+
+def _matrix(x, what):
+    x = sp.sympify(x)
+    if not getattr(x, "is_Matrix", False):
+        raise InvalidArgumentError(f"{what} needs a matrix expression, got {type(x).__name__}: {x}")
+    return x
+
+
+def broadcast_shape(operands, where="entrywise operation"):
+    """The shape numpy broadcasting gives matrix operands (scalars broadcast everywhere)."""
+    shape = [sp.S.One, sp.S.One]
+    for op in operands:
+        if not getattr(op, "is_Matrix", False):
+            continue
+        for axis, dim in enumerate(op.shape):
+            if dim == 1 or dim == shape[axis]:
+                continue
+            if shape[axis] != 1:
+                raise ShapeError(
+                    f"{where}: shapes do not broadcast ({', '.join(str(o.shape) for o in operands if o.is_Matrix)}); "
+                    "operands must have equal sizes or size 1 along each axis"
+                )
+            shape[axis] = dim
+    return tuple(shape)
+
+
+class Map(MatrixExpr):
+    """`function(A, B, ...)` entry by entry; operands broadcast like numpy (1×n rows, n×1 columns, scalars).
+
+    The n-ary generalisation of sympy's `ElementwiseApplyFunction`: gradients of entrywise
+    functions are entrywise functions of several matrices (σ' needs the adjoint and the output).
+    """
+
+    def __new__(cls, function, *operands):
+        function = sp.sympify(function)
+        if not isinstance(function, sp.Lambda) or len(function.variables) != len(operands):
+            raise InvalidArgumentError(f"Map needs a Lambda of {len(operands)} variables, got {function}")
+        operands = [sp.sympify(o) for o in operands]
+        check_closed(function)
+        if not any(getattr(o, "is_Matrix", False) for o in operands):
+            raise InvalidArgumentError("Map needs at least one matrix operand")
+        broadcast_shape(operands, f"Map {function}")
+        return MatrixExpr.__new__(cls, function, *operands)
+
+    @property
+    def function(self):
+        return self.args[0]
+
+    @property
+    def operands(self):
+        return self.args[1:]
+
+    @property
+    def shape(self):
+        return broadcast_shape(self.operands)
+
+    def _entry(self, i, j, **kwargs):
+        vals = []
+        for op in self.operands:
+            if not op.is_Matrix:
+                vals.append(op)
+            else:
+                vals.append(op._entry(0 if op.shape[0] == 1 else i, 0 if op.shape[1] == 1 else j, **kwargs))
+        return self.function(*vals)
+
+
+class SumAll(sp.Expr):
+    """Σ_ij M_ij, a scalar (sympy's `Trace(1ᵀ M 1)` is the same number, but sympy gets its derivative wrong)."""
+
+    is_commutative = True
+
+    def __new__(cls, mat):
+        return Basic.__new__(cls, _matrix(mat, "SumAll"))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    def doit(self, **hints):
+        arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
+        if isinstance(arg, sp.MatrixBase):
+            return sp.Add(*arg)
+        return SumAll(arg)
+
+    def _sympystr(self, printer):
+        return f"sum({printer._print(self.arg)})"
+
+
+class RowLogSumExp(MatrixExpr):
+    """log Σ_k exp(Z_ik) for each row i: an m×1 column (evaluated with the max shift)."""
+
+    def __new__(cls, mat):
+        return MatrixExpr.__new__(cls, _matrix(mat, "RowLogSumExp"))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return (self.arg.shape[0], sp.S.One)
+
+    def _entry(self, i, j, **kwargs):
+        cols = self.arg.shape[1]
+        return sp.log(sp.Add(*[sp.exp(self.arg._entry(i, k)) for k in range(int(cols))]))
+
+    def _sympystr(self, printer):
+        return f"logsumexp_rows({printer._print(self.arg)})"
+
+
+class RowSoftmax(MatrixExpr):
+    """exp(Z_ij) / Σ_k exp(Z_ik): each row a probability distribution."""
+
+    def __new__(cls, mat):
+        return MatrixExpr.__new__(cls, _matrix(mat, "RowSoftmax"))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    def _entry(self, i, j, **kwargs):
+        cols = self.arg.shape[1]
+        return sp.exp(self.arg._entry(i, j)) / sp.Add(*[sp.exp(self.arg._entry(i, k)) for k in range(int(cols))])
+
+    def _sympystr(self, printer):
+        return f"softmax_rows({printer._print(self.arg)})"
+
+
+class Unit(MatrixExpr):
+    """The rows×cols matrix with a single 1 at (i, j): the adjoint pattern of the element M[i, j]."""
+
+    def __new__(cls, rows, cols, i, j):
+        return MatrixExpr.__new__(cls, *map(sp.sympify, (rows, cols, i, j)))
+
+    @property
+    def shape(self):
+        return self.args[0], self.args[1]
+
+    @property
+    def index(self):
+        return self.args[2], self.args[3]
+
+    def _entry(self, i, j, **kwargs):
+        return sp.S.One if (i, j) == tuple(self.index) else sp.S.Zero
+
+
+def canonical_lambda(function, prefix="_x"):
+    """`function` (a Lambda or a one-argument sympy function class) with plainly named variables.
+
+    sympy's `applyfunc` binds a `Dummy`, whose printed form changes from run to run; generated
+    code and hashes must not, so every Lambda symgrad handles uses `_x0, _x1, ...`.
+    """
+    if not isinstance(function, sp.Lambda):
+        var = sp.Symbol(f"{prefix}0", real=True)
+        return sp.Lambda((var,), function(var))
+    names = [sp.Symbol(f"{prefix}{k}", real=True) for k in range(len(function.variables))]
+    return sp.Lambda(tuple(names), function.expr.xreplace(dict(zip(function.variables, names, strict=True))))
+
+
+def check_closed(function):
+    """An entrywise function may read only its own variables (values enter as operands)."""
+    free = function.expr.free_symbols - set(function.variables)
+    if free:
+        names = ", ".join(sorted(map(str, free)))
+        raise InvalidArgumentError(
+            f"the entrywise function {function} reads {names} besides its argument; "
+            f"pass {names} as operands of symgrad.matrix.Map instead of closing over them"
+        )

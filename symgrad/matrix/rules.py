@@ -1,0 +1,151 @@
+"""Symbolic reverse mode over matrix expressions: one adjoint rule per node type.
+
+A rule takes a node and its adjoint G (a matrix expression of the node's shape, or a scalar for
+scalar nodes) and returns one adjoint contribution per operand, of that operand's shape:
+for C = A·B it returns (G·Bᵀ, Aᵀ·G). Entrywise functions are differentiated by the scalar rule
+table (`symgrad.symbolic.PARTIALS`, sympy's `fdiff` for other functions), with the derivative
+written in terms of the function's output where the calculus allows (σ' = y(1 − y)), so the
+gradient reuses the forward pass like a textbook backprop does.
+"""
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from .. import symbolic
+from ..errors import UnsupportedError
+from .algebra import add, emap, hadamard, matmul, scale, sum_rows_to, transpose
+from .graph import operands, topological
+from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
+
+_G, _Y = sp.Symbol("_g", real=True), sp.Symbol("_y", real=True)
+
+
+def _shape(x):
+    return x.shape if x.is_Matrix else ()
+
+
+def entrywise_adjoints(function, node, ops, G):
+    """Adjoints of `ops` for node = function(*ops) entry by entry, broadcast sums included."""
+    function = canonical_lambda(function)
+    body, variables = function.expr, function.variables
+    out = []
+    for k, var in enumerate(variables):
+        (d,) = symbolic.reverse(body, [var])
+        if not body.is_Symbol:
+            d = d.xreplace({body: _Y})
+        adj = emap(_G * d, (_G, *variables, _Y), G, *ops, node)
+        out.append(sum_rows_to(adj, _shape(ops[k])) if _shape(ops[k]) != node.shape else adj)
+    return out
+
+
+def _matmul(node, G):
+    args = node.args
+    mats = [i for i, a in enumerate(args) if a.is_Matrix]
+    scalars = [a for a in args if not a.is_Matrix]
+    out = []
+    for i, a in enumerate(args):
+        if a.is_Matrix:
+            k = mats.index(i)
+            left = [transpose(args[j]) for j in reversed(mats[:k])]
+            right = [transpose(args[j]) for j in reversed(mats[k + 1 :])]
+            out.append(matmul(*scalars, *left, G, *right))
+        else:
+            rest = matmul(*[b for j, b in enumerate(args) if j != i])
+            out.append(SumAll(hadamard(G, rest)))
+    return out
+
+
+def _hadamard_power(node, G):
+    base, p = node.args
+    a, q = sp.Symbol("_a", real=True), sp.Symbol("_p", real=True)
+    d_base = emap(_G * q * a ** (q - 1), (_G, a, q), G, base, p)
+    d_p = SumAll(emap(_G * _Y * sp.log(a), (_G, _Y, a), G, node, base))
+    return [d_base, d_p]
+
+
+def _row_softmax(node, G):
+    (z,) = node.args
+    s, g, r = (sp.Symbol(n, real=True) for n in ("_s", "_g", "_r"))
+    row_dot = matmul(hadamard(G, node), sp.OneMatrix(z.shape[1], 1))
+    return [emap(s * (g - r), (s, g, r), node, G, row_dot)]
+
+
+def _row_lse(node, G):
+    (z,) = node.args
+    g, x, lse = (sp.Symbol(n, real=True) for n in ("_g", "_z", "_l"))
+    return [emap(g * sp.exp(x - lse), (g, x, lse), G, z, node)]
+
+
+def _indexed_sum(node, G):
+    raise UnsupportedError(
+        f"cannot differentiate the index sum {str(node)[:60]}: indexing a matrix product with symbolic sizes "
+        "expands it into a Sum; index with concrete sizes, or use symgrad.matrix.SumAll / MatrixElement(expr, i, j)"
+    )
+
+
+# node type -> rule(node, adjoint) -> one contribution per operand (`graph.operands` order)
+RULES = {
+    sp.MatMul: _matmul,
+    sp.MatAdd: lambda node, G: [G] * len(node.args),
+    sp.Transpose: lambda node, G: [transpose(G)],
+    sp.HadamardProduct: lambda node, G: [hadamard(G, *(node.args[:i] + node.args[i + 1 :])) for i in range(len(node.args))],
+    sp.HadamardPower: _hadamard_power,
+    sp.Trace: lambda node, G: [scale(G, sp.Identity(node.arg.shape[0]))],
+    SumAll: lambda node, G: [scale(G, sp.OneMatrix(*node.arg.shape))],
+    MatrixElement: lambda node, G: [scale(G, Unit(*node.parent.shape, node.i, node.j))],
+    ElementwiseApplyFunction: lambda node, G: entrywise_adjoints(node.function, node, [node.expr], G),
+    Map: lambda node, G: entrywise_adjoints(node.function, node, list(node.operands), G),
+    RowLogSumExp: _row_lse,
+    RowSoftmax: _row_softmax,
+    sp.Sum: _indexed_sum,
+}
+
+
+def rule(node):
+    for cls in type(node).__mro__:
+        if cls in RULES:
+            return RULES[cls]
+    if node.is_Matrix:
+        raise UnsupportedError(
+            f"no matrix derivative rule for {type(node).__name__} (in {str(node)[:60]}); "
+            "register one in symgrad.matrix.rules.RULES"
+        )
+    return _scalar_rule
+
+
+def _scalar_rule(node, g):
+    out = []
+    for local in symbolic.partials(node):
+        out.append(g if local == 1 else local if g == 1 else sp.Mul(g, local, evaluate=False))
+    return out
+
+
+def as_scalar_loss(expr):
+    """A matrix-valued loss means the sum of its entries (as a batch of scalar losses does)."""
+    return SumAll(expr) if expr.is_Matrix else expr
+
+
+def reverse(expr, wrt):
+    """Adjoints of `wrt` (MatrixSymbols: matrices of their shape; Symbols: scalars) for `expr`."""
+    expr = as_scalar_loss(expr)
+    order = topological([expr])
+    targets = set(wrt)
+    needed = set()
+    for node in order:
+        if node in targets or any(c in needed for c in operands(node)):
+            needed.add(node)
+    contributions = {expr: [sp.S.One]}
+    adjoint = {}
+    for node in reversed(order):
+        terms = contributions.pop(node, None)
+        if terms is None:
+            continue
+        adjoint[node] = adj = add(*terms)
+        ops = operands(node)
+        if node in targets or not ops:
+            continue
+        for arg, contribution in zip(ops, rule(node)(node, adj), strict=True):
+            if arg in needed and contribution is not None:
+                contributions.setdefault(arg, []).append(contribution)
+    return [adjoint.get(w, sp.ZeroMatrix(*w.shape) if w.is_Matrix else sp.S.Zero) for w in wrt]

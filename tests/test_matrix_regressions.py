@@ -1,0 +1,86 @@
+"""The sympy 1.14 matrix-calculus failures named in issue 4 give correct answers in symgrad
+(checked against scalar expansion), and bad matrix input gets our errors."""
+
+import numpy as np
+import pytest
+import sympy as sp
+from matrix_expansion import scalar_expansion_grad
+
+import symgrad
+from symgrad.matrix import SumAll
+
+W = sp.MatrixSymbol("W", 2, 3)
+x = sp.MatrixSymbol("x", 3, 1)
+rng = np.random.default_rng(4)
+VALUES = {W: rng.normal(size=(2, 3)), x: rng.normal(size=(3, 1))}
+
+
+def test_element_of_product_has_the_nonzero_gradient_sympy_misses():
+    loss = (W * x)[0, 0]  # sympy: diff(loss, W) == 0
+    (g,) = symgrad.grad(loss, [W])
+    assert g.shape == W.shape
+    (auto,) = symgrad.autodiff.grad(loss, [W], VALUES)
+    expected = np.zeros((2, 3))
+    expected[0, :] = VALUES[x][:, 0]  # ∂(Σ_k W0k x_k)/∂W0k = x_k, written out by hand
+    np.testing.assert_allclose(auto, expected)
+    assert symgrad.check(loss, [W], VALUES).ok
+
+
+def test_trace_of_ones_product_gradient_has_the_parameter_shape():
+    W3 = sp.MatrixSymbol("W3", 3, 3)
+    loss = sp.Trace(sp.OneMatrix(1, 3) * W3 * x)  # sympy's derivative has the wrong shape
+    (g,) = symgrad.grad(loss, [W3])
+    assert g.shape == (3, 3)
+    values = {W3: rng.normal(size=(3, 3)), x: VALUES[x]}
+    (auto,) = symgrad.autodiff.grad(loss, [W3], values)
+    np.testing.assert_allclose(auto, np.ones((3, 1)) @ values[x].T)  # d(1ᵀ W x) = 1 xᵀ
+    (expected,) = scalar_expansion_grad(loss, [W3], values)
+    np.testing.assert_allclose(auto, expected)
+
+
+def test_two_layer_tanh_mlp_squared_loss_with_concrete_sizes():
+    X, Y = sp.MatrixSymbol("X", 4, 3), sp.MatrixSymbol("Y", 4, 2)
+    W1, W2 = sp.MatrixSymbol("W1", 3, 5), sp.MatrixSymbol("W2", 5, 2)
+    E = (X * W1).applyfunc(sp.tanh) * W2 - Y
+    loss = SumAll(sp.HadamardProduct(E, E))  # sympy raises ShapeError differentiating this
+    g1, g2 = symgrad.grad(loss, [W1, W2])
+    assert (g1.shape, g2.shape) == ((3, 5), (5, 2))
+    values = {X: rng.normal(size=(4, 3)), Y: rng.normal(size=(4, 2)), W1: rng.normal(size=(3, 5)),
+              W2: rng.normal(size=(5, 2))}
+    expected = scalar_expansion_grad(loss, [W1, W2], values)
+    for a, e in zip(symgrad.autodiff.grad(loss, [W1, W2], values), expected, strict=True):
+        np.testing.assert_allclose(a, e, rtol=1e-10)
+    assert symgrad.check(loss, [W1, W2], values).ok
+
+
+def test_elementwise_function_result_evaluates_where_lambdify_fails():
+    F = (W * x).applyfunc(symgrad.sigmoid)  # sympy's lambdify of this is a SyntaxError
+    report = symgrad.check(SumAll(F), [W, x], VALUES)
+    assert report.ok, str(report)
+
+
+def test_inconsistent_sizes_are_a_shape_error_naming_the_size():
+    N = sp.Symbol("N", integer=True, positive=True)
+    X, Y = sp.MatrixSymbol("X", N, 3), sp.MatrixSymbol("Y", N, 1)
+    w = sp.MatrixSymbol("w", 3, 1)
+    with pytest.raises(symgrad.ShapeError, match="size N"):
+        symgrad.autodiff.grad(SumAll(X * w - Y), [w], {X: np.ones((4, 3)), Y: np.ones((5, 1)), w: np.ones((3, 1))})
+
+
+def test_value_of_the_wrong_shape_is_a_shape_error():
+    with pytest.raises(symgrad.ShapeError, match="W"):
+        symgrad.autodiff.grad(SumAll(W * x), [W], {W: np.ones((3, 2)), x: np.ones((3, 1))})
+
+
+def test_entrywise_function_closing_over_a_symbol_is_our_error():
+    a = sp.Symbol("a")
+    loss = SumAll((W * x).applyfunc(sp.Lambda(sp.Symbol("t"), sp.tanh(a * sp.Symbol("t")))))
+    with pytest.raises(symgrad.InvalidArgumentError, match="reads a"):
+        symgrad.check(loss, [W], {**VALUES, a: 1.0})
+
+
+def test_index_with_symbolic_sizes_is_unsupported_with_advice():
+    n = sp.Symbol("n", integer=True, positive=True)
+    A, v = sp.MatrixSymbol("A", 2, n), sp.MatrixSymbol("v", n, 1)
+    with pytest.raises(symgrad.UnsupportedError, match="concrete sizes"):
+        symgrad.grad((A * v)[0, 0], [A])
