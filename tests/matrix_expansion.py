@@ -42,14 +42,17 @@ def scalar_expansion_grad(loss, wrt, values):
         elif isinstance(m, sp.Symbol):
             numbers[m] = float(v)
     flat = flat.xreplace(names)
-    out = []
+    entries, shapes = [], []
     for w in wrt:
         if isinstance(w, sp.MatrixSymbol):
             shape = np.shape(values[w])
-            g = np.zeros(shape)
-            for i, j in np.ndindex(shape):
-                g[i, j] = float(sp.diff(flat, names[MatrixElement(w.xreplace(sizes), i, j)]).evalf(30, subs=numbers))
-            out.append(g)
+            entries += [names[MatrixElement(w.xreplace(sizes), i, j)] for i, j in np.ndindex(shape)]
+            shapes.append(shape)
         else:
-            out.append(float(sp.diff(flat, w).evalf(30, subs=numbers)))
-    return out
+            entries.append(w)
+            shapes.append(())
+    args = sorted(numbers, key=str)
+    derivative = sp.lambdify(args, [sp.diff(flat, e) for e in entries], "mpmath")
+    flat_values = iter(float(d) for d in derivative(*[numbers[a] for a in args]))
+    return [float(next(flat_values)) if not shape else
+            np.array([next(flat_values) for _ in range(int(np.prod(shape)))]).reshape(shape) for shape in shapes]

@@ -39,14 +39,14 @@ def test_trace_of_ones_product_gradient_has_the_parameter_shape():
 
 
 def test_two_layer_tanh_mlp_squared_loss_with_concrete_sizes():
-    X, Y = sp.MatrixSymbol("X", 4, 3), sp.MatrixSymbol("Y", 4, 2)
-    W1, W2 = sp.MatrixSymbol("W1", 3, 5), sp.MatrixSymbol("W2", 5, 2)
+    X, Y = sp.MatrixSymbol("X", 3, 2), sp.MatrixSymbol("Y", 3, 2)
+    W1, W2 = sp.MatrixSymbol("W1", 2, 3), sp.MatrixSymbol("W2", 3, 2)
     E = (X * W1).applyfunc(sp.tanh) * W2 - Y
     loss = SumAll(sp.HadamardProduct(E, E))  # sympy raises ShapeError differentiating this
     g1, g2 = symgrad.grad(loss, [W1, W2])
-    assert (g1.shape, g2.shape) == ((3, 5), (5, 2))
-    values = {X: rng.normal(size=(4, 3)), Y: rng.normal(size=(4, 2)), W1: rng.normal(size=(3, 5)),
-              W2: rng.normal(size=(5, 2))}
+    assert (g1.shape, g2.shape) == ((2, 3), (3, 2))
+    values = {X: rng.normal(size=(3, 2)), Y: rng.normal(size=(3, 2)), W1: rng.normal(size=(2, 3)),
+              W2: rng.normal(size=(3, 2))}
     expected = scalar_expansion_grad(loss, [W1, W2], values)
     for a, e in zip(symgrad.autodiff.grad(loss, [W1, W2], values), expected, strict=True):
         np.testing.assert_allclose(a, e, rtol=1e-10)
