@@ -42,3 +42,7 @@ class SizeLimitError(SymgradError):
 
 class CacheError(SymgradError):
     """A kernel cache entry could not be read or written."""
+
+
+class FailedPreconditionError(SymgradError, RuntimeError):
+    """An operation ran before what it needs (an uninitialized variable, a closed session)."""

@@ -1,0 +1,76 @@
+"""`symgrad.tf`: TensorFlow-1's graph API (and TF2's GradientTape, a small Keras) on sympy and
+generated kernels. Code written for TensorFlow runs after changing one import:
+
+    import symgrad.tf as tf
+
+Every op builds a graph node; `Session.run` traces the fetched subgraph into sympy expressions,
+differentiates them symbolically where gradients are asked for, and compiles them once into a
+generated kernel (`symgrad.compile`) that later runs reuse.
+"""
+
+from ..errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    ShapeError,
+    SymgradError,
+    UnboundSymbolError,
+    UnsupportedError,
+)
+from . import keras, nn, train
+from .gradients import GradientTape, gradients
+from .graph import (
+    Graph,
+    Operation,
+    Tensor,
+    Variable,
+    disable_eager_execution,
+    enable_eager_execution,
+    executing_eagerly,
+    float32,
+    float64,
+    get_default_graph,
+    reset_default_graph,
+)
+from .ops import (
+    abs,
+    add,
+    assign,
+    constant,
+    convert_to_tensor,
+    divide,
+    exp,
+    identity,
+    log,
+    matmul,
+    maximum,
+    multiply,
+    negative,
+    ones,
+    placeholder,
+    pow,
+    reduce_mean,
+    reduce_sum,
+    sigmoid,
+    softplus,
+    sqrt,
+    square,
+    subtract,
+    tanh,
+    transpose,
+    zeros,
+)
+from .session import Session, get_default_session
+from .variables import global_variables_initializer, group, variables_initializer
+
+__all__ = [
+    "Graph", "Tensor", "Operation", "Variable", "Session", "GradientTape",
+    "float32", "float64", "placeholder", "constant", "convert_to_tensor", "zeros", "ones",
+    "add", "subtract", "multiply", "divide", "pow", "maximum", "negative", "square", "sqrt", "exp", "log",
+    "abs", "sigmoid", "tanh", "softplus", "identity", "matmul", "reduce_sum", "reduce_mean", "transpose",
+    "assign", "group", "gradients", "global_variables_initializer", "variables_initializer",
+    "get_default_graph", "reset_default_graph", "get_default_session",
+    "executing_eagerly", "enable_eager_execution", "disable_eager_execution",
+    "nn", "train", "keras",
+    "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "UnsupportedError",
+    "FailedPreconditionError",
+]

@@ -1,0 +1,286 @@
+"""Graphs, tensors and variables: the nodes `symgrad.tf` programs build.
+
+A `Tensor` is one node of a `Graph`: an op name from `symgrad.tf.trace.RULES`, its input tensors
+and hashable attributes. Nothing is computed when a node is built; `Session.run` (or `.numpy()`
+for eager use) turns the fetched subgraph into sympy expressions and a generated kernel. A graph
+keeps no list of its nodes (only names and variables), so eager loops do not grow it.
+"""
+
+import itertools
+from contextlib import contextmanager
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+
+_uids = itertools.count()
+
+
+class DType:
+    """`tf.float32` / `tf.float64`: the numpy dtype a tensor's values have."""
+
+    def __init__(self, name):
+        self.name = name
+        self.as_numpy_dtype = np.dtype(name)
+
+    def __repr__(self):
+        return f"tf.{self.name}"
+
+
+float32, float64 = DType("float32"), DType("float64")
+DTYPES = {"float32": float32, "float64": float64}
+
+
+def as_dtype(dtype):
+    """`tf.float32`, `np.float32`, "float32" … → our `DType` (float64 when None)."""
+    if dtype is None:
+        return float64
+    if isinstance(dtype, DType):
+        return dtype
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise InvalidArgumentError(f"symgrad.tf computes in float32 or float64, got dtype {dtype!r}")
+    return DTYPES[name]
+
+
+class Graph:
+    """A TensorFlow-1 graph: owns node names and the variables created in it."""
+
+    def __init__(self):
+        self._name_counts = {}
+        self.variables = []
+        self._eager_session = None
+
+    def unique_name(self, base):
+        """`base`, then `base_1`, `base_2` … as TensorFlow names nodes."""
+        count = self._name_counts.get(base, 0)
+        self._name_counts[base] = count + 1
+        return base if count == 0 else f"{base}_{count}"
+
+    @contextmanager
+    def as_default(self):
+        """Make this the default graph (and build in graph mode) inside the `with` block."""
+        _GRAPH_STACK.append(self)
+        try:
+            yield self
+        finally:
+            _GRAPH_STACK.pop()
+
+    def eager_session(self):
+        """The session that evaluates this graph's tensors eagerly, on the variables' own values."""
+        if self._eager_session is None:
+            from .session import EagerStore, Session
+
+            self._eager_session = Session(graph=self, store=EagerStore())
+        return self._eager_session
+
+
+_GRAPH_STACK = []
+_STATE = {"default": Graph(), "eager": True}
+
+
+def get_default_graph():
+    return _GRAPH_STACK[-1] if _GRAPH_STACK else _STATE["default"]
+
+
+def reset_default_graph():
+    """A fresh global default graph (tensors of the old one can no longer be combined with new ones)."""
+    _STATE["default"] = Graph()
+
+
+def executing_eagerly():
+    """True outside `Graph.as_default()` blocks unless `disable_eager_execution()` was called.
+
+    Eager mode only decides whether `Variable.assign*` and `tf.train` optimizers also apply their
+    update right away (to the variables' own values); graphs and sessions work in both modes.
+    """
+    return _STATE["eager"] and not _GRAPH_STACK
+
+
+def enable_eager_execution():
+    _STATE["eager"] = True
+
+
+def disable_eager_execution():
+    _STATE["eager"] = False
+
+
+class Tensor:
+    """A node of a graph: `op` applied to `inputs` with `attrs`; `shape` as far as it is known."""
+
+    def __init__(self, op, inputs=(), attrs=(), shape=None, dtype=None, name=None, graph=None):
+        self.op, self.inputs, self.attrs = op, tuple(inputs), tuple(attrs)
+        self.graph = graph or (self.inputs[0].graph if self.inputs else get_default_graph())
+        for t in self.inputs:
+            if t.graph is not self.graph:
+                raise InvalidArgumentError(
+                    f"tensor {t.name!r} must be from the same graph as {self.inputs[0].name!r}; "
+                    "build every op of a model inside one graph"
+                )
+        self.shape = shape
+        self.dtype = as_dtype(dtype if dtype is not None else (self.inputs[0].dtype if self.inputs else None))
+        self.name = self.graph.unique_name(name or op)
+        self.uid = next(_uids)
+
+    def __repr__(self):
+        shape = "unknown" if self.shape is None else tuple(self.shape)
+        return f"<symgrad.tf.Tensor '{self.name}' shape={shape} dtype={self.dtype.name}>"
+
+    __hash__ = object.__hash__
+
+    # -- operators build nodes (symgrad.tf.ops) --------------------------------------------------
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops().divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().divide(other, self)
+
+    def __pow__(self, other):
+        return _ops().pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops().pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
+    @property
+    def T(self):  # noqa: N802 - numpy's name
+        return _ops().transpose(self)
+
+    # -- values ---------------------------------------------------------------------------------
+    def eval(self, feed_dict=None, session=None):
+        from .session import get_default_session
+
+        return (session or get_default_session() or self.graph.eager_session()).run(self, feed_dict)
+
+    def numpy(self):
+        """The value now, from the variables' own (eager) values; needs no placeholders."""
+        return self.graph.eager_session().run(self)
+
+    def __array__(self, dtype=None, copy=None):
+        value = np.asarray(self.numpy())
+        return value.astype(dtype) if dtype is not None else value
+
+    def __float__(self):
+        return float(self.numpy())
+
+    def get_shape(self):
+        return self.shape
+
+
+class Operation:
+    """A node run for its effect (an update, an initializer, a group); fetching it gives None."""
+
+    def __init__(self, effects, tensors=(), name="op", graph=None):
+        self.effects = list(effects)  # callables (store, values by tensor) -> None, in order
+        self.tensors = list(tensors)  # the tensors the effects read
+        self.graph = graph or get_default_graph()
+        self.name = self.graph.unique_name(name)
+
+    def __repr__(self):
+        return f"<symgrad.tf.Operation '{self.name}'>"
+
+
+class Variable(Tensor):
+    """A trainable value: a leaf of every graph that reads it.
+
+    Its value lives in each `Session` (set by `global_variables_initializer`, TF1) and on the
+    variable itself for eager use (set at creation, TF2).
+    """
+
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None):
+        if isinstance(initial_value, Tensor):
+            initial_value = initial_value.numpy()
+        if callable(initial_value):
+            initial_value = initial_value()
+        try:
+            value = np.array(initial_value, dtype=as_dtype(dtype if dtype is not None else _value_dtype(initial_value)).as_numpy_dtype)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"Variable initial_value must be numbers, got {initial_value!r}: {exc}") from None
+        super().__init__("variable", shape=value.shape, dtype=value.dtype, name=name or "Variable")
+        self.initial_value = value
+        self.trainable = trainable
+        self._value = value.copy()
+        self.graph.variables.append(self)
+        self.initializer = Operation([_initialize(self)], name=f"{self.name}/Assign", graph=self.graph)
+
+    def __repr__(self):
+        return f"<symgrad.tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
+
+    def assign(self, value):
+        return _ops().assign(self, value)
+
+    def assign_add(self, delta):
+        return _ops().assign(self, self + delta)
+
+    def assign_sub(self, delta):
+        return _ops().assign(self, self - delta)
+
+    def load(self, value, session=None):
+        """Set the value in `session` (TF1's `Variable.load`)."""
+        from .session import get_default_session
+
+        session = session or get_default_session()
+        if session is None:
+            raise InvalidArgumentError(f"{self.name}.load needs a session (pass session= or use `with sess:`)")
+        session.store[self] = _checked_value(self, value)
+
+    def numpy(self):
+        return self._value.copy()
+
+    def value(self):
+        return self
+
+    read_value = value
+
+
+def _value_dtype(value):
+    arr = np.asarray(value)
+    return arr.dtype if arr.dtype.kind == "f" else None
+
+
+def _checked_value(var, value):
+    from ..errors import ShapeError
+
+    arr = np.asarray(value, dtype=var.dtype.as_numpy_dtype)
+    if arr.shape != tuple(var.shape):
+        raise ShapeError(f"cannot assign a value of shape {arr.shape} to variable {var.name!r} of shape {var.shape}")
+    return arr
+
+
+def _initialize(var):
+    def effect(store, values):
+        store[var] = var.initial_value.copy()
+
+    return effect
+
+
+def _ops():
+    from . import ops
+
+    return ops

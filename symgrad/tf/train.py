@@ -1,0 +1,107 @@
+"""Optimizers (`tf.train.*Optimizer`, and the rules Keras's SGD and Adam share).
+
+An update rule is numpy code applied to the gradient values a run computed, as TensorFlow's own
+`ApplyGradientDescent`/`ApplyAdam` kernels are: a rule like Adam's squares the summed gradient,
+which is no per-sample expression. Slots (momentum, Adam's moments) live next to the variables'
+values, in the session's store.
+"""
+
+import itertools
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from .gradients import gradients
+from .graph import Operation, Tensor, Variable, executing_eagerly
+from .ops import convert_to_tensor
+
+_uids = itertools.count()
+
+
+class Optimizer:
+    """compute_gradients → apply_gradients; `minimize` does both."""
+
+    def __init__(self, learning_rate, name):
+        if not learning_rate > 0:
+            raise InvalidArgumentError(f"{name} needs a learning rate > 0, got {learning_rate}")
+        self.learning_rate = float(learning_rate)
+        self.uid = next(_uids)
+
+    def compute_gradients(self, loss, var_list=None):
+        """[(gradient tensor or None, variable)] for the trainable variables (or `var_list`)."""
+        loss = convert_to_tensor(loss)
+        if var_list is None:
+            var_list = [v for v in loss.graph.variables if v.trainable]
+        var_list = list(var_list)
+        for v in var_list:
+            if not isinstance(v, Variable):
+                raise InvalidArgumentError(f"var_list must hold Variables, got {v!r}")
+        return list(zip(gradients(loss, var_list), var_list))
+
+    def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+        """An op applying the update (run it with `Session.run`); eagerly, applied right away too."""
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            names = [v.name for _, v in grads_and_vars]
+            raise InvalidArgumentError(f"No gradients provided for any variable: {names}; does the loss depend on them?")
+        for g, v in pairs:
+            if not isinstance(v, Variable):
+                raise InvalidArgumentError(f"apply_gradients needs Variables, got {v!r}")
+        pairs = [(g if isinstance(g, Tensor) else convert_to_tensor(np.asarray(g), graph=v.graph), v) for g, v in pairs]
+        op = Operation([self._effect(pairs)], [g for g, _ in pairs], name=name or type(self).__name__,
+                       graph=pairs[0][1].graph)
+        if self._apply_now(pairs):
+            pairs[0][1].graph.eager_session().run(op)
+        return op
+
+    def minimize(self, loss, var_list=None, global_step=None, name=None):
+        return self.apply_gradients(self.compute_gradients(loss, var_list), name=name)
+
+    def _apply_now(self, pairs):
+        return executing_eagerly() and all(g.op == "const" for g, _ in pairs)
+
+    def _effect(self, pairs):
+        def effect(store, values):
+            step = store.get((self.uid, "step"), 0) + 1
+            store[(self.uid, "step")] = step
+            for g, v in pairs:
+                store[v] = self.update(store, v, np.asarray(store[v]), values[g], step)
+
+        return effect
+
+    def slot(self, store, var, name):
+        return store.get((self.uid, var.uid, name), 0.0)
+
+    def update(self, store, var, value, grad, step):
+        raise NotImplementedError
+
+
+class GradientDescentOptimizer(Optimizer):
+    """θ ← θ − lr·g, with optional momentum (velocity v ← μv − lr·g; θ ← θ + v)."""
+
+    def __init__(self, learning_rate, momentum=0.0, use_locking=False, name="GradientDescent"):
+        super().__init__(learning_rate, name)
+        self.momentum = float(momentum)
+
+    def update(self, store, var, value, grad, step):
+        if not self.momentum:
+            return value - self.learning_rate * grad
+        velocity = self.momentum * self.slot(store, var, "velocity") - self.learning_rate * grad
+        store[(self.uid, var.uid, "velocity")] = velocity
+        return value + velocity
+
+
+class AdamOptimizer(Optimizer):
+    """Adam (Kingma & Ba), in TensorFlow's form: lr_t = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), θ ← θ − lr_t·m/(√v + ε)."""
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, name="Adam"):
+        super().__init__(learning_rate, name)
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+
+    def update(self, store, var, value, grad, step):
+        m = self.beta1 * self.slot(store, var, "m") + (1 - self.beta1) * grad
+        v = self.beta2 * self.slot(store, var, "v") + (1 - self.beta2) * grad * grad
+        store[(self.uid, var.uid, "m")], store[(self.uid, var.uid, "v")] = m, v
+        lr_t = self.learning_rate * np.sqrt(1 - self.beta2**step) / (1 - self.beta1**step)
+        return value - lr_t * m / (np.sqrt(v) + self.epsilon)
+
