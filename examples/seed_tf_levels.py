@@ -101,7 +101,7 @@ def medium_level_tf1(epochs):
     with tf.Graph().as_default():
         X = tf.placeholder(tf.float64, shape=(4, None), name="X")
         Y = tf.placeholder(tf.float64, shape=(1, None), name="Y")
-        W_h, b_h, W_o, b_o = (tf.Variable(w, name=n) for w, n in zip(seed_weights(), ["W_h", "b_h", "W_o", "b_o"]))
+        W_h, b_h, W_o, b_o = (tf.Variable(w, name=n) for w, n in zip(seed_weights(), ["W_h", "b_h", "W_o", "b_o"], strict=True))
         ypred = _column_model(X, W_h, b_h, W_o, b_o)
         E = tf.reduce_sum(tf.pow(ypred - Y, 2))
         optimizer = tf.train.GradientDescentOptimizer(LR)
@@ -146,14 +146,14 @@ def medium_level_tf2(epochs):
     optimizer = tf.keras.optimizers.SGD(learning_rate=LR)
     losses = []
     for _ in range(epochs):
-        for x, y in zip(X_DATA, Y_DATA):
+        for x, y in zip(X_DATA, Y_DATA, strict=True):
             with tf.GradientTape() as tape:
                 x = tf.convert_to_tensor(np.array([x]), dtype=tf.float64)
                 y = tf.convert_to_tensor(np.array([y]), dtype=tf.float64)
                 ypred = model(x)
                 loss = mse(y, ypred)
             gradients = tape.gradient(loss, model.trainable_weights)
-            optimizer.apply_gradients(zip(gradients, model.trainable_weights))
+            optimizer.apply_gradients(zip(gradients, model.trainable_weights, strict=True))
         losses.append(_full_loss(model))
     return _keras_result(model, losses)
 
@@ -163,7 +163,7 @@ def high_level(epochs):
     model.compile(loss=tf.keras.losses.mse, optimizer=tf.keras.optimizers.SGD(learning_rate=LR))
     losses = []
     for _ in range(epochs):
-        for x, y in zip(X_DATA, Y_DATA):
+        for x, y in zip(X_DATA, Y_DATA, strict=True):
             model.train_on_batch(np.array([x]), np.array([y]))
         losses.append(_full_loss(model))
     return _keras_result(model, losses)

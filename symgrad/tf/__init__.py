@@ -42,7 +42,6 @@ from .ops import (
     identity,
     log,
     matmul,
-    maximum,
     multiply,
     negative,
     ones,
@@ -65,7 +64,7 @@ from .variables import global_variables_initializer, group, variables_initialize
 __all__ = [
     "Graph", "Tensor", "Operation", "Variable", "Session", "GradientTape",
     "float32", "float64", "placeholder", "constant", "convert_to_tensor", "zeros", "ones",
-    "add", "subtract", "multiply", "divide", "pow", "maximum", "negative", "square", "sqrt", "exp", "log",
+    "add", "subtract", "multiply", "divide", "pow", "negative", "square", "sqrt", "exp", "log",
     "abs", "sigmoid", "tanh", "softplus", "identity", "matmul", "reduce_sum", "reduce_mean", "transpose",
     "assign", "group", "gradients", "global_variables_initializer", "variables_initializer",
     "get_default_graph", "reset_default_graph", "get_default_session",

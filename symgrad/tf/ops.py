@@ -72,7 +72,7 @@ def _broadcast(name, a, b):
     if a is None or b is None:
         return None
     out = []
-    for x, y in zip(((1,) * (len(b) - len(a)) + tuple(a)), ((1,) * (len(a) - len(b)) + tuple(b))):
+    for x, y in zip(((1,) * (len(b) - len(a)) + tuple(a)), ((1,) * (len(a) - len(b)) + tuple(b)), strict=True):
         if x is None or y is None:
             out.append(x if y == 1 else y if x == 1 else None)
         elif x == y or y == 1:
@@ -114,10 +114,6 @@ def divide(x, y, name=None):
 
 def pow(x, y, name=None):  # noqa: A001 - TensorFlow's name
     return _binary("pow", x, y, name)
-
-
-def maximum(x, y, name=None):
-    return _binary("maximum", x, y, name)
 
 
 def negative(x, name=None):

@@ -255,8 +255,8 @@ class Session:
             layouts.append((v.batch_axis, v.elems.shape, [slot(e) for e in v.elems.flat], summed))
         kernel = None
         if outputs:
-            params = [s for leaf, syms in zip(leaves, symbols) if leaf.node.op == "variable" for s in syms.flat]
-            data = [s for leaf, syms in zip(leaves, symbols) if leaf.node.op != "variable" for s in syms.flat]
+            params = [s for leaf, syms in zip(leaves, symbols, strict=True) if leaf.node.op == "variable" for s in syms.flat]
+            data = [s for leaf, syms in zip(leaves, symbols, strict=True) if leaf.node.op != "variable" for s in syms.flat]
             dtypes = {leaf.node.dtype.name for leaf in leaves}
             dtype = "float32" if dtypes == {"float32"} else "float64"
             kernel = compile_kernel(sp.S.Zero, wrt=params, inputs=[*data, BATCH_SIZE], outputs=outputs,
@@ -292,7 +292,7 @@ def _gradient(node, args, memo):
         local[x] = Value(syms, x_value.batch_axis)
         _trace(walk(ys), local)
         y_values = [local[y] for y in ys]
-        back = dict(zip(syms.flat, x_value.elems.flat))
+        back = dict(zip(syms.flat, x_value.elems.flat, strict=True))
     once = sp.Add(*[e for y in y_values if y.batch_axis is None for e in y.elems.flat])
     per = sp.Add(*[e for y in y_values for e in (y.elems.flat if y.batch_axis is not None else
                                                  (y.summed.flat if y.summed is not None else ()))])
@@ -329,7 +329,7 @@ def _bind(leaf, symbols):
     if leaf.batch_axis is not None:
         columns = np.moveaxis(value, leaf.batch_axis, 0).reshape(value.shape[leaf.batch_axis], -1)
         return {s: columns[:, j] for j, s in enumerate(symbols.flat)}
-    return {s: v for s, v in zip(symbols.flat, value.reshape(-1).tolist())}
+    return {s: v for s, v in zip(symbols.flat, value.reshape(-1).tolist(), strict=True)}
 
 
 def _assemble(layout, outputs, n, dtype):
@@ -346,7 +346,7 @@ def _assemble(layout, outputs, n, dtype):
 
 
 def _fits(got, declared):
-    return len(got) == len(declared) and all(d is None or d == g for g, d in zip(got, declared))
+    return len(got) == len(declared) and all(d is None or d == g for g, d in zip(got, declared, strict=True))
 
 
 def _shape_text(shape):
@@ -358,7 +358,7 @@ def _flatten(fetches):
     if isinstance(fetches, dict):
         keys = list(fetches)
         parts = [_flatten(fetches[k]) for k in keys]
-        return _join(parts, lambda vals: dict(zip(keys, vals)))
+        return _join(parts, lambda vals: dict(zip(keys, vals, strict=True)))
     if isinstance(fetches, (list, tuple)):
         parts = [_flatten(f) for f in fetches]
         build = (lambda vals: type(fetches)(*vals)) if hasattr(fetches, "_fields") else type(fetches)
@@ -374,7 +374,7 @@ def _join(parts, build):
 
     def rebuild(values):
         out, i = [], 0
-        for (_, sub), size in zip(parts, sizes):
+        for (_, sub), size in zip(parts, sizes, strict=True):
             out.append(sub(values[i : i + size]))
             i += size
         return build(out)

@@ -50,7 +50,7 @@ def _apply(fn, *arrays):
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     out = np.empty(shape, dtype=object)
     flat = [np.broadcast_to(a, shape).reshape(-1) for a in arrays]
-    out.reshape(-1)[:] = [fn(*args) for args in zip(*flat)]
+    out.reshape(-1)[:] = [fn(*args) for args in zip(*flat, strict=True)]
     return out
 
 
@@ -86,7 +86,7 @@ def _align(node, values):
     """Elements of `values` made broadcastable, and the batch axis of the result."""
     ranks = [len(v.shape) for v in values]
     rank = max(ranks)
-    from_right = {r - v.batch_axis for v, r in zip(values, ranks) if v.batch_axis is not None}
+    from_right = {r - v.batch_axis for v, r in zip(values, ranks, strict=True) if v.batch_axis is not None}
     if len(from_right) > 1:
         raise ShapeError(
             f"{node.op} {node.name}: the batch axes of its inputs do not line up "
@@ -96,7 +96,7 @@ def _align(node, values):
         return [v.elems for v in values], None
     p = from_right.pop()
     out = []
-    for v, r in zip(values, ranks):
+    for v, r in zip(values, ranks, strict=True):
         e = v.elems
         if v.batch_axis is None and r >= p:
             if e.shape[r - p] != 1:
@@ -301,7 +301,6 @@ RULES = {
     "multiply": binary(lambda a, b: a * b, "multiply", "mul"),
     "divide": binary(lambda a, b: a / b, "divide", "div"),
     "pow": binary(lambda a, b: a**b, "pow", None),
-    "maximum": binary(lambda a, b: sp.Max(a, b), "maximum", None),
     "negative": unary(lambda a: -a, "negative", linear=True),
     "square": unary(lambda a: a**2, "square"),
     "sqrt": unary(sp.sqrt, "sqrt"),

@@ -36,7 +36,7 @@ class Optimizer:
         for v in var_list:
             if not isinstance(v, Variable):
                 raise InvalidArgumentError(f"var_list must hold Variables, got {v!r}")
-        return list(zip(gradients(loss, var_list), var_list))
+        return list(zip(gradients(loss, var_list), var_list, strict=True))
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         """An op applying the update (run it with `Session.run`); eagerly, applied right away too."""
@@ -44,7 +44,7 @@ class Optimizer:
         if not pairs:
             names = [v.name for _, v in grads_and_vars]
             raise InvalidArgumentError(f"No gradients provided for any variable: {names}; does the loss depend on them?")
-        for g, v in pairs:
+        for _, v in pairs:
             if not isinstance(v, Variable):
                 raise InvalidArgumentError(f"apply_gradients needs Variables, got {v!r}")
         pairs = [(g if isinstance(g, Tensor) else convert_to_tensor(np.asarray(g), graph=v.graph), v) for g, v in pairs]

@@ -3,8 +3,6 @@
 from ...errors import InvalidArgumentError
 from .. import ops
 
-EPSILON = 1e-7  # Keras clips probabilities to [ε, 1 − ε] before taking logs
-
 
 def mean_squared_error(y_true, y_pred):
     return ops.reduce_mean(ops.square(y_pred - y_true), axis=-1)
@@ -15,16 +13,14 @@ def mean_absolute_error(y_true, y_pred):
 
 
 def binary_crossentropy(y_true, y_pred):
-    p = _clip(y_pred)
+    """Unlike Keras, probabilities are not clipped: the lowering's stable forms of log σ keep a
+    saturated sigmoid output finite, and a clip would hide the gradient."""
+    p = y_pred
     return ops.negative(ops.reduce_mean(y_true * ops.log(p) + (1 - y_true) * ops.log(1 - p), axis=-1))
 
 
 def categorical_crossentropy(y_true, y_pred):
-    return ops.negative(ops.reduce_sum(y_true * ops.log(_clip(y_pred)), axis=-1))
-
-
-def _clip(p):
-    return ops.maximum(ops.negative(ops.maximum(ops.negative(p), -(1 - EPSILON))), EPSILON)
+    return ops.negative(ops.reduce_sum(y_true * ops.log(y_pred), axis=-1))
 
 
 mse, mae = mean_squared_error, mean_absolute_error

@@ -65,7 +65,7 @@ class Sequential:
         if len(values) != len(weights):
             raise InvalidArgumentError(f"set_weights needs {len(weights)} arrays, got {len(values)}")
         store = EagerStore()
-        for w, v in zip(weights, values):
+        for w, v in zip(weights, values, strict=True):
             if np.shape(v) != tuple(w.shape):
                 raise ShapeError(f"weight {w.name} has shape {w.shape}, got a value of shape {np.shape(v)}")
             store[w] = v
@@ -128,7 +128,7 @@ class Sequential:
             per = self.loss(y_ph, pred)
             loss = ops.reduce_mean(per) if per.shape and None in per.shape else per
             grads = gradients(loss, self.trainable_weights)
-            update = self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            update = self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         self._train = (x_ph, y_ph, loss, update)
 
     def _sess(self):
