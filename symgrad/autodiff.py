@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from . import functions as F
 from .dag import depends_on, free_symbols, topological
 from .errors import UnsupportedError
 from .matrix.graph import is_matrix_level
-from .numeric import NumpyBackend, evaluate, evaluate_all, leaf_value
+from .numeric import NumpyBackend, check_supported, evaluate, evaluate_all, leaf_value
 from .values import as_expr, as_symbol_list, bind
 
 
@@ -61,15 +62,14 @@ def _extremum_vjp(g, ans, *xs):
     return out
 
 
-def _piecewise_vjp(g, ans, *vals):
-    """The adjoint flows to the branch that was selected; conditions get none."""
-    exprs, conds = vals[0::2], vals[1::2]
-    taken = False
+def _piecewise_vjp(g, ans, *pairs):
+    """The adjoint flows to the first branch whose condition holds; conditions get none."""
+    taken = np.zeros(np.shape(ans), dtype=bool)
     out = []
-    for value, cond in zip(exprs, conds):
-        pick = np.asarray(cond) & ~np.asarray(taken)
+    for _, cond in pairs:
+        pick = np.asarray(cond, dtype=bool) & ~taken
         taken = taken | pick
-        out.extend([g * pick, None])
+        out.append(g * pick)
     return out
 
 
@@ -100,6 +100,7 @@ VJP = {
     sp.Max: _extremum_vjp,
     sp.Min: _extremum_vjp,
     sp.Piecewise: _piecewise_vjp,
+    ExprCondPair: lambda g, ans, value, cond: [g, None],
     F.sigmoid: lambda g, ans, x: [g * ans * (1.0 - ans)],
     F.relu: lambda g, ans, x: [g * (x > 0)],
     F.softplus: lambda g, ans, x: [g * _sigmoid(x)],
@@ -169,11 +170,12 @@ def backward(expr, wrt, values, nonfinite="raise"):
 
         return matrix_autodiff.backward(expr, wrt, values, nonfinite)
     symbols = sorted(free_symbols([expr]) | set(wrt), key=str)
-    bound, _ = bind(symbols, values, nonfinite=nonfinite)
+    check_supported(topological([expr]))
+    bound, batch = bind(symbols, values, nonfinite=nonfinite)
     with np.errstate(all="ignore"):
         table = evaluate_all([expr], bound)
         needed = depends_on([expr], wrt)
-        adjoint = {expr: np.ones_like(np.asarray(table[expr], dtype=float))}
+        adjoint = {expr: np.ones(batch)}
         fallbacks = []
         for node in reversed(topological([expr])):
             if node not in adjoint or not node.args or node in bound:

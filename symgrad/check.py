@@ -15,6 +15,12 @@ RTOL, ATOL = 1e-6, 1e-8
 FD_RTOL, FD_ATOL = 1e-5, 1e-6
 
 
+def batch_total(value, batch, shape):
+    """A per-sample gradient value summed over the batch down to its symbol's `shape`."""
+    full = np.broadcast_to(value, np.broadcast_shapes(np.shape(value), batch, shape))
+    return autodiff.unbroadcast(full, shape)
+
+
 def finite_difference(expr, wrt, values, step=1e-6):
     """Central differences of Σ_batch expr for each symbol in `wrt` (scalar-valued ones)."""
     bound, _ = bind(sorted(free_symbols([expr]) | set(wrt), key=str), values)
@@ -124,10 +130,9 @@ def check(expr, wrt, values, method="reverse", rtol=RTOL, atol=ATOL, fd_rtol=FD_
     t = time.perf_counter()
     sym_exprs = symbolic.grad(expr, wrt, method=method)
     seconds["symbolic derive"] = time.perf_counter() - t
-    bound, _ = bind(sorted(free_symbols([expr]) | set(wrt), key=str), values)
+    bound, batch = bind(sorted(free_symbols([expr]) | set(wrt), key=str), values)
     t = time.perf_counter()
-    sym_vals = [np.sum(v) if np.ndim(bound[w]) == 0 else v for v, w in zip(evaluate(sym_exprs, bound), wrt)]
-    sym_vals = [np.broadcast_to(v, np.shape(bound[w])) if np.ndim(v) < np.ndim(bound[w]) else v for v, w in zip(sym_vals, wrt)]
+    sym_vals = [batch_total(v, batch, np.shape(bound[w])) for v, w in zip(evaluate(sym_exprs, bound), wrt)]
     seconds["symbolic evaluate"] = time.perf_counter() - t
     t = time.perf_counter()
     result = autodiff.backward(expr, wrt, values)

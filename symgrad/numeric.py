@@ -7,6 +7,7 @@ PyTorch oracle. Each rule is the numerically stable form (sigmoid through logadd
 import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from . import functions as F
 from .dag import topological
@@ -97,9 +98,8 @@ def _min(b, *xs):
     return out
 
 
-def _piecewise(b, node, *vals):
-    """Piecewise(expr_i, cond_i): args alternate expression and condition values."""
-    pairs = list(zip(vals[0::2], vals[1::2]))
+def _piecewise(b, *pairs):
+    """Piecewise((expr_i, cond_i), ...): the first branch whose condition holds."""
     out = pairs[-1][0]
     for value, cond in reversed(pairs[:-1]):
         out = b.where(cond, value, out)
@@ -155,8 +155,9 @@ FORWARD = {
     sp.LessThan: lambda b, x, y: x <= y,
     sp.Equality: lambda b, x, y: x == y,
     sp.Unequality: lambda b, x, y: x != y,
+    sp.Piecewise: _piecewise,
+    ExprCondPair: lambda b, value, cond: (value, cond),
 }
-NODE_RULES = {sp.Piecewise: _piecewise}
 
 
 def leaf_value(node, values, backend):
@@ -179,9 +180,6 @@ def leaf_value(node, values, backend):
 def forward_rule(node):
     """The evaluation rule for `node`'s type (searching base classes), or our error naming it."""
     for cls in type(node).__mro__:
-        if cls in NODE_RULES:
-            rule = NODE_RULES[cls]
-            return lambda b, *vals: rule(b, node, *vals)
         if cls in FORWARD:
             return FORWARD[cls]
     raise UnsupportedError(
@@ -195,11 +193,20 @@ def _short(node, width=60):
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def check_supported(order):
+    """Raise our error naming the outermost operation in `order` that has no evaluation rule."""
+    for node in reversed(order):
+        if node.args and not isinstance(node, sp.MatrixSymbol):
+            forward_rule(node)
+
+
 def evaluate_all(roots, values, backend=None):
     """Values of every node in the DAG of `roots`, children before parents (a dict node -> value)."""
     backend = backend or NumpyBackend()
+    order = topological(roots)
+    check_supported(order)
     out = {}
-    for node in topological(roots):
+    for node in order:
         if not node.args or node in values:
             out[node] = leaf_value(node, values, backend)
         else:

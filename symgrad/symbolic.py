@@ -8,6 +8,7 @@ subexpressions and its DAG stays within a small constant of the forward cost. Pe
 """
 
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from . import functions as F
 from .dag import depends_on, topological
@@ -31,6 +32,29 @@ def _pow_partials(node):
     return [d_base, node * sp.log(base)]
 
 
+def _extremum_partials(node, above):
+    """Subgradient convention shared with autodiff: the first argument attaining the extremum."""
+    args, out = node.args, []
+    for i, ai in enumerate(args):
+        term = sp.S.One
+        for j, aj in enumerate(args):
+            if j != i:
+                gap = ai - aj if above else aj - ai
+                term *= sp.Heaviside(gap, 0 if j < i else 1)
+        out.append(term)
+    return out
+
+
+def _piecewise_partials(node):
+    """∂/∂(branch i) is the indicator that branch i is the first whose condition holds."""
+    out, earlier = [], []
+    for _, cond in node.args:
+        chosen = sp.And(cond, *[sp.Not(c) for c in earlier])
+        out.append(sp.Piecewise((1, chosen), (0, True)))
+        earlier.append(cond)
+    return out
+
+
 # node type -> partials(node) -> list of ∂node/∂arg_i (sympy expressions)
 PARTIALS = {
     sp.Add: lambda n: [sp.S.One] * len(n.args),
@@ -44,6 +68,10 @@ PARTIALS = {
     F.logsigmoid: lambda n: [F.sigmoid(-n.args[0])],
     F.relu: lambda n: [sp.Heaviside(n.args[0], 0)],
     F.logsumexp: lambda n: [sp.exp(a - n) for a in n.args],
+    sp.Max: lambda n: _extremum_partials(n, above=True),
+    sp.Min: lambda n: _extremum_partials(n, above=False),
+    sp.Piecewise: _piecewise_partials,
+    ExprCondPair: lambda n: [sp.S.One, sp.S.Zero],
 }
 
 
@@ -54,9 +82,11 @@ def partials(node):
             return PARTIALS[cls](node)
     if isinstance(node, sp.Function):
         try:
-            return [node.fdiff(i + 1) for i in range(len(node.args))]
+            out = [node.fdiff(i + 1) for i in range(len(node.args))]
         except Exception:  # noqa: BLE001 - sympy signals "no derivative" many ways
-            pass
+            out = None
+        if out is not None and not any(d.has(sp.Derivative, sp.Subs) for d in out):
+            return out
     raise UnsupportedError(
         f"cannot differentiate {type(node).__name__} (in {str(node)[:60]}) symbolically; "
         "register its partials in symgrad.symbolic.PARTIALS"
@@ -81,7 +111,7 @@ def adjoints(expr, wrt, seed=sp.S.One):
         if node in targets or not node.args or adj == 0:
             continue
         for arg, local in zip(node.args, partials(node), strict=True):
-            if arg in needed:
+            if arg in needed and local != 0:
                 # unevaluated, so sympy does not flatten the shared adjoint into each product
                 term = adj if local == 1 else local if adj == 1 else sp.Mul(adj, local, evaluate=False)
                 contributions.setdefault(arg, []).append(term)

@@ -23,6 +23,15 @@ def _sum(out):
     return _line(out.target, value, out.comment)
 
 
+def _loop_header(data):
+    """`for x0, x1 in zip(x0.tolist(), x1.tolist()):`; each sample's values shadow the arrays."""
+    if not data:
+        return "for _ in range(n):"
+    if len(data) == 1:
+        return f"for {data[0]} in {data[0]}.tolist():"
+    return f"for {', '.join(data)} in zip({', '.join(f'{d}.tolist()' for d in data)}):"
+
+
 def render_numpy(ir, title=None):
     """The module text for `ir` (deterministic: same IR, same bytes)."""
     vec, loop = NumpyExprPrinter(), MathExprPrinter()
@@ -54,8 +63,7 @@ def render_numpy(ir, title=None):
         grad_body=_body(grad_statements, vec) + [_sum(o) for o in sums],
         grad_return=f"{ir.loss.target}, [{', '.join(o.target for o in ir.grads)}]",
         loop_prologue=_body(once, loop) + [f"{o.target} = 0.0" for o in sums if o.batched],
-        loop_vars=(", ".join(data) + ("," if len(data) == 1 else "")) if data else "_",
-        loop_iters=", ".join(f"{d}.tolist()" for d in data) if data else "range(n)",
+        loop_header=_loop_header(data),
         loop_body=loop_body or ["pass"],
         loop_epilogue=[_sum(o) for o in sums if not o.batched],
         per_sample_body=_body(ir.needed(ir.per_sample_grads), vec),

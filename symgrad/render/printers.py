@@ -88,8 +88,6 @@ class _HelperMixin:
         b = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
         if exp == -1:
             return f"1/{b}"
-        if exp == 2:
-            return f"{b}*{b}" if base.is_Symbol else f"{b}**2"
         if exp.is_Integer:
             return f"{b}**{exp.p}" if exp.p > 0 else f"{b}**({exp.p})"
         return super()._print_Pow(expr, rational=rational)

@@ -1,6 +1,6 @@
 """Finding and loading the jinja2 templates (installed inside the wheel, or in a source checkout)."""
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -15,7 +15,7 @@ def template_dir():
     raise FileNotFoundError("symgrad's templates/ folder is missing from this installation")
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment():
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
