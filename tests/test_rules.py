@@ -7,6 +7,7 @@ at points chosen inside its domain.
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 
 import symgrad
 from symgrad import autodiff
@@ -42,6 +43,8 @@ UNARY = {
     "mul": u * sp.sin(x) * a,
     "add": u + x**2 + 3,
     "logsumexp": F.logsumexp(u, 2 * x, -x),
+    "log1p": log1p(u),
+    "expm1": expm1(u),
     "max": sp.Max(u, x**2),
     "min": sp.Min(u, x**2),
 }
