@@ -17,7 +17,15 @@ import sympy as sp
 
 from .. import symbolic
 from ..compiler import compile as compile_kernel
-from ..errors import DTypeError, FailedPreconditionError, InvalidArgumentError, ShapeError, UnboundSymbolError
+from ..dag import free_symbols
+from ..errors import (
+    DTypeError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NonFiniteError,
+    ShapeError,
+    UnboundSymbolError,
+)
 from .graph import Operation, Tensor, Variable, get_default_graph
 from .trace import BATCH_SIZE, RULES, Value, obj
 
@@ -83,7 +91,9 @@ class _Leaf:
 class _Compiled:
     kernel: object
     symbols: list  # per leaf: object array of its symbols
-    layouts: list  # per requested tensor
+    layouts: list  # per requested tensor: (batch axis, shape, element entries, batch-sum entries)
+    uses_loss: bool  # some entry reads the kernel's loss or gradients
+    uses_outputs: bool  # some entry reads its outputs (`predict`)
 
 
 class Session:
@@ -161,6 +171,8 @@ class Session:
             if arr.dtype.kind not in "biuf":
                 raise DTypeError(f"value fed to {key.name!r} has dtype {arr.dtype}; feed real numbers")
             arr = arr.astype(key.dtype.as_numpy_dtype, copy=False)
+            if not np.all(np.isfinite(arr)):
+                raise NonFiniteError(f"value fed to {key.name!r} contains NaN or Inf; feed finite numbers")
             if key.shape is not None and not _fits(arr.shape, key.shape):
                 raise ShapeError(
                     f"Cannot feed value of shape {arr.shape} for Tensor {key.name!r}, which has shape "
@@ -199,14 +211,30 @@ class Session:
             self._cache.move_to_end(cache_key)
         self.last_kernel = entry.kernel
         n = batch.pop() if batch else 1
-        outputs = []
-        if entry.kernel is not None:
+        results = _Results(n)
+        kernel = entry.kernel
+        if kernel is not None:
+            # the feeds are checked already; the generated functions take arrays and floats in order
             values = {BATCH_SIZE: float(n)}
             for leaf, symbols in zip(leaves, entry.symbols, strict=True):
                 values.update(_bind(leaf, symbols))
-            outputs = entry.kernel.predict(values)
-        dtype = entry.kernel.dtype if entry.kernel is not None else np.float64
-        return {t: _assemble(layout, outputs, n, dtype) for t, layout in zip(tensors, entry.layouts, strict=True)}
+            args = [np.ascontiguousarray(np.broadcast_to(np.asarray(values[s], kernel.dtype), (n,))) for s in kernel.inputs]
+            scalar = float if kernel.dtype == np.float64 else kernel.dtype.type
+            args += [scalar(values[s]) for s in kernel.wrt]
+            if entry.uses_loss:
+                results.loss, results.grads = kernel.module.loss_and_grad(*args)
+            if entry.uses_outputs:
+                results.outputs = kernel.module.predict(*args)
+        dtype = kernel.dtype if kernel is not None else np.float64
+        out = {}
+        for t, layout in zip(tensors, entry.layouts, strict=True):
+            out[t] = results.assemble(layout, dtype)
+            if not np.all(np.isfinite(out[t])):
+                raise NonFiniteError(
+                    f"{t.name} came out NaN or Inf (the model left its domain or overflowed at these values); "
+                    "check the fed data and the learning rate"
+                )
+        return out
 
     def _leaf(self, node, feeds):
         if node.op == "placeholder":
@@ -238,6 +266,8 @@ class Session:
             symbols.append(syms)
             memo[leaf.node] = Value(syms, leaf.batch_axis)
         _trace(order, memo)
+        loss, loss_ys, wrt = _kernel_loss(tensors, memo)
+        grad_index = {w: k for k, w in enumerate(wrt)}
         outputs, slots = [], {}
 
         def slot(e):
@@ -251,17 +281,65 @@ class Session:
         layouts = []
         for t in tensors:
             v = memo[t]
-            summed = None if v.summed is None else [slot(e) for e in v.summed.flat]
+            summed = None
+            x_syms = list(memo[t.inputs[-1]].elems.flat) if t.op == "gradient" else []
+            if t.op == "gradient" and t.inputs[:-1] == loss_ys and v.batch_axis is None and all(
+                x in grad_index for x in x_syms
+            ):  # this gradient comes out of the kernel's own backward pass
+                summed = [("grad", grad_index[x]) for x in x_syms]
+            elif loss_ys == (t,) and v.shape == () and v.summed is not None and v.summed[()] == loss:
+                summed = [("loss",)]
+            elif v.summed is not None:
+                summed = [slot(e) for e in v.summed.flat]
             layouts.append((v.batch_axis, v.elems.shape, [slot(e) for e in v.elems.flat], summed))
+        used = {e[0] for layout in layouts for e in layout[3] or () if isinstance(e, tuple)}
+        if not used:
+            loss, wrt = sp.S.Zero, []
         kernel = None
-        if outputs:
-            params = [s for leaf, syms in zip(leaves, symbols, strict=True) if leaf.node.op == "variable" for s in syms.flat]
-            data = [s for leaf, syms in zip(leaves, symbols, strict=True) if leaf.node.op != "variable" for s in syms.flat]
+        if outputs or used:
+            data = [s for syms in symbols for s in syms.flat if s not in grad_index or not used]
             dtypes = {leaf.node.dtype.name for leaf in leaves}
             dtype = "float32" if dtypes == {"float32"} else "float64"
-            kernel = compile_kernel(sp.S.Zero, wrt=params, inputs=[*data, BATCH_SIZE], outputs=outputs,
+            if BATCH_SIZE in free_symbols([loss, *outputs]):
+                data.append(BATCH_SIZE)
+            kernel = compile_kernel(loss, wrt=wrt, inputs=data, outputs=outputs,
                                     name="tf_session", dtype=dtype, target=self.target)
-        return _Compiled(kernel, symbols, layouts)
+        return _Compiled(kernel, symbols, layouts, bool(used), bool(outputs))
+
+
+def _kernel_loss(tensors, memo):
+    """The generated kernel's loss, as (per-sample expression, the ys it sums, wrt symbols).
+
+    The first fetched gradient supplies it: its ys' per-sample part becomes the kernel's loss and
+    the symbols of every fetched gradient of the same ys (variables, unbatched placeholders) its
+    parameters, so the gradients come out of the kernel's own backward pass. Without gradients, a
+    fetched scalar that is a sum over the batch is the loss (wrt empty).
+    """
+    for t in tensors:
+        if t.op == "gradient":
+            ys = t.inputs[:-1]
+            wrt = []
+            for g in tensors:
+                x = g.inputs[-1] if g.op == "gradient" and g.inputs[:-1] == ys else None
+                if x is not None and _is_leaf(x) and memo[x].batch_axis is None:
+                    wrt += [s for s in memo[x].elems.flat if s not in wrt]
+            if wrt:
+                return _batch_part([memo[y] for y in ys]), ys, wrt
+    for t in tensors:
+        v = memo[t]
+        if v.shape == () and v.summed is not None and not v.summed[()].is_number:
+            return v.summed[()], (t,), []
+    return sp.S.Zero, None, []
+
+
+def _is_leaf(node):
+    return node.op in ("variable", "placeholder") or (node.op == "const" and node.attrs == ("array",))
+
+
+def _batch_part(values):
+    """Σ of the per-sample parts of `values` (what the kernel sums over the batch)."""
+    return sp.Add(*[e for v in values for e in (v.elems.flat if v.batch_axis is not None else
+                                                (v.summed.flat if v.summed is not None else ()))])
 
 
 def _trace(order, memo):
@@ -273,7 +351,8 @@ def _trace(order, memo):
         if node.op == "gradient":
             memo[node] = _gradient(node, args, memo)
         elif node.op == "const":
-            memo[node] = Value(obj(node.attrs[0]))
+            value = node.attrs[0]
+            memo[node] = Value(obj(sp.Integer(int(value)) if value.is_integer() else sp.Float(value)))
         else:
             memo[node] = RULES[node.op](node, *args)
 
@@ -282,7 +361,7 @@ def _gradient(node, args, memo):
     """d(Σ of every element of ys)/dx, as TensorFlow's `gradients` defines it."""
     *ys, x = node.inputs
     y_values, x_value = args[:-1], args[-1]
-    if x.op in ("variable", "placeholder") or (x.op == "const" and x.attrs == ("array",)):
+    if _is_leaf(x):
         syms, back = x_value.elems, None
     else:  # an intermediate tensor: trace ys again with x replaced by fresh symbols
         if x_value.summed is not None:
@@ -294,8 +373,7 @@ def _gradient(node, args, memo):
         y_values = [local[y] for y in ys]
         back = dict(zip(syms.flat, x_value.elems.flat, strict=True))
     once = sp.Add(*[e for y in y_values if y.batch_axis is None for e in y.elems.flat])
-    per = sp.Add(*[e for y in y_values for e in (y.elems.flat if y.batch_axis is not None else
-                                                 (y.summed.flat if y.summed is not None else ()))])
+    per = _batch_part(y_values)
     flat = list(syms.flat)
 
     def grad(expr):
@@ -332,17 +410,37 @@ def _bind(leaf, symbols):
     return {s: v for s, v in zip(symbols.flat, value.reshape(-1).tolist(), strict=True)}
 
 
-def _assemble(layout, outputs, n, dtype):
-    axis, shape, entries, summed = layout
-    if axis is not None:
-        out = np.empty((n, len(entries)), dtype=dtype)
-        for k, e in enumerate(entries):
-            out[:, k] = e if isinstance(e, float) else outputs[e]
-        return np.moveaxis(out.reshape((n, *shape)), 0, axis)
-    out = np.array([e if isinstance(e, float) else outputs[e][0] for e in entries], dtype=dtype)
-    if summed is not None:
-        out += np.array([e * n if isinstance(e, float) else outputs[e].sum() for e in summed], dtype=dtype)
-    return out.reshape(shape) if shape else out.reshape(())[()]
+class _Results:
+    """What one kernel call returned, and the assembly of each fetched tensor from it.
+
+    An entry is a number, an output index (per-sample values), ("grad", k) or ("loss",).
+    """
+
+    def __init__(self, n):
+        self.n, self.outputs, self.loss, self.grads = n, [], None, None
+
+    def per_sample(self, e):
+        return e if isinstance(e, float) else self.outputs[e]
+
+    def once(self, e):
+        return e if isinstance(e, float) else self.outputs[e][0]
+
+    def batch_sum(self, e):
+        if isinstance(e, tuple):
+            return self.loss if e[0] == "loss" else self.grads[e[1]]
+        return e * self.n if isinstance(e, float) else self.outputs[e].sum()
+
+    def assemble(self, layout, dtype):
+        axis, shape, entries, summed = layout
+        if axis is not None:
+            out = np.empty((self.n, len(entries)), dtype=dtype)
+            for k, e in enumerate(entries):
+                out[:, k] = self.per_sample(e)
+            return np.moveaxis(out.reshape((self.n, *shape)), 0, axis)
+        out = np.array([self.once(e) for e in entries], dtype=dtype)
+        if summed is not None:
+            out += np.array([self.batch_sum(e) for e in summed], dtype=dtype)
+        return out.reshape(shape) if shape else out.reshape(())[()]
 
 
 def _fits(got, declared):
