@@ -204,3 +204,28 @@ def test_gradient_tape_eager_values_match_graph_gradients():
     s = _sigmoid(x @ w.numpy())
     np.testing.assert_allclose(g.numpy(), x.T @ (s * (1 - s)), rtol=1e-12)
     np.testing.assert_allclose(float(loss), s.sum(), rtol=1e-12)
+
+
+def test_unknown_target_is_named(graph):
+    x = tf.placeholder(tf.float64, (None, 1))
+    with tf.Session(target="no-such-target") as sess, pytest.raises(tf.UnsupportedError, match="no-such-target"):
+        sess.run(tf.reduce_sum(x), {x: [[1.0]]})
+
+
+@pytest.mark.gpu
+def test_cuda_target_matches_numpy(graph):
+    from symgrad.compiler import TARGETS
+
+    if "cuda" not in TARGETS:
+        pytest.skip("symgrad has no CUDA target yet")
+    pytest.importorskip("cupy", reason="CuPy is not installed")
+    (X, Y), params, loss = _loss_graph()
+    feed = {X: RNG.normal(size=(64, 3)), Y: np.eye(2)[RNG.integers(0, 2, 64)]}
+    fetches = [loss, *tf.gradients(loss, params)]
+    results = []
+    for target in ("numpy", "cuda"):
+        with tf.Session(target=target) as sess:
+            sess.run(tf.global_variables_initializer())
+            results.append(sess.run(fetches, feed))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-10)

@@ -218,13 +218,13 @@ class Session:
             values = {BATCH_SIZE: float(n)}
             for leaf, symbols in zip(leaves, entry.symbols, strict=True):
                 values.update(_bind(leaf, symbols))
-            args = [np.ascontiguousarray(np.broadcast_to(np.asarray(values[s], kernel.dtype), (n,))) for s in kernel.inputs]
-            scalar = float if kernel.dtype == np.float64 else kernel.dtype.type
-            args += [scalar(values[s]) for s in kernel.wrt]
-            if entry.uses_loss:
-                results.loss, results.grads = kernel.module.loss_and_grad(*args)
-            if entry.uses_outputs:
-                results.outputs = kernel.module.predict(*args)
+            if kernel.target == "numpy":
+                self._call_numpy(kernel, entry, values, n, results)
+            else:
+                if entry.uses_loss:
+                    results.loss, results.grads = kernel.loss_and_grad(values)
+                if entry.uses_outputs:
+                    results.outputs = kernel.predict(values)
         dtype = kernel.dtype if kernel is not None else np.float64
         out = {}
         for t, layout in zip(tensors, entry.layouts, strict=True):
@@ -235,6 +235,18 @@ class Session:
                     "check the fed data and the learning rate"
                 )
         return out
+
+    @staticmethod
+    def _call_numpy(kernel, entry, values, n, results):
+        """The generated numpy functions called directly: the feeds are checked already, and
+        `Kernel`'s own checks cost more than the kernel for small models."""
+        args = [np.ascontiguousarray(np.broadcast_to(np.asarray(values[s], kernel.dtype), (n,))) for s in kernel.inputs]
+        scalar = float if kernel.dtype == np.float64 else kernel.dtype.type
+        args += [scalar(values[s]) for s in kernel.wrt]
+        if entry.uses_loss:
+            results.loss, results.grads = kernel.module.loss_and_grad(*args)
+        if entry.uses_outputs:
+            results.outputs = kernel.module.predict(*args)
 
     def _leaf(self, node, feeds):
         if node.op == "placeholder":
