@@ -25,7 +25,8 @@ def _cmd_generate(args):
         for path in write_bundled(Path(args.output), target=args.target):
             print(path)
     else:
-        print(write_model(args.model, Path(args.output), target=args.target))
+        for path in write_model(args.model, Path(args.output), target=args.target):
+            print(path)
     return 0
 
 
@@ -92,7 +93,7 @@ def build_parser():
 
     p = sub.add_parser("generate", help="write the generated kernel module for a model")
     p.add_argument("model", help="a bundled model name, a .py file, or 'all' for every bundled model")
-    p.add_argument("--target", default="numpy", choices=["numpy"])
+    p.add_argument("--target", default="numpy", choices=["numpy", "cuda"], help="cuda writes MODEL.cu and its launcher")
     p.add_argument("-o", "--output", default="generated")
     p.set_defaults(func=_cmd_generate)
 

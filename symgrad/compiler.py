@@ -12,7 +12,20 @@ from .rewrite import select, stabilize
 from .runtime import Kernel, load_module
 from .values import as_expr, as_symbol_list
 
-TARGETS = ("numpy",)
+
+def _numpy_kernel(ir):
+    source = render_numpy(ir)
+    return Kernel(ir, source, load_module(source, ir.name), "numpy")
+
+
+def _cuda_kernel(ir):
+    from .cuda_runtime import CudaKernel
+    from .render.cuda_target import render_cuda
+
+    return CudaKernel(ir, render_cuda(ir))
+
+
+TARGETS = {"numpy": _numpy_kernel, "cuda": _cuda_kernel}  # target -> IR to a loaded kernel
 DTYPES = ("float64", "float32")
 
 
@@ -75,6 +88,8 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
     `outputs` are extra expressions returned by `.predict`. `rewrites` and `max_ops`: see `build_ir`.
     `cache`: True (the default cache directory, see `symgrad.cache`), False (off), a directory, or a
     `symgrad.cache.KernelCache`; `kernel.cache_status` says "hit", "miss", "rebuilt" or "off".
+    `target="cuda"` generates CUDA kernels run through CuPy (imported only when the kernel is first
+    called; CuPy keeps its own cache of compiled kernels, so the cache here holds numpy modules only).
     """
     if target not in TARGETS:
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
@@ -84,10 +99,8 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
     def build():
         return build_ir(expr, wrt, inputs, outputs, name, dtype, method, rewrites, max_ops)
 
-    if store is None:
-        ir = build()
-        source = render_numpy(ir)
-        return Kernel(ir, source, load_module(source, ir.name), target)
+    if store is None or target != "numpy":
+        return TARGETS[target](build())
     e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
     check_size("loss", [e, *o], max_ops)
     key = kernel_cache.kernel_key(e, w, i, o, n, target, dtype, method, rewrites)

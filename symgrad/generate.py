@@ -6,9 +6,17 @@ from pathlib import Path
 
 from . import models
 from .compiler import build_ir
+from .render.cuda_target import render_cuda
 from .render.numpy_target import render_numpy
 
-RENDERERS = {"numpy": (render_numpy, ".py")}
+
+def _cuda_files(ir):
+    sources = render_cuda(ir)
+    return {".cu": sources.kernel, ".py": sources.launcher}
+
+
+# target -> IR to {file suffix: text}
+RENDERERS = {"numpy": lambda ir: {".py": render_numpy(ir)}, "cuda": _cuda_files}
 
 
 def write_atomic(path, text):
@@ -29,17 +37,22 @@ def write_atomic(path, text):
     return path
 
 
+def module_files(model, target="numpy"):
+    """{file suffix: generated text} of `model` for `target` (numpy: one module; cuda: .cu and .py)."""
+    return RENDERERS[target](build_ir(model))
+
+
 def module_text(model, target="numpy"):
-    render, _ = RENDERERS[target]
-    return render(build_ir(model))
+    return module_files(model, target)[".py"]
 
 
 def write_model(name_or_path, out_dir, target="numpy"):
+    """Write the generated file(s) of a model; returns the paths."""
     model = models.load(name_or_path)
-    _, suffix = RENDERERS[target]
-    return write_atomic(Path(out_dir) / target / f"{model.name}{suffix}", module_text(model, target))
+    files = module_files(model, target)
+    return [write_atomic(Path(out_dir) / target / f"{model.name}{suffix}", text) for suffix, text in files.items()]
 
 
 def write_bundled(out_dir, target="numpy"):
-    """Regenerate the module of every bundled model (what `generated/` holds)."""
-    return [write_model(name, out_dir, target) for name in sorted(models.BUNDLED)]
+    """Regenerate the files of every bundled model (what `generated/` holds)."""
+    return [path for name in sorted(models.BUNDLED) for path in write_model(name, out_dir, target)]

@@ -1,8 +1,9 @@
 """Safe identifiers for generated code.
 
 A symbol's name never lands in generated text as-is: it becomes an ASCII identifier that is no
-keyword of Python or C/CUDA, collides with no name the generated code uses itself, and is unique
-after sanitising. Free text (comments) is escaped by `comment_text`.
+keyword of Python or C/CUDA (nor a CUDA built-in or math function), collides with no name the
+generated code uses itself (`sg_*` in CUDA kernels), is unique after sanitising, and never ends in
+`_` (the CUDA target names data pointers `x_`). Free text (comments) is escaped by `comment_text`.
 """
 
 import builtins
@@ -16,13 +17,21 @@ C_KEYWORDS = set(
     operator private public protected virtual friend using try catch throw nullptr __global__
     __device__ __host__ __shared__ main""".split()
 )
+# what a CUDA kernel body can see besides our names: built-in variables, math functions, macros
+CUDA_NAMES = set(
+    """threadIdx blockIdx blockDim gridDim warpSize atomicAdd isfinite isnan isinf signbit
+    exp log log1p expm1 sqrt pow fabs fmax fmin tanh sinh cosh asinh acosh atanh sin cos tan asin acos
+    atan atan2 floor ceil erf erfc tgamma lgamma cbrt hypot exp2 log2 log10 round trunc fmod copysign
+    INFINITY NAN HUGE_VAL""".split()
+)
+CUDA_NAMES |= {name + "f" for name in CUDA_NAMES if name.islower()}
 # names the generated modules define or use themselves
 RESERVED = {
     "np", "math", "cp", "n", "i", "self", "loss", "predict", "loss_and_grad", "loss_and_grad_vectorized",
     "loss_and_grad_loop", "per_sample_grad", "DATA", "PARAMS", "LOOP_MAX",
     "sigmoid", "softplus", "logsigmoid", "relu", "step", "logsumexp",
 } | set(dir(builtins))
-_INTERNAL = re.compile(r"^(t\d+|d_\w*|scalar_\w*|_\w*)$")
+_INTERNAL = re.compile(r"^(t\d+|d_\w*|scalar_\w*|sg_\w*|_\w*)$")
 
 
 def identifier(name):
@@ -52,6 +61,7 @@ class Namer:
             ident in self.used
             or keyword.iskeyword(ident)
             or ident in C_KEYWORDS
+            or ident in CUDA_NAMES
             or ident in RESERVED
             or _INTERNAL.match(ident)
         )

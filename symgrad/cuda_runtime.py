@@ -1,0 +1,76 @@
+"""`CudaKernel`: a CUDA-target kernel with the numpy `Kernel`'s interface, cupy imported lazily.
+
+Building and rendering never touch cupy; the launcher module is loaded (and the source compiled
+through CuPy's RawModule) on the first call that computes something. `.on(backend)` runs the same
+launcher and kernel text on another backend, e.g. `symgrad.cuda_emu.Backend()` on a CPU.
+"""
+
+import numpy as np
+
+from .errors import UnsupportedError
+from .runtime import Kernel, load_module
+
+
+class _LauncherCalls:
+    """The generated-module functions `Kernel` calls, answered by the CUDA launcher (numpy out)."""
+
+    def __init__(self, kernel):
+        self._kernel = kernel
+
+    def _split(self, args):
+        k = len(self._kernel.inputs)
+        return list(args[:k]), np.asarray(args[k:], dtype=self._kernel.dtype)
+
+    def loss(self, *args):
+        launcher = self._kernel.launcher
+        return launcher.xp.asnumpy(launcher.loss(*self._split(args), deterministic=self._kernel.deterministic))
+
+    def loss_and_grad(self, *args):
+        launcher = self._kernel.launcher
+        value, grads = launcher.loss_and_grad(*self._split(args), deterministic=self._kernel.deterministic)
+        return launcher.xp.asnumpy(value), launcher.xp.asnumpy(grads).tolist()
+
+    def per_sample_grad(self, *args):
+        launcher = self._kernel.launcher
+        return launcher.xp.asnumpy(launcher.per_sample_grad(*self._split(args)))
+
+    def predict(self, *args):
+        launcher = self._kernel.launcher
+        return tuple(launcher.xp.asnumpy(launcher.predict(*self._split(args))))
+
+
+class CudaKernel(Kernel):
+    """`.loss/.grad/.loss_and_grad/.predict/.per_sample_grad` as for numpy, computed by CUDA kernels.
+
+    `.source` is the `.cu` text, `.launcher_source` the Python launcher module, `.launcher` the
+    loaded launcher (CuPy arrays in and out, for keeping data on the device). Gradients are
+    reduced deterministically unless `.deterministic` is set to False (atomic adds).
+    """
+
+    def __init__(self, ir, sources, backend=None):
+        super().__init__(ir, sources.kernel, _LauncherCalls(self), "cuda")
+        self.sources, self.launcher_source, self.backend = sources, sources.launcher, backend
+        self.deterministic = True
+        self._launcher = None
+
+    def __repr__(self):
+        where = "cupy" if self.backend is None else type(self.backend).__module__
+        return f"<symgrad CudaKernel {self.ir.name!r} params={len(self.wrt)} inputs={len(self.inputs)} on {where}>"
+
+    def on(self, backend):
+        """The same kernel run through `backend` (a cupy-like module) instead of cupy."""
+        return CudaKernel(self.ir, self.sources, backend)
+
+    @property
+    def launcher(self):
+        if self._launcher is None:
+            module = load_module(self.launcher_source, f"{self.ir.name}_cuda")
+            try:
+                self._launcher = module.Launcher(self.source, self.backend)
+            except ImportError as exc:
+                raise UnsupportedError(
+                    f"running target='cuda' needs CuPy and an NVIDIA GPU ({exc}); install the extra: "
+                    "pip install 'symgrad[cuda]'. Without a GPU, kernel.on(symgrad.cuda_emu.Backend()) "
+                    "runs the same kernels on the CPU"
+                ) from None
+        return self._launcher
