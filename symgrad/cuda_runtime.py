@@ -17,26 +17,30 @@ class _LauncherCalls:
     def __init__(self, kernel):
         self._kernel = kernel
 
-    def _split(self, args):
-        k = len(self._kernel.inputs)
-        return list(args[:k]), np.asarray(args[k:], dtype=self._kernel.dtype)
+    def _call(self, method, args, **options):
+        kernel = self._kernel
+        k = len(kernel.inputs)
+        data, params = list(args[:k]), np.asarray(args[k:], dtype=kernel.dtype)
+        if kernel.block is not None:
+            options["block"] = kernel.block
+        launcher = kernel.launcher
+        return launcher.xp, getattr(launcher, method)(data, params, **options)
 
     def loss(self, *args):
-        launcher = self._kernel.launcher
-        return launcher.xp.asnumpy(launcher.loss(*self._split(args), deterministic=self._kernel.deterministic))
+        xp, value = self._call("loss", args, deterministic=self._kernel.deterministic)
+        return xp.asnumpy(value)
 
     def loss_and_grad(self, *args):
-        launcher = self._kernel.launcher
-        value, grads = launcher.loss_and_grad(*self._split(args), deterministic=self._kernel.deterministic)
-        return launcher.xp.asnumpy(value), launcher.xp.asnumpy(grads).tolist()
+        xp, (value, grads) = self._call("loss_and_grad", args, deterministic=self._kernel.deterministic)
+        return xp.asnumpy(value), xp.asnumpy(grads).tolist()
 
     def per_sample_grad(self, *args):
-        launcher = self._kernel.launcher
-        return launcher.xp.asnumpy(launcher.per_sample_grad(*self._split(args)))
+        xp, out = self._call("per_sample_grad", args)
+        return xp.asnumpy(out)
 
     def predict(self, *args):
-        launcher = self._kernel.launcher
-        return tuple(launcher.xp.asnumpy(launcher.predict(*self._split(args))))
+        xp, out = self._call("predict", args)
+        return tuple(xp.asnumpy(out))
 
 
 class CudaKernel(Kernel):
@@ -44,13 +48,15 @@ class CudaKernel(Kernel):
 
     `.source` is the `.cu` text, `.launcher_source` the Python launcher module, `.launcher` the
     loaded launcher (CuPy arrays in and out, for keeping data on the device). Gradients are
-    reduced deterministically unless `.deterministic` is set to False (atomic adds).
+    reduced deterministically unless `.deterministic` is set to False (atomic adds); `.block`
+    overrides the launcher's threads per block (a power of two up to its MAX_BLOCK).
     """
 
     def __init__(self, ir, sources, backend=None):
         super().__init__(ir, sources.kernel, _LauncherCalls(self), "cuda")
         self.sources, self.launcher_source, self.backend = sources, sources.launcher, backend
         self.deterministic = True
+        self.block = None  # the launcher's BLOCK
         self._launcher = None
 
     def __repr__(self):

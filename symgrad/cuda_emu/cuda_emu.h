@@ -81,19 +81,20 @@ int launch(unsigned grid, unsigned block, void (*kernel)(P...), void** args) {
             makecontext(&fiber.context, run_fiber, 0);
         }
         for (unsigned remaining = block; remaining > 0;) {  // one barrier phase per round
-            unsigned waiting = 0;
+            unsigned waiting = 0, returned = 0;
             for (unsigned t = 0; t < block; ++t) {
                 if (fibers[t].done) continue;
                 threadIdx = {t, 0, 0};
                 current = &fibers[t];
                 swapcontext(&scheduler, &fibers[t].context);
                 if (fibers[t].done) {
-                    --remaining;
+                    ++returned;
                 } else {
                     ++waiting;
                 }
             }
-            if (waiting && waiting != remaining) return 1;
+            if (waiting && returned) return 1;  // on a GPU: a hang or undefined behaviour
+            remaining -= returned;
         }
     }
     return 0;

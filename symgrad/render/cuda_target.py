@@ -10,6 +10,7 @@ atomic add per block and output. The launcher compiles the source once through C
 from dataclasses import dataclass
 
 from .. import __version__
+from ..names import comment_text
 from .cuda_printer import CudaExprPrinter
 from .templates import render
 
@@ -84,6 +85,12 @@ class _KernelBuilder:
         return data + ["const sg_real* __restrict__ sg_params", "long long sg_n", *tail]
 
 
+def _listed(var):
+    """A variable for the header comment: its identifier, and the user's name where that differs."""
+    name = comment_text(var.symbol, width=40)
+    return var.ident if name == var.ident else f"{var.ident} ({name})"
+
+
 def render_cuda(ir, title=None):
     """The `.cu` source and launcher module for `ir` (deterministic: same IR, same bytes)."""
     printer = CudaExprPrinter(ir.dtype)
@@ -95,7 +102,7 @@ def render_cuda(ir, title=None):
         build.per_sample("sg_predict", "model outputs, output-major", ir.predictions),
     ]
     header = dict(
-        title=title or f"symgrad kernel {ir.name!r}: loss, gradient and predictions",
+        title=comment_text(title or f"symgrad kernel {ir.name!r}: loss, gradient and predictions", width=200),
         version=__version__,
         source_hash=ir.source_hash,
         regenerate=REGENERATE,
@@ -107,8 +114,8 @@ def render_cuda(ir, title=None):
         c_type=C_TYPES[ir.dtype],
         literal=printer.literal_suffix,
         max_block=MAX_BLOCK,
-        data_names=", ".join(str(v.symbol) for v in ir.data) or "(none)",
-        param_names=", ".join(f"{k}: {v.symbol}" for k, v in enumerate(ir.params)),
+        data_names=", ".join(_listed(v) for v in ir.data) or "(none)",
+        param_names=", ".join(f"{k}: {_listed(v)}" for k, v in enumerate(ir.params)),
         helpers=[printer.helpers[h] for h in sorted(printer.helpers)],
         kernels=kernels,
     )

@@ -1,0 +1,102 @@
+"""The CUDA target's generated text: PTX for sm_80/sm_90, freshness, determinism, hostile names, CLI."""
+
+import difflib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cuda_cases import ARCHS, CASES, DTYPES, HAVE_CXX, NVCC, needs_nvcc, ptx
+from test_hostile_names import SENTINEL, _model, _values, hostile_names
+
+import symgrad
+from symgrad import autodiff, models
+from symgrad.cli import main
+from symgrad.compiler import build_ir
+from symgrad.cuda_emu import Backend
+from symgrad.generate import module_files
+from symgrad.render.cuda_target import render_cuda
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELS = ("sg_reduce", "sg_loss", "sg_loss_grad", "sg_per_sample_grad", "sg_predict")
+
+
+@needs_nvcc
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_every_generated_kernel_compiles_to_ptx(case, dtype, arch, tmp_path):
+    text = ptx(case.compile("cuda", dtype).source, arch, tmp_path)
+    assert f".target {arch}" in text
+    for name in KERNELS:
+        assert f".entry {name}(" in text
+    if dtype == "float32":  # no silent promotion to double anywhere
+        assert not re.search(r"\.f64\b", text), "float32 kernel computes in double"
+
+
+@needs_nvcc
+@pytest.mark.parametrize("arch", ARCHS)
+def test_checked_in_kernels_compile_to_ptx(arch, tmp_path):
+    sources = sorted((ROOT / "generated" / "cuda").glob("*.cu"))
+    assert {p.stem for p in sources} == set(models.BUNDLED)
+    for path in sources:
+        assert ".entry sg_loss_grad(" in ptx(path.read_text(), arch, tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(models.BUNDLED))
+def test_checked_in_cuda_files_are_fresh(name):
+    for suffix, text in module_files(models.BUNDLED[name](), "cuda").items():
+        path = ROOT / "generated" / "cuda" / f"{name}{suffix}"
+        on_disk = path.read_text() if path.exists() else ""
+        diff = "".join(difflib.unified_diff(on_disk.splitlines(True), text.splitlines(True), str(path), "regenerated"))
+        assert not diff, f"{path} is stale; run: symgrad generate all --target cuda -o generated\n{diff[:3000]}"
+
+
+def test_rendering_is_deterministic():
+    first = render_cuda(build_ir(models.seed()))
+    second = render_cuda(build_ir(models.seed()))
+    assert first == second
+
+
+def test_generated_launcher_module_runs_from_its_folder(tmp_path):
+    """`symgrad generate --target cuda` writes the .cu and a launcher whose `load()` reads it."""
+    assert main(["generate", "perceptron", "--target", "cuda", "-o", str(tmp_path)]) == 0
+    folder = tmp_path / "cuda"
+    assert sorted(p.name for p in folder.iterdir()) == ["perceptron.cu", "perceptron.py"]
+    namespace = {"__file__": str(folder / "perceptron.py")}
+    exec(compile((folder / "perceptron.py").read_text(), str(folder / "perceptron.py"), "exec"), namespace)  # noqa: S102
+    assert namespace["PARAMS"] == tuple(str(p) for p in models.perceptron().params)
+    if not HAVE_CXX:
+        pytest.skip("no host C++20 compiler: the launcher's emulated run is not checked")
+    launcher = namespace["load"](Backend())
+    model = models.perceptron()
+    X, Y = models.perceptron_data(20)
+    data = [np.ascontiguousarray(c) for c in [*X.T, *Y.T]]
+    params = np.array([model.init[p] for p in model.params])
+    loss, grads = launcher.loss_and_grad(data, params)
+    values = {**model.initial_values(), **models.data_values(model, X, Y)}
+    expected = autodiff.backward(model.loss, list(model.params), values)
+    assert float(loss) == pytest.approx(float(np.sum(expected.value)), rel=1e-12)
+    np.testing.assert_allclose(grads, expected.grads, rtol=1e-11, atol=1e-13)
+
+
+def _code_only(source):
+    """The kernel text without its comments (names may appear there, escaped)."""
+    return "\n".join(line.split("//")[0] for line in source.splitlines())
+
+
+def test_hostile_names_give_safe_cuda_that_compiles_and_stays_correct(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    names = hostile_names(tmp_path / SENTINEL) + ["exp", "threadIdx", "x_", "sg_out", "sg_real", "params", "atomicAdd"]
+    loss, params, data = _model(names)
+    kernel = symgrad.compile(loss, wrt=params, inputs=data, target="cuda", cache=False)
+    code = _code_only(kernel.source)
+    assert code.isascii()
+    assert not {"system", "__import__", "PWNED"} & set(re.findall(r"\w+", code))
+    if NVCC:
+        ptx(kernel.source, "sm_80", tmp_path)
+    if HAVE_CXX:
+        values = _values(params, data, 40, np.random.default_rng(0))
+        expected = autodiff.backward(loss, params, values)
+        np.testing.assert_allclose(kernel.on(Backend()).grad(values), expected.grads, rtol=1e-11, atol=1e-12)
+    assert not (tmp_path / SENTINEL).exists(), "a name was executed"
