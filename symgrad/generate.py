@@ -42,10 +42,6 @@ def module_files(model, target="numpy"):
     return RENDERERS[target](build_ir(model))
 
 
-def module_text(model, target="numpy"):
-    return module_files(model, target)[".py"]
-
-
 def write_model(name_or_path, out_dir, target="numpy"):
     """Write the generated file(s) of a model; returns the paths."""
     model = models.load(name_or_path)
