@@ -229,3 +229,19 @@ def test_cuda_target_matches_numpy(graph):
             results.append(sess.run(fetches, feed))
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-10)
+
+
+def test_tape_gives_none_for_paths_built_outside_it_as_tensorflow_does():
+    w, v = tf.Variable(2.0), tf.Variable(3.0)
+    outside = tf.square(w)
+    with tf.GradientTape(persistent=True) as tape:
+        inside = tf.square(v)
+        total = outside + inside
+        c = tf.constant(np.array(4.0))
+        scaled = c * v
+    g_w, g_v = tape.gradient(total, [w, v])
+    assert g_w is None and float(g_v) == 6.0
+    assert tape.gradient(scaled, c) is None  # constants are not watched
+    tape.watch(c)
+    assert float(tape.gradient(scaled, c)) == 3.0
+    assert float(tape.gradient(total, inside)) == 1.0  # intermediate tensors recorded by the tape

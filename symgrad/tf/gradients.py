@@ -8,7 +8,7 @@ depend on gets `None` (or zeros with `unconnected_gradients="zero"`).
 import numpy as np
 
 from ..errors import InvalidArgumentError, UnsupportedError
-from .graph import Tensor
+from .graph import RECORDING, Tensor, Variable
 from .ops import constant, convert_to_tensor, needs_feed, zeros
 from .session import walk
 
@@ -42,23 +42,50 @@ def gradients(ys, xs, grad_ys=None, unconnected_gradients="none", name=None):
 class GradientTape:
     """`with tf.GradientTape() as tape: loss = ...` then `tape.gradient(loss, variables)`.
 
-    The graph already knows how every tensor was computed, so the tape records nothing; when the
-    target needs no placeholder (TF2 code), `gradient` returns the values right away (as constant
+    As in TensorFlow, the tape records the ops built inside its `with` block and watches the
+    trainable variables (and what `watch` names); a source the target reaches only through ops
+    built outside the block gets None. The gradient itself is symbolic, over the whole path. When
+    the target needs no placeholder (TF2 code), `gradient` returns values right away (as constant
     tensors), otherwise gradient tensors to `Session.run`.
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self.recorded, self.watched = set(), set()
         self._used = False
 
     def __enter__(self):
+        RECORDING.append(self)
         return self
 
     def __exit__(self, *exc):
+        RECORDING.remove(self)
         return False
 
     def watch(self, tensor):
-        """Accepted for compatibility: every tensor of the graph can be differentiated."""
+        """Differentiate with respect to `tensor` too (a constant, or a variable when not watched)."""
+        for t in _as_list(tensor):
+            self.watched.add(t.uid)
+
+    def _reaches(self, target, source):
+        """Does `target` depend on `source` through recorded ops, `source` being watched or recorded?"""
+        watched = (self.watch_accessed_variables and isinstance(source, Variable) and source.trainable) or (
+            source.uid in self.watched or (source.uid in self.recorded and source.inputs)
+        )
+        if not watched:
+            return False
+        stack, seen = [target], {target}
+        while stack:
+            node = stack.pop()
+            if node is source:
+                return True
+            if node.uid in self.recorded:
+                for t in node.inputs:
+                    if t not in seen:
+                        seen.add(t)
+                        stack.append(t)
+        return False
 
     def gradient(self, target, sources, unconnected_gradients="none"):
         if self._used and not self.persistent:
@@ -68,12 +95,14 @@ class GradientTape:
             )
         self._used = True
         single = isinstance(sources, Tensor)
-        srcs = _as_list(sources)
+        srcs, target = _as_list(sources), convert_to_tensor(target)
         grads = gradients(target, srcs, unconnected_gradients=unconnected_gradients)
-        present = [g for g in grads if g is not None]
+        grads = [g if g is None or self._reaches(target, x) else
+                 (zeros(x.shape, dtype=x.dtype) if unconnected_gradients == "zero" else None)
+                 for g, x in zip(grads, srcs, strict=True)]
+        present = [g for g in grads if g is not None and g.op == "gradient"]
         if present and not needs_feed(*present):
-            values = present[0].graph.eager_session().run(present)
-            it = iter(values)
-            grads = [None if g is None else constant(np.asarray(next(it)), dtype=g.dtype, name="gradient", graph=g.graph)
+            values = dict(zip(present, present[0].graph.eager_session().run(present), strict=True))
+            grads = [constant(np.asarray(values[g]), dtype=g.dtype, name="gradient", graph=g.graph) if g in values else g
                      for g in grads]
         return grads[0] if single else grads

@@ -76,6 +76,7 @@ class Graph:
 
 
 _GRAPH_STACK = []
+RECORDING = []  # the GradientTapes whose `with` block is running: they record every node built
 _STATE = {"default": Graph(), "eager": True}
 
 
@@ -121,6 +122,8 @@ class Tensor:
         self.dtype = as_dtype(dtype if dtype is not None else (self.inputs[0].dtype if self.inputs else None))
         self.name = self.graph.unique_name(name or op)
         self.uid = next(_uids)
+        for tape in RECORDING:
+            tape.recorded.add(self.uid)
 
     def __repr__(self):
         shape = "unknown" if self.shape is None else tuple(self.shape)
