@@ -245,3 +245,30 @@ def test_tape_gives_none_for_paths_built_outside_it_as_tensorflow_does():
     tape.watch(c)
     assert float(tape.gradient(scaled, c)) == 3.0
     assert float(tape.gradient(total, inside)) == 1.0  # intermediate tensors recorded by the tape
+
+
+def test_cuda_target_session_through_the_host_emulation(graph, monkeypatch):
+    """Session(target="cuda") runs the CUDA kernels; here on the CPU through symgrad.cuda_emu."""
+    from symgrad import cuda_emu
+    from symgrad.tf import session as session_module
+
+    if cuda_emu.compiler() is None:
+        pytest.skip("no host C++20 compiler for the CUDA emulation")
+    compile_kernel = session_module.compile_kernel
+
+    def emulated(*args, **kwargs):
+        kernel = compile_kernel(*args, **kwargs)
+        return kernel.on(cuda_emu.Backend()) if kwargs.get("target") == "cuda" else kernel
+
+    monkeypatch.setattr(session_module, "compile_kernel", emulated)
+    (X, Y), params, loss = _loss_graph()
+    feed = {X: RNG.normal(size=(20, 3)), Y: np.eye(2)[RNG.integers(0, 2, 20)]}
+    fetches = [loss, *tf.gradients(loss, params), tf.nn.softmax(tf.matmul(X, params[0]))]
+    results = []
+    for target in ("numpy", "cuda"):
+        with tf.Session(target=target) as sess:
+            sess.run(tf.global_variables_initializer())
+            results.append(sess.run(fetches, feed))
+            assert sess.last_kernel.target == target
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-13)
