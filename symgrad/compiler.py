@@ -93,6 +93,11 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
     """
     if target not in TARGETS:
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
+    if _matrix_level(expr, wrt):
+        from .matrix.kernel import compile_matrix
+
+        e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
+        return compile_matrix(e, w, i, o, n, dtype)
     store = kernel_cache.resolve(cache)
     select(rewrites)  # an unknown rule name is an error even on a cache hit
 
@@ -113,6 +118,15 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
     kernel = Kernel(ir, source, load_module(source, ir.name), target)
     kernel.cache_status = "rebuilt" if status == "corrupt" else "miss"
     return kernel
+
+
+def _matrix_level(expr, wrt):
+    """Matrix-level models (MatrixSymbols) compile through `symgrad.matrix.kernel`."""
+    from .matrix.graph import is_matrix_level
+
+    if isinstance(expr, Model):
+        return is_matrix_level(expr.loss, expr.params)
+    return is_matrix_level(as_expr(expr), as_symbol_list(wrt) if wrt is not None else [])
 
 
 __all__ = ["compile", "build_ir"]

@@ -96,3 +96,227 @@ class KernelIR:
             lines.append(f"  [sum] {out.target} = sum({out.source})")
         lines.append(f"  predict {', '.join(self.predictions)}")
         return "\n".join(lines)
+
+
+# ── matrix kernels ────────────────────────────────────────────────────────────────────────────
+# A matrix kernel has no per-sample loop: its values are whole arrays with explicit types, and
+# its statements are matrix products, fused entrywise blocks and reductions. Targets render the
+# same statements: numpy as `@`, array expressions and `.sum(axis=...)`; CUDA as cuBLAS calls,
+# one kernel per `FusedElementwise` block and reduction kernels.
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """Shape and dtype of an IR value: dims are ints or size names ("N"); () is a scalar."""
+
+    shape: tuple
+    dtype: str
+
+    def __str__(self):
+        return f"{self.dtype}[{', '.join(map(str, self.shape))}]"
+
+
+@dataclass(frozen=True)
+class ArrayVar:
+    """A matrix kernel argument: safe identifier, the user's symbol, role and type."""
+
+    ident: str
+    symbol: sp.Basic
+    role: Role
+    type: TensorType
+
+
+@dataclass(frozen=True)
+class Assign:
+    """`target = expr` entry by entry; `expr` reads earlier values by identifier, broadcasting
+    operands of shape (1, n), (m, 1) or () against `type.shape` like numpy."""
+
+    target: str
+    expr: sp.Expr
+    type: TensorType
+    comment: str = ""
+
+    @property
+    def targets(self):
+        return (self.target,)
+
+    def reads(self):
+        return {s.name for s in self.expr.free_symbols}
+
+
+@dataclass(frozen=True)
+class FusedElementwise:
+    """A chain of entrywise assignments with no matmul or reduction between them: one loop
+    (one CUDA kernel). `inputs` are read from outside, `outputs` are needed after the block;
+    the other targets are block-local temporaries (registers on a GPU)."""
+
+    assigns: tuple
+    inputs: tuple
+    outputs: tuple
+    phase: Phase
+
+    @property
+    def targets(self):
+        return tuple(a.target for a in self.assigns)
+
+    def reads(self):
+        return set(self.inputs)
+
+
+@dataclass(frozen=True)
+class MatMul:
+    """`target = op(a) @ op(b)`, op = transpose where flagged (a BLAS gemm)."""
+
+    target: str
+    a: str
+    b: str
+    transpose_a: bool
+    transpose_b: bool
+    type: TensorType
+    phase: Phase
+    comment: str = ""
+
+    @property
+    def targets(self):
+        return (self.target,)
+
+    def reads(self):
+        return {self.a, self.b}
+
+
+class ReduceOp(Enum):
+    SUM = "sum"
+    MAX = "max"
+    TRACE = "trace"
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """`target = op(source)` over `axis` (0: down columns → 1×n, 1: along rows → m×1, None: all → scalar)."""
+
+    target: str
+    source: str
+    op: ReduceOp
+    axis: int | None
+    type: TensorType
+    phase: Phase
+    comment: str = ""
+
+    @property
+    def targets(self):
+        return (self.target,)
+
+    def reads(self):
+        return {self.source}
+
+
+@dataclass(frozen=True)
+class Constant:
+    """`target` = ones, the identity, or the unit matrix with a 1 at `index`."""
+
+    target: str
+    kind: str  # "ones" | "eye" | "unit"
+    type: TensorType
+    phase: Phase
+    index: tuple = ()
+
+    @property
+    def targets(self):
+        return (self.target,)
+
+    def reads(self):
+        return set()
+
+
+@dataclass(frozen=True)
+class Element:
+    """`target = source[i, j]` (a scalar)."""
+
+    target: str
+    source: str
+    index: tuple
+    type: TensorType
+    phase: Phase
+
+    @property
+    def targets(self):
+        return (self.target,)
+
+    def reads(self):
+        return {self.source}
+
+
+@dataclass(frozen=True)
+class TransposeView:
+    """`target = sourceᵀ` (numpy: a view; CUDA: a copy or swapped indexing)."""
+
+    target: str
+    source: str
+    type: TensorType
+    phase: Phase
+
+    @property
+    def targets(self):
+        return (self.target,)
+
+    def reads(self):
+        return {self.source}
+
+
+@dataclass
+class MatrixKernelIR:
+    """A matrix kernel: typed arguments, sizes read off them, statements, and result names."""
+
+    name: str
+    data: list  # ArrayVar
+    params: list  # ArrayVar
+    sizes: dict  # size name -> (argument ident, axis) it is read from
+    statements: list
+    loss: str
+    grads: list  # value names, `params` order
+    predictions: list
+    types: dict  # every value name -> TensorType
+    source_hash: str
+    dtype: str = "float64"
+    size_names: dict = field(default_factory=dict)  # size name -> its identifier in generated code
+
+    @property
+    def args(self):
+        return self.data + self.params
+
+    def needed(self, names):
+        """The statements that `names` depend on, in order (fused blocks kept whole)."""
+        want, out = set(names), []
+        for st in reversed(self.statements):
+            if want & set(st.targets):
+                out.append(st)
+                want |= st.reads()
+        return out[::-1]
+
+    def __str__(self):
+        lines = [f"matrix kernel {self.name} ({self.dtype}, source {self.source_hash[:12]})"]
+        lines += [f"  {v.role.value:<5} {v.ident}: {v.type}  <- {v.symbol}" for v in self.args]
+        lines += [f"  size  {s} = {ident}.shape[{axis}]" for s, (ident, axis) in self.sizes.items()]
+        for st in self.statements:
+            lines += ["  " + line for line in statement_lines(st)]
+        lines.append(f"  loss {self.loss}; grads {', '.join(self.grads)}; predict {', '.join(self.predictions)}")
+        return "\n".join(lines)
+
+
+def statement_lines(st):
+    """A statement as listing lines (what `str(MatrixKernelIR)` prints)."""
+    tag = f"[{st.phase.value[:3]}]"
+    if isinstance(st, FusedElementwise):
+        head = f"{tag} fused in({', '.join(st.inputs)}) out({', '.join(st.outputs)})"
+        return [head] + [f"    {a.target}: {a.type} = {a.expr}" for a in st.assigns]
+    if isinstance(st, MatMul):
+        a = st.a + (".T" if st.transpose_a else "")
+        b = st.b + (".T" if st.transpose_b else "")
+        return [f"{tag} {st.target}: {st.type} = {a} @ {b}"]
+    if isinstance(st, Reduce):
+        return [f"{tag} {st.target}: {st.type} = {st.op.value}({st.source}, axis={st.axis})"]
+    if isinstance(st, Constant):
+        return [f"{tag} {st.target}: {st.type} = {st.kind}{st.index or ''}"]
+    if isinstance(st, Element):
+        return [f"{tag} {st.target}: {st.type} = {st.source}[{st.index[0]}, {st.index[1]}]"]
+    return [f"{tag} {st.target}: {st.type} = {st.source}.T"]

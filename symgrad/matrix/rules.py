@@ -126,8 +126,11 @@ def as_scalar_loss(expr):
     return SumAll(expr) if expr.is_Matrix else expr
 
 
-def reverse(expr, wrt):
-    """Adjoints of `wrt` (MatrixSymbols: matrices of their shape; Symbols: scalars) for `expr`."""
+def reverse(expr, wrt, adjoints=None):
+    """Adjoints of `wrt` (MatrixSymbols: matrices of their shape; Symbols: scalars) for `expr`.
+
+    `adjoints`, a dict, receives every node's adjoint (lowering names them d_<node>).
+    """
     expr = as_scalar_loss(expr)
     order = topological([expr])
     targets = set(wrt)
@@ -136,7 +139,7 @@ def reverse(expr, wrt):
         if node in targets or any(c in needed for c in operands(node)):
             needed.add(node)
     contributions = {expr: [sp.S.One]}
-    adjoint = {}
+    adjoint = {} if adjoints is None else adjoints
     for node in reversed(order):
         terms = contributions.pop(node, None)
         if terms is None:

@@ -1,0 +1,353 @@
+"""Lowering a matrix-level loss, its gradients and outputs to a `MatrixKernelIR`.
+
+Matrix products become `MatMul` statements (transposes as flags, never copies); products with a
+ones vector become reductions or broadcasts; everything entrywise becomes an expression that is
+inlined into its single consumer or assigned once, and runs of assignments between products and
+reductions are grouped into `FusedElementwise` blocks. Values get textbook names: `z1 = X @ W1`,
+`h1 = tanh(z1 + b1)`, the adjoint of a named value `d_z1`, the gradient of W1 `d_W1`.
+"""
+
+import keyword
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from ..dag import structural_hash
+from ..errors import UnboundSymbolError, UnsupportedError
+from ..ir import (
+    ArrayVar,
+    Assign,
+    Constant,
+    Element,
+    FusedElementwise,
+    MatMul,
+    MatrixKernelIR,
+    Phase,
+    Reduce,
+    ReduceOp,
+    Role,
+    TensorType,
+    TransposeView,
+)
+from ..names import C_KEYWORDS, RESERVED, Namer
+from .graph import matrix_symbols, operands, size_symbols, topological
+from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
+
+MAX_INLINE_DEPTH = 6
+
+
+def _dim(d):
+    return int(d) if d.is_Integer else str(d)
+
+
+class _Lowering:
+    def __init__(self, roots, forward, data, params, dtype, hints):
+        self.dtype, self.hints, self.forward = dtype, hints, forward
+        self.namer = Namer()
+        self.data = [self._arg(s, Role.DATA) for s in data]
+        self.params = [self._arg(s, Role.PARAM) for s in params]
+        self.ref = {v.symbol: sp.Symbol(v.ident) for v in self.data + self.params}
+        self.types = {v.ident: v.type for v in self.data + self.params}
+        self.depth = dict.fromkeys(self.ref, 0)
+        self.statements = []
+        self.sizes = {}
+        for v in self.data + self.params:
+            if isinstance(v.symbol, sp.MatrixSymbol):
+                for axis, d in enumerate(v.symbol.shape):
+                    if isinstance(d, sp.Symbol) and str(d) not in self.sizes:
+                        self.sizes[str(d)] = (v.ident, axis)
+        self.size_ident = {}
+        for name in self.sizes:
+            self.size_ident[name] = self.namer.user(name)
+        self.uses = {}
+        for node in topological(roots):
+            for c in set(operands(node)):
+                self.uses[c] = self.uses.get(c, 0) + 1
+        self.roots = set(roots)
+        self.node = None
+        self.lazy = {}  # constants and transposes: emitted only where a statement needs the array
+
+    def _arg(self, s, role):
+        shape = tuple(_dim(d) for d in s.shape) if isinstance(s, sp.MatrixSymbol) else ()
+        return ArrayVar(self.namer.user(s.name), s, role, TensorType(shape, self.dtype))
+
+    def type_of(self, node):
+        shape = tuple(_dim(sp.sympify(d)) for d in node.shape) if node.is_Matrix else ()
+        return TensorType(shape, self.dtype)
+
+    def phase(self):
+        return Phase.FORWARD if self.node in self.forward else Phase.BACKWARD
+
+    def fresh(self, base):
+        k, ident = 0, base
+        while ident in self.namer.used or keyword.iskeyword(ident) or ident in RESERVED or ident in C_KEYWORDS:
+            k += 1
+            ident = f"{base}_{k}"
+        self.namer.used.add(ident)
+        return ident
+
+    def name_for(self, node):
+        return self.fresh(self.hints.get(node) or "t")
+
+    # values and expressions
+    def value(self, node):
+        """The identifier holding `node`'s value, assigning its pending expression if needed."""
+        if node in self.lazy:
+            target = self.emit(self.lazy.pop(node)())
+            self.ref[node], self.depth[node] = sp.Symbol(target), 0
+            return target
+        ref = self.ref[node]
+        if isinstance(ref, sp.Symbol) and ref.name in self.types and self.types[ref.name] == self.type_of(node):
+            return ref.name
+        target = self.name_for(node)
+        self.statements.append(Assign(target, ref, self.type_of(node), ""))
+        self.types[target] = self.type_of(node)
+        self.ref[node], self.depth[node] = sp.Symbol(target), 0
+        return target
+
+    def emit(self, st):
+        self.statements.append(st)
+        for t in st.targets:
+            self.types[t] = st.type
+        return st.targets[0]
+
+    def set_expr(self, node, expr, depth):
+        self.ref[node], self.depth[node] = expr, depth
+        if self.uses.get(node, 0) > 1 or node in self.roots or depth > MAX_INLINE_DEPTH:
+            self.value(node)
+
+    def expr_of(self, node):
+        return sp.Symbol(self.value(node)) if node in self.lazy else self.ref[node]
+
+    def entrywise(self, node, build):
+        refs = [self.expr_of(a) for a in operands(node)]
+        depth = 1 + max([self.depth.get(a, 0) for a in operands(node)], default=0)
+        self.set_expr(node, build(*refs), depth)
+
+    # matrix products
+    def operand(self, factor):
+        """(identifier, transposed?) for a MatMul factor, looking through Transpose."""
+        if isinstance(factor, sp.Transpose):
+            return self.value(factor.arg), True
+        return self.value(factor), False
+
+    def matmul(self, node):
+        """A product chain: gemms left to right; ones factors at either end are sums (and broadcasts)."""
+        scalars = [self.expr_of(a) for a in node.args if not a.is_Matrix]
+        mats = [a for a in node.args if a.is_Matrix]
+        lead = mats[0] if isinstance(mats[0], sp.OneMatrix) and len(mats) > 1 else None
+        trail = mats[-1] if isinstance(mats[-1], sp.OneMatrix) and len(mats) > 1 + (lead is not None) else None
+        core = mats[(lead is not None) : len(mats) - (trail is not None)]
+        if any(isinstance(m, sp.OneMatrix) for m in core) or not core:
+            raise UnsupportedError(f"cannot lower the product {str(node)[:60]} (a ones matrix inside a product)")
+        phase = self.phase()
+        if len(core) == 1:
+            expr = self.expr_of(core[0])
+            shape = list(core[0].shape)
+        else:
+            ident, ta = self.operand(core[0])
+            shape = [core[0].shape[0], core[-1].shape[1]]
+            for k, factor in enumerate(core[1:], start=1):
+                b, tb = self.operand(factor)
+                last = k == len(core) - 1 and not scalars and not self._reduces(lead, trail, shape)
+                target = self.name_for(node) if last else self.fresh("z" if phase is Phase.FORWARD else "t")
+                step = TensorType((_dim(core[0].shape[0]), _dim(factor.shape[1])), self.dtype)
+                ident = self.emit(MatMul(target, ident, b, ta, tb, step, phase))
+                ta = False
+            expr = sp.Symbol(ident)
+        for axis, ones in ((0, lead), (1, trail)):
+            if ones is None or shape[axis] == 1:
+                continue
+            shape[axis] = 1
+            src = expr.name if isinstance(expr, sp.Symbol) and expr.name in self.types else self.value(core[0])
+            last = not scalars and not (axis == 0 and trail is not None and shape[1] != 1)
+            target = self.name_for(node) if last else self.fresh("t")
+            typ = TensorType(tuple(_dim(sp.sympify(d)) for d in shape), self.dtype)
+            expr = sp.Symbol(self.emit(Reduce(target, src, ReduceOp.SUM, axis, typ, phase)))
+        if scalars:
+            expr = sp.Mul(*scalars, expr)
+        depth = 0 if isinstance(expr, sp.Symbol) else 1 + max(self.depth.get(m, 0) for m in core)
+        if isinstance(expr, sp.Symbol) and expr.name in self.types and self.types[expr.name] != self.type_of(node):
+            depth = max(depth, 1)  # a broadcast (OneMatrix(m, 1)·b): same data, wider type
+        self.set_expr(node, expr, depth)
+
+    @staticmethod
+    def _reduces(lead, trail, shape):
+        return (lead is not None and shape[0] != 1) or (trail is not None and shape[1] != 1)
+
+    # reductions and rows
+    def reduce(self, node, op, axis):
+        src = self.value(node.args[0])
+        target = self.name_for(node)
+        self.ref[node] = sp.Symbol(self.emit(Reduce(target, src, op, axis, self.type_of(node), self.phase())))
+        self.depth[node] = 0
+
+    def row_max_shifted_exp(self, z_node):
+        z = self.value(z_node)
+        zt = self.types[z]
+        col = TensorType((zt.shape[0], 1), self.dtype)
+        m = self.emit(Reduce(self.fresh("t"), z, ReduceOp.MAX, 1, col, self.phase()))
+        e = self.fresh("t")
+        self.emit(Assign(e, sp.exp(sp.Symbol(z) - sp.Symbol(m)), zt))
+        s = self.emit(Reduce(self.fresh("t"), e, ReduceOp.SUM, 1, col, self.phase()))
+        return sp.Symbol(m), sp.Symbol(e), sp.Symbol(s)
+
+    def lower(self, node):
+        self.node = node
+        if node in self.ref:
+            return
+        if isinstance(node, sp.Symbol):
+            if str(node) in self.size_ident:
+                self.ref[node], self.depth[node] = sp.Symbol(self.size_ident[str(node)]), 0
+                self.types[self.size_ident[str(node)]] = TensorType((), self.dtype)
+                return
+            raise UnboundSymbolError(f"{node} is neither an input nor a parameter; pass it in inputs= or wrt=")
+        if isinstance(node, sp.MatrixSymbol):
+            raise UnboundSymbolError(f"{node} is neither an input nor a parameter; pass it in inputs= or wrt=")
+        if node.is_number:
+            self.ref[node], self.depth[node] = node, 0
+            return
+        kind = type(node)
+        if isinstance(node, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity, Unit)):
+            what = {sp.OneMatrix: "ones", sp.ZeroMatrix: "zeros", sp.Identity: "eye", Unit: "unit"}[kind]
+            index = tuple(int(i) for i in node.index) if isinstance(node, Unit) else ()
+            phase = self.phase()
+            self.lazy[node] = lambda: Constant(self.name_for(node), what, self.type_of(node), phase, index)
+            self.ref[node], self.depth[node] = None, 0
+        elif isinstance(node, sp.MatMul):
+            if sum(a.is_Matrix for a in node.args) == 1:
+                self.entrywise(node, lambda *refs: sp.Mul(*refs))
+            else:
+                self.matmul(node)
+        elif isinstance(node, sp.MatAdd):
+            self.entrywise(node, lambda *refs: sp.Add(*refs))
+        elif isinstance(node, sp.HadamardProduct):
+            self.entrywise(node, lambda *refs: sp.Mul(*refs))
+        elif isinstance(node, sp.HadamardPower):
+            self.entrywise(node, lambda base, p: sp.Pow(base, p))
+        elif isinstance(node, (ElementwiseApplyFunction, Map)):
+            self.entrywise(node, lambda *refs: node.function(*refs))
+        elif isinstance(node, sp.Transpose):
+            phase = self.phase()
+            self.lazy[node] = lambda: TransposeView(self.name_for(node), self.value(node.arg), self.type_of(node), phase)
+            self.ref[node], self.depth[node] = None, 0
+        elif isinstance(node, SumAll):
+            self.reduce(node, ReduceOp.SUM, None)
+        elif isinstance(node, sp.Trace):
+            self.reduce(node, ReduceOp.TRACE, None)
+        elif isinstance(node, MatrixElement):
+            src = self.value(node.parent)
+            st = Element(self.name_for(node), src, (int(node.i), int(node.j)), self.type_of(node), self.phase())
+            self.ref[node], self.depth[node] = sp.Symbol(self.emit(st)), 0
+        elif isinstance(node, RowLogSumExp):
+            m, _, s = self.row_max_shifted_exp(node.arg)
+            self.set_expr(node, m + sp.log(s), 1)
+        elif isinstance(node, RowSoftmax):
+            _, e, s = self.row_max_shifted_exp(node.arg)
+            self.set_expr(node, e / s, 1)
+        elif not node.is_Matrix and operands(node):
+            self.entrywise(node, lambda *refs: _rebuild(node, refs))
+        else:
+            raise UnsupportedError(f"cannot lower {kind.__name__} (in {str(node)[:60]}) to a matrix kernel")
+
+
+def _rebuild(node, args):
+    try:
+        return node.func(*args, evaluate=False)
+    except TypeError:
+        return node.func(*args)
+
+
+def _fuse(statements, results):
+    """Group each run of consecutive `Assign`s into one `FusedElementwise` block."""
+    out, run = [], []
+    later_reads = []  # reads of everything after position i, computed backwards
+    reads = set(results)
+    for st in reversed(statements):
+        later_reads.append(set(reads))
+        reads |= (st[0] if isinstance(st, tuple) else st).reads()
+    later_reads.reverse()
+
+    def close(end):
+        if not run:
+            return
+        targets = {a.target for a in run}
+        inputs = sorted({r for a in run for r in a.reads()} - targets)
+        outputs = tuple(a.target for a in run if a.target in later_reads[end])
+        phase = Phase.FORWARD if all(p is Phase.FORWARD for _, p in run_phase) else Phase.BACKWARD
+        out.append(FusedElementwise(tuple(run), tuple(inputs), outputs, phase))
+        run.clear()
+        run_phase.clear()
+
+    run_phase = []
+    for i, st in enumerate(statements):
+        if isinstance(st, tuple):
+            if run_phase and run_phase[-1][1] is not st[1]:
+                close(i - 1)
+            run.append(st[0])
+            run_phase.append((st[0], st[1]))
+            continue
+        close(i - 1)
+        out.append(st)
+    close(len(statements) - 1)
+    return out
+
+
+def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoints=None):
+    """The `MatrixKernelIR` for the scalar `loss`, its `grads` (`params` order) and `predictions`."""
+    roots = [loss, *grads, *predictions]
+    known = set(data) | set(params)
+    free = matrix_symbols(roots) - known - size_symbols(known)
+    if free:
+        names = ", ".join(sorted(map(str, free)))
+        raise UnboundSymbolError(f"{names} is neither an input nor a parameter; pass it in inputs= or wrt=")
+    forward = set(topological([loss, *predictions]))
+    hints = _names(loss, predictions, grads, params, adjoints or {})
+    low = _Lowering(roots, forward, data, params, dtype, hints)
+    phases = []
+    for node in topological(roots):
+        before = len(low.statements)
+        low.lower(node)
+        phases += [low.phase()] * (len(low.statements) - before)
+    results = [low.value(r) for r in roots]
+    phases += [Phase.BACKWARD] * (len(low.statements) - len(phases))
+    tagged = [(st, ph) if isinstance(st, Assign) else st for st, ph in zip(low.statements, phases, strict=True)]
+    statements = _fuse(tagged, results)
+    n_grads = len(grads)
+    return MatrixKernelIR(
+        name=name, data=low.data, params=low.params, sizes=low.sizes, statements=statements,
+        loss=results[0], grads=results[1 : 1 + n_grads], predictions=results[1 + n_grads :],
+        types=low.types, source_hash=_source_hash(roots), dtype=dtype, size_names=dict(low.size_ident),
+    )
+
+
+def _source_hash(roots):
+    """A hash that does not see the run-to-run numbering of the Dummy in sympy's applyfunc."""
+    mapping = {n.function: canonical_lambda(n.function) for n in topological(roots)
+               if isinstance(n, ElementwiseApplyFunction)}
+    return structural_hash([r.xreplace(mapping) for r in roots])
+
+
+def _names(loss, predictions, grads, params, adjoints):
+    """Textbook names: z_k for products, h_k for activations, d_<name> for their adjoints."""
+    hints, counts = {}, {"z": 0, "h": 0}
+    for node in topological([loss, *predictions]):
+        kind = None
+        if isinstance(node, sp.MatMul) and sum(a.is_Matrix and not isinstance(a, sp.OneMatrix) for a in node.args) > 1:
+            kind = "z"
+        elif isinstance(node, ElementwiseApplyFunction):
+            kind = "h"
+        if kind:
+            counts[kind] += 1
+            hints[node] = f"{kind}{counts[kind]}"
+    for node, name in list(hints.items()):
+        adj = adjoints.get(node)
+        if adj is not None and adj.is_Matrix and adj not in hints:
+            hints[adj] = f"d_{name}"
+    for p, g in zip(params, grads, strict=True):
+        hints[g] = f"d_{p.name}"
+    hints[loss] = "loss_value"
+    for k, p in enumerate(predictions, start=1):
+        hints.setdefault(p, f"output{k}" if len(predictions) > 1 else "output")
+    return hints

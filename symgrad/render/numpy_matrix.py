@@ -1,0 +1,141 @@
+"""Render a `MatrixKernelIR` as a numpy module: `@` for products (BLAS), one array expression per
+fused entrywise output, `.sum(axis=..., keepdims=True)` for reductions.
+
+Inside a fused block, a temporary read once is inlined into its reader; what is left is one
+line per value a reader needs, so the backward pass reads like textbook backprop
+(`d_z2 = ...`, `d_W2 = h1.T @ d_z2`).
+"""
+
+import sympy as sp
+
+from .. import __version__
+from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp
+from .printers import HELPERS, NumpyExprPrinter
+from .templates import render
+
+REGENERATE = "symgrad generate all -o generated"
+
+
+def _shape_text(t, sizes):
+    dims = [str(d) if isinstance(d, int) else sizes[d] for d in t.shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _broadcast(expr, typ, types, sizes):
+    """`expr` widened to its type's shape when none of the arrays it reads has that shape."""
+    if any(types.get(s.name) is not None and types[s.name].shape == typ.shape for s in expr.free_symbols):
+        return None
+    return f"np.broadcast_to({{}}, {_shape_text(typ, sizes)})"
+
+
+def _fused_lines(block, printer, keep, types=None, sizes=None):
+    """One line per assignment that is read outside the block or more than once inside it."""
+    uses = {}
+    for a in block.assigns:
+        for r in a.reads():
+            uses[r] = uses.get(r, 0) + 1
+    inline, lines = {}, []
+    for a in block.assigns:
+        expr = a.expr.xreplace(inline) if inline else a.expr
+        if a.target not in keep and uses.get(a.target, 0) == 1:
+            inline[sp.Symbol(a.target)] = expr
+            continue
+        text = printer.doprint(expr)
+        wrap = _broadcast(expr, a.type, types, sizes) if a.type.shape else None
+        text = wrap.format(text) if wrap else text
+        lines.append(f"{a.target} = {text}" + (f"  # {a.comment}" if a.comment else ""))
+    return lines
+
+
+def _statement_lines(st, printer, sizes, keep, types):
+    if isinstance(st, FusedElementwise):
+        return _fused_lines(st, printer, keep, types, sizes)
+    if isinstance(st, MatMul):
+        a = st.a + (".T" if st.transpose_a else "")
+        b = st.b + (".T" if st.transpose_b else "")
+        return [f"{st.target} = {a} @ {b}"]
+    if isinstance(st, Reduce):
+        if st.op is ReduceOp.TRACE:
+            return [f"{st.target} = np.trace({st.source})"]
+        method = {ReduceOp.SUM: "sum", ReduceOp.MAX: "max"}[st.op]
+        axis = "" if st.axis is None else f"axis={st.axis}, keepdims=True"
+        return [f"{st.target} = {st.source}.{method}({axis})"]
+    if isinstance(st, Constant):
+        shape = _shape_text(st.type, sizes)
+        if st.kind == "eye":
+            return [f"{st.target} = np.eye({shape[1:].split(',')[0]}, dtype=DTYPE)"]
+        lines = [f"{st.target} = np.{'ones' if st.kind == 'ones' else 'zeros'}({shape}, dtype=DTYPE)"]
+        if st.kind == "unit":
+            lines.append(f"{st.target}[{st.index[0]}, {st.index[1]}] = 1.0")
+        return lines
+    if isinstance(st, Element):
+        return [f"{st.target} = {st.source}[{st.index[0]}, {st.index[1]}]"]
+    return [f"{st.target} = {st.source}.T"]
+
+
+def _live(statements, results):
+    """The statements (fused blocks pruned to their needed assignments) that `results` need."""
+    want, out = set(results), []
+    for st in reversed(statements):
+        if isinstance(st, FusedElementwise):
+            kept = []
+            for a in reversed(st.assigns):
+                if a.target in want:
+                    kept.append(a)
+                    want |= a.reads()
+            if kept:
+                targets = {a.target for a in kept}
+                out.append(FusedElementwise(tuple(kept[::-1]), st.inputs, tuple(t for t in st.outputs if t in targets), st.phase))
+        elif want & set(st.targets):
+            out.append(st)
+            want |= st.reads()
+    return out[::-1]
+
+
+def _body(ir, results, printer):
+    statements = _live(ir.statements, results)
+    keep = set(results)
+    for st in statements:
+        if not isinstance(st, FusedElementwise):
+            keep |= st.reads()
+    for st in statements:
+        if isinstance(st, FusedElementwise):
+            keep |= {r for r in st.reads()}
+    sizes = {name: name_ident for name, name_ident in ir.size_names.items()}
+    lines = []
+    for st in statements:
+        lines += _statement_lines(st, printer, sizes, keep, ir.types)
+    text = "\n".join(lines)
+    prologue = [f"{ident} = {arg}.shape[{axis}]" for name, (arg, axis) in ir.sizes.items()
+                for ident in [ir.size_names[name]] if _mentions(text, ident)]
+    return prologue + lines
+
+
+def _mentions(text, ident):
+    import re
+
+    return re.search(rf"\b{re.escape(ident)}\b", text) is not None
+
+
+def render_numpy_matrix(ir, title=None):
+    """The module text for the matrix kernel `ir` (deterministic: same IR, same bytes)."""
+    printer = NumpyExprPrinter()
+    grad_results = [ir.loss, *ir.grads]
+    context = dict(
+        title=title or f"symgrad matrix kernel {ir.name!r}: loss, gradient and predictions",
+        version=__version__,
+        source_hash=ir.source_hash,
+        regenerate=REGENERATE,
+        data_names=repr(tuple(str(v.symbol) for v in ir.data)),
+        param_names=repr(tuple(str(v.symbol) for v in ir.params)),
+        dtype=ir.dtype,
+        args=", ".join(v.ident for v in ir.args),
+        predict_body=_body(ir, ir.predictions, printer),
+        predictions=ir.predictions,
+        loss_body=_body(ir, [ir.loss], printer),
+        loss_return=ir.loss,
+        grad_body=_body(ir, grad_results, printer),
+        grad_return=f"{ir.loss}, [{', '.join(ir.grads)}]",
+    )
+    context["helpers"] = [HELPERS[h][0] for h in sorted(printer.helpers)]
+    return render("numpy/matrix_module.py.j2", **context)
