@@ -102,7 +102,7 @@ extern "C" __global__ void sg_loss(
         const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
         const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
         const sg_real t7 = sg_sigmoid(t6);
-        const sg_real t8 = ((t7 - y0)*(t7 - y0));
+        const sg_real t8 = (t7 - y0)*(t7 - y0);
         loss += t8;
     }
     sg_store_sum(loss, sg_scratch, sg_out, 0, 1, sg_atomic);  // loss summed over the batch
@@ -174,7 +174,7 @@ extern "C" __global__ void sg_loss_grad(
         const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
         const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
         const sg_real t7 = sg_sigmoid(t6);
-        const sg_real t8 = ((t7 - y0)*(t7 - y0));
+        const sg_real t8 = (t7 - y0)*(t7 - y0);
         const sg_real t9 = (t7*sg_sigmoid(-t6))*(2.0*t7 - 2.0*y0);
         const sg_real t10 = (W2_0_0*t9)*(t1*sg_sigmoid(-t0));
         const sg_real t11 = t10*x0;

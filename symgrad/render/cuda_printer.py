@@ -122,6 +122,13 @@ class CudaExprPrinter(C99CodePrinter):
             return product if exp.p > 0 else f"1.0{self.literal_suffix}/{product}"
         return super()._print_Pow(expr)
 
+    def statement(self, expr):
+        """The right-hand side of `t = expr;`: a top-level square or cube needs no parentheses."""
+        text = self.doprint(expr)
+        if expr.is_Pow and expr.exp.is_Integer and 2 <= expr.exp.p <= 3:
+            return text[1:-1]
+        return text
+
     def _print_Piecewise(self, expr):
         if expr.args[-1].cond != True:  # noqa: E712 - sympy's true is not Python's True
             raise UnsupportedError(f"Piecewise without a default (an `(expr, True)` branch): {str(expr)[:60]}")

@@ -46,7 +46,7 @@ class _KernelBuilder:
         self.params = [v.ident for v in ir.params]
 
     def _assign(self, st):
-        text = self.printer.doprint(st.expr)
+        text = self.printer.statement(st.expr)
         note = st.comment and st.comment.replace(" ", "") != text.replace(" ", "").replace("sg_", "")
         return f"const sg_real {st.target} = {text};" + (f"  // {st.comment}" if note else "")
 
