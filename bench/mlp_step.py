@@ -73,6 +73,15 @@ def torch_step(dtype):
     return make
 
 
+def _params(rng, dtype):
+    d, h, k = SIZES
+    return [(rng.normal(size=s) * 0.05).astype(dtype) for s in ((d, h), (1, h), (h, k), (1, k))]
+
+
+def _bound(step, X, Y, params):
+    return lambda: step(X, Y, *params)
+
+
 def matmul_peak(dtype, n=2048):
     a = np.random.default_rng(0).normal(size=(n, n)).astype(dtype)
     b = a.copy()
@@ -112,14 +121,10 @@ def main(argv=None):
             X = rng.normal(size=(batch, SIZES[0])).astype(dtype)
             Y = np.eye(SIZES[2], dtype=dtype)[rng.integers(0, SIZES[2], batch)]
 
-            def params(rng=rng):
-                d, h, k = SIZES
-                return [(rng.normal(size=s) * 0.05).astype(dtype) for s in ((d, h), (1, h), (h, k), (1, k))]
-
-            impls = {"hand-written numpy": (lambda p=params(): hand_step(X, Y, *p)),
-                     "generated numpy": (lambda p=params(), f=generated_step(kernel): f(X, Y, *p))}
+            impls = {"hand-written numpy": _bound(hand_step, X, Y, _params(rng, dtype)),
+                     "generated numpy": _bound(generated_step(kernel), X, Y, _params(rng, dtype))}
             if has_torch:
-                impls["pytorch eager"] = torch_step(dtype)(X, Y, *params())
+                impls["pytorch eager"] = torch_step(dtype)(X, Y, *_params(rng, dtype))
             times = {name: median_seconds(fn, repeats=repeats, min_time=min_time) for name, fn in impls.items()}
             base = times["hand-written numpy"]
             for name, sec in times.items():
