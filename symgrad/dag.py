@@ -5,7 +5,26 @@ symgrad goes through `topological` (children before parents, each node once) and
 so a million-node expression hits no recursion limit.
 """
 
+import gc
+from contextlib import contextmanager
+
 import sympy as sp
+
+
+@contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector around a pass that allocates millions of nodes.
+
+    Expression nodes hold no reference cycles, but each full collection scans every live node,
+    which makes building a large expression quadratic; pausing keeps the passes linear.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def children(node):
@@ -15,8 +34,32 @@ def children(node):
     return node.args
 
 
+def _unhashed(node):
+    return not node.is_Atom and getattr(node, "_mhash", 0) is None
+
+
+def hash_bottom_up(roots):
+    """Compute (and let sympy cache) every node's hash, operands first.
+
+    sympy hashes lazily and recursively: the first `hash()` of an expression built with
+    `evaluate=False` walks its whole depth on the Python stack. Hashing operands first makes each
+    hash O(1). A cached hash implies cached hashes below it, so hashed subtrees are skipped.
+    """
+    stack = [r for r in roots if _unhashed(r)]
+    expanded = set()  # ids of nodes whose operands are already on the stack
+    while stack:
+        node = stack[-1]
+        if id(node) in expanded or not _unhashed(node):
+            stack.pop()
+            hash(node)
+            continue
+        expanded.add(id(node))
+        stack.extend(c for c in children(node) if _unhashed(c))
+
+
 def topological(roots, children=children):
     """All nodes reachable from `roots`, each once, every node after its operands (`children`)."""
+    hash_bottom_up(roots)
     order, seen = [], set()
     for root in roots:
         if root in seen:

@@ -9,13 +9,16 @@ evaluated once, outside the per-sample work. All walks are iterative.
 
 import sympy as sp
 
-from .dag import free_symbols, is_operation, structural_hash, topological
+from .dag import free_symbols, gc_paused, is_operation, structural_hash, topological
 from .errors import UnboundSymbolError
 from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
 from .names import Namer, comment_text
 from .rewrite import RULES, stabilize
 
 MAX_INLINE_DEPTH = 6
+# sums and products wider than this are split into partial results: one very long line would
+# overflow the Python compiler's recursion limit (a + b + c + ... nests one level per term)
+MAX_WIDTH = 32
 
 
 def _rebuild(node, args):
@@ -34,6 +37,7 @@ def _small_nodes(order, limit=12):
     return {node: s <= limit for node, s in size.items()}
 
 
+@gc_paused()
 def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrites=RULES):
     """Build the IR for `loss` (per sample), `grads` (per sample, `params` order) and outputs.
 
@@ -74,18 +78,25 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     folded = {}  # node -> the single-use nodes inlined into its expression (itself included)
     origins = {}  # node -> the temporary whose statement computes it
 
-    def materialize(node, expr):
+    def emit(node, expr, note=""):
         target = namer.internal("t", counter[0])
         counter[0] += 1
-        for inner in folded.pop(node, (node,)):
-            origins[inner] = target
-        note = ""
-        if small[node]:
-            note = comment_text(node)
         phase = Phase.FORWARD if node in forward else Phase.BACKWARD
         statements.append(Elementwise(target, expr, batched[node], phase, note))
-        ref[node] = sp.Symbol(target)
+        return sp.Symbol(target)
+
+    def materialize(node, expr):
+        ref[node] = emit(node, expr, comment_text(node) if small[node] else "")
+        for inner in folded.pop(node, (node,)):
+            origins[inner] = ref[node].name
         depth[node] = 0
+
+    def narrowed(node, operands):
+        """Operands of a wide Add/Mul, folded into partial results of at most MAX_WIDTH terms."""
+        while len(operands) > MAX_WIDTH:
+            chunks = [operands[i : i + MAX_WIDTH] for i in range(0, len(operands), MAX_WIDTH)]
+            operands = [emit(node, _rebuild(node, chunk)) if len(chunk) > 1 else chunk[0] for chunk in chunks]
+        return operands
 
     for node in order:
         if node in ref:
@@ -99,7 +110,10 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
             for c in node.args:
                 if not batched[c] and is_operation(c) and depth[c] > 0:
                     materialize(c, ref[c])
-        expr = _rebuild(node, [ref[c] for c in node.args])
+        operands = [ref[c] for c in node.args]
+        if isinstance(node, (sp.Add, sp.Mul)):
+            operands = narrowed(node, operands)
+        expr = _rebuild(node, operands)
         folded[node] = {node}.union(*(folded.pop(c) for c in node.args if c in folded))
         d = 1 + max(depth[c] for c in node.args)
         if uses.get(node, 0) > 1 or node in root_set or d > MAX_INLINE_DEPTH:

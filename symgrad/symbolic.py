@@ -11,7 +11,7 @@ import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
 
 from . import functions as F
-from .dag import depends_on, topological
+from .dag import depends_on, gc_paused, topological
 from .errors import InvalidArgumentError, UnsupportedError
 from .matrix.graph import is_matrix_level
 from .values import as_expr, as_symbol_list
@@ -19,17 +19,57 @@ from .values import as_expr, as_symbol_list
 METHODS = ("reverse", "diff")
 
 
+def built(node):
+    """`node` with its hash cached now, while its operands' hashes are (O(1), no deep recursion)."""
+    hash(node)
+    return node
+
+
+def mul(*factors):
+    """An unevaluated product: no flattening into shared operands, no assumption queries."""
+    factors = [f for f in factors if f is not sp.S.One]
+    if any(f is sp.S.Zero for f in factors):
+        return sp.S.Zero
+    if not factors:
+        return sp.S.One
+    # _from_args: sympy's constructor for already-canonical operands (skips its cache and checks)
+    return factors[0] if len(factors) == 1 else built(sp.Mul._from_args(factors))
+
+
+def add(*terms):
+    """An unevaluated sum (zero terms dropped)."""
+    terms = [t for t in terms if t is not sp.S.Zero]
+    if not terms:
+        return sp.S.Zero
+    return terms[0] if len(terms) == 1 else built(sp.Add._from_args(terms))
+
+
+def neg(x):
+    return mul(sp.S.NegativeOne, x)
+
+
+def power(base, exponent):
+    if exponent is sp.S.One:
+        return base
+    if exponent is sp.S.Zero:
+        return sp.S.One
+    return built(sp.Pow(base, exponent, evaluate=False))
+
+
+def call(func, *args):
+    """`func(*args)` unevaluated: sympy's `eval` would query assumptions down the whole depth."""
+    return built(func(*args, evaluate=False))
+
+
 def _mul_partials(node):
     args = node.args
-    if len(args) == 2:
-        return [args[1], args[0]]
-    return [sp.Mul(*(args[:i] + args[i + 1 :])) for i in range(len(args))]
+    return [mul(*(args[:i] + args[i + 1 :])) for i in range(len(args))]
 
 
 def _pow_partials(node):
-    base, exp = node.args
-    d_base = exp * base ** (exp - 1) if not exp.is_number else sp.Mul(exp, sp.Pow(base, exp - 1))
-    return [d_base, node * sp.log(base)]
+    base, exponent = node.args
+    lowered = exponent - 1 if exponent.is_Number else add(exponent, sp.S.NegativeOne)
+    return [mul(exponent, power(base, lowered)), mul(node, call(sp.log, base))]
 
 
 def _extremum_partials(node, above):
@@ -61,13 +101,15 @@ PARTIALS = {
     sp.Mul: _mul_partials,
     sp.Pow: _pow_partials,
     sp.exp: lambda n: [n],
-    sp.log: lambda n: [1 / n.args[0]],
-    sp.tanh: lambda n: [1 - n**2],
-    F.sigmoid: lambda n: [n * (1 - n)],
-    F.softplus: lambda n: [F.sigmoid(n.args[0])],
-    F.logsigmoid: lambda n: [F.sigmoid(-n.args[0])],
-    F.relu: lambda n: [sp.Heaviside(n.args[0], 0)],
-    F.logsumexp: lambda n: [sp.exp(a - n) for a in n.args],
+    sp.log: lambda n: [power(n.args[0], sp.S.NegativeOne)],
+    sp.tanh: lambda n: [add(sp.S.One, neg(power(n, 2)))],
+    sp.Heaviside: lambda n: [sp.S.Zero] * len(n.args),
+    sp.sign: lambda n: [sp.S.Zero],
+    F.sigmoid: lambda n: [mul(n, add(sp.S.One, neg(n)))],
+    F.softplus: lambda n: [call(F.sigmoid, n.args[0])],
+    F.logsigmoid: lambda n: [call(F.sigmoid, neg(n.args[0]))],
+    F.relu: lambda n: [call(sp.Heaviside, n.args[0], sp.S.Zero)],
+    F.logsumexp: lambda n: [call(sp.exp, add(a, neg(n))) for a in n.args],
     sp.Max: lambda n: _extremum_partials(n, above=True),
     sp.Min: lambda n: _extremum_partials(n, above=False),
     sp.Piecewise: _piecewise_partials,
@@ -93,6 +135,7 @@ def partials(node):
     )
 
 
+@gc_paused()
 def adjoints(expr, wrt, seed=sp.S.One):
     """∂expr/∂node for every node between `expr` and `wrt` (a dict), by symbolic reverse mode.
 
@@ -106,15 +149,16 @@ def adjoints(expr, wrt, seed=sp.S.One):
         terms = contributions.pop(node, None)
         if terms is None:
             continue
-        adj = terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
+        adj = add(*terms)
         adjoint[node] = adj
-        if node in targets or not node.args or adj == 0:
+        if node in targets or not node.args or adj is sp.S.Zero:
             continue
         for arg, local in zip(node.args, partials(node), strict=True):
-            if arg in needed and local != 0:
+            if arg in needed:
                 # unevaluated, so sympy does not flatten the shared adjoint into each product
-                term = adj if local == 1 else local if adj == 1 else sp.Mul(adj, local, evaluate=False)
-                contributions.setdefault(arg, []).append(term)
+                term = mul(adj, local)
+                if term is not sp.S.Zero:
+                    contributions.setdefault(arg, []).append(term)
     return adjoint
 
 

@@ -1,6 +1,7 @@
 """Render a `KernelIR` as a Python module with numpy (vectorized) and per-sample-loop functions."""
 
 from .. import __version__
+from ..dag import gc_paused
 from .printers import HELPERS, MathExprPrinter, NumpyExprPrinter
 from .templates import render
 
@@ -32,6 +33,7 @@ def _loop_header(data):
     return f"for {', '.join(data)} in zip({', '.join(f'{d}.tolist()' for d in data)}):"
 
 
+@gc_paused()
 def render_numpy(ir, title=None):
     """The module text for `ir` (deterministic: same IR, same bytes)."""
     vec, loop = NumpyExprPrinter(), MathExprPrinter()
