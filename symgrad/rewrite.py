@@ -57,13 +57,17 @@ def _neg(a):
     return sp.Mul(sp.S.NegativeOne, a, evaluate=False) if isinstance(a, sp.Add) else -a
 
 
+# Replacements are built with evaluate=False: sympy's `eval` of a function queries assumptions
+# recursively down the argument's whole depth (a RecursionError on deep models).
+
+
 def _sigmoid_from_exp(node):
     """1/(1 + e^(−z)) → σ(z)."""
     if node.exp != -1 or not isinstance(node.base, sp.Add) or len(node.base.args) != 2:
         return None
     has_one, rest = _split_one(node.base)
     a = _exp_arg(rest) if has_one else None
-    return F.sigmoid(-a) if a is not None else None
+    return F.sigmoid(-a, evaluate=False) if a is not None else None
 
 
 def _sigmoid_from_exp_ratio(node):
@@ -73,7 +77,7 @@ def _sigmoid_from_exp_ratio(node):
         if isinstance(t, F.sigmoid) and -t.args[0] in exps:
             z = -t.args[0]
             rest = [a for a in node.args if a is not t and a is not exps[z]]
-            return sp.Mul(F.sigmoid(z), *rest)
+            return sp.Mul(F.sigmoid(z, evaluate=False), *rest)
     return None
 
 
@@ -86,7 +90,7 @@ def _one_minus_sigmoid(node):
         inner = _negated(t)
         if isinstance(inner, F.sigmoid):
             rest = [a for a in node.args if a is not t and a != sp.S.One]
-            return sp.Add(F.sigmoid(_neg(inner.args[0])), *rest)
+            return sp.Add(F.sigmoid(_neg(inner.args[0]), evaluate=False), *rest)
     return None
 
 
@@ -99,7 +103,7 @@ def _one_minus_tanh_squared(node):
         inner = _negated(t)
         if isinstance(inner, sp.Pow) and inner.exp == 2 and isinstance(inner.base, sp.tanh):
             rest = [a for a in node.args if a is not t and a != sp.S.One]
-            return sp.Add(sp.cosh(inner.base.args[0]) ** -2, *rest)
+            return sp.Add(sp.cosh(inner.base.args[0], evaluate=False) ** -2, *rest)
     return None
 
 
@@ -113,7 +117,7 @@ def _expm1(node):
             rest = list(node.args)
             rest.remove(t)
             rest.remove(sp.S.NegativeOne)
-            return sp.Add(expm1(a), *rest)
+            return sp.Add(expm1(a, evaluate=False), *rest)
     return None
 
 
@@ -124,19 +128,19 @@ def _log_of_sum(node):
         return None
     exps = [_exp_arg(t) for t in arg.args]
     if all(a is not None for a in exps):
-        return F.logsumexp(*exps)
+        return F.logsumexp(*exps, evaluate=False)
     has_one, rest = _split_one(arg)
     if not has_one:
         return None
     a = _exp_arg(rest)
-    return F.softplus(a) if a is not None else log1p(rest)
+    return F.softplus(a, evaluate=False) if a is not None else log1p(rest, evaluate=False)
 
 
 def _log_of_function(node):
     """log σ(z) → logsigmoid(z); log e^a → a (real a)."""
     (arg,) = node.args
     if isinstance(arg, F.sigmoid):
-        return F.logsigmoid(arg.args[0])
+        return F.logsigmoid(arg.args[0], evaluate=False)
     if isinstance(arg, sp.exp) and arg.args[0].is_real is not False:
         return arg.args[0]
     return None
@@ -145,7 +149,7 @@ def _log_of_function(node):
 def _log1p_of_exp(node):
     """log1p(e^a) → softplus(a)."""
     a = _exp_arg(node.args[0])
-    return F.softplus(a) if a is not None else None
+    return F.softplus(a, evaluate=False) if a is not None else None
 
 
 def _softmax(node):
@@ -158,7 +162,7 @@ def _softmax(node):
                 num = [a for a in rest if isinstance(a, sp.exp)]
                 if num:
                     others = [a for a in rest if a is not num[0]]
-                    return sp.Mul(sp.exp(num[0].args[0] - F.logsumexp(*bs)), *others)
+                    return sp.Mul(sp.exp(num[0].args[0] - F.logsumexp(*bs, evaluate=False)), *others)
     return None
 
 
