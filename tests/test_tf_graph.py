@@ -37,7 +37,7 @@ def test_ops_match_numpy_for_rows_of_samples(graph):
         "neg": -z, "rows": tf.reduce_sum(z, axis=1), "cols": tf.reduce_sum(z, axis=0),
         "all": tf.reduce_sum(z), "mean_all": tf.reduce_mean(z * C), "mean_rows": tf.reduce_mean(z, axis=0),
         "keep": tf.reduce_sum(z, axis=1, keepdims=True), "WT": tf.transpose(W), "mm_T": tf.matmul(W, W, transpose_b=True),
-        "log": tf.log(C),
+        "log": tf.log(C), "max": tf.maximum(z, 0.5), "min": tf.minimum(z, -0.25),
     }
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
@@ -48,7 +48,7 @@ def test_ops_match_numpy_for_rows_of_samples(graph):
         "exp": np.exp(zv), "square": zv**2, "pow": zv**3, "div": zv / (1 + C_val), "sub": 2 - zv, "neg": -zv,
         "rows": zv.sum(1), "cols": zv.sum(0), "all": zv.sum(), "mean_all": (zv * C_val).mean(),
         "mean_rows": zv.mean(0), "keep": zv.sum(1, keepdims=True), "WT": W_val.T, "mm_T": W_val @ W_val.T,
-        "log": np.log(C_val),
+        "log": np.log(C_val), "max": np.maximum(zv, 0.5), "min": np.minimum(zv, -0.25),
     }
     for key, value in want.items():
         assert np.shape(got[key]) == np.shape(value), key
@@ -272,3 +272,20 @@ def test_cuda_target_session_through_the_host_emulation(graph, monkeypatch):
             assert sess.last_kernel.target == target
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-13)
+
+
+def test_maximum_minimum_gradients_match_torch(graph):
+    """A leaky-relu written with tf.maximum and a clip with tf.minimum, against torch."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    x_val, W_val = RNG.normal(size=(8, 3)), RNG.normal(size=(3, 2))
+    X = tf.placeholder(tf.float64, (None, 3))
+    W = tf.Variable(W_val)
+    z = tf.matmul(X, W)
+    loss = tf.reduce_sum(tf.square(tf.minimum(tf.maximum(z, 0.1 * z), 1.0)))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        (got,) = sess.run(tf.gradients(loss, [W]), {X: x_val})
+    Wt = torch.tensor(W_val, requires_grad=True)
+    zt = torch.tensor(x_val) @ Wt
+    (torch.clamp(torch.maximum(zt, 0.1 * zt), max=1.0) ** 2).sum().backward()
+    np.testing.assert_allclose(got, Wt.grad.numpy(), rtol=1e-12, atol=1e-12)

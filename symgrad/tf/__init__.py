@@ -42,6 +42,8 @@ from .ops import (
     identity,
     log,
     matmul,
+    maximum,
+    minimum,
     multiply,
     negative,
     ones,
@@ -64,7 +66,7 @@ from .variables import global_variables_initializer, group, variables_initialize
 __all__ = [
     "Graph", "Tensor", "Operation", "Variable", "Session", "GradientTape",
     "float32", "float64", "placeholder", "constant", "convert_to_tensor", "zeros", "ones",
-    "add", "subtract", "multiply", "divide", "pow", "negative", "square", "sqrt", "exp", "log",
+    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "negative", "square", "sqrt", "exp", "log",
     "abs", "sigmoid", "tanh", "softplus", "identity", "matmul", "reduce_sum", "reduce_mean", "transpose",
     "assign", "group", "gradients", "global_variables_initializer", "variables_initializer",
     "get_default_graph", "reset_default_graph", "get_default_session",

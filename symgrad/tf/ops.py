@@ -116,6 +116,16 @@ def pow(x, y, name=None):  # noqa: A001 - TensorFlow's name
     return _binary("pow", x, y, name)
 
 
+def maximum(x, y, name=None):
+    """Elementwise max; its gradient goes to x where x ≥ y (to y only where y > x)."""
+    return _binary("maximum", x, y, name)
+
+
+def minimum(x, y, name=None):
+    """Elementwise min; its gradient goes to x where x ≤ y (to y only where y < x)."""
+    return _binary("minimum", x, y, name)
+
+
 def negative(x, name=None):
     return _unary("negative", x, name)
 

@@ -301,6 +301,8 @@ RULES = {
     "multiply": binary(lambda a, b: a * b, "multiply", "mul"),
     "divide": binary(lambda a, b: a / b, "divide", "div"),
     "pow": binary(lambda a, b: a**b, "pow", None),
+    "maximum": binary(lambda a, b: sp.Max(a, b), "maximum", None),
+    "minimum": binary(lambda a, b: sp.Min(a, b), "minimum", None),
     "negative": unary(lambda a: -a, "negative", linear=True),
     "square": unary(lambda a: a**2, "square"),
     "sqrt": unary(sp.sqrt, "sqrt"),
