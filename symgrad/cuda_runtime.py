@@ -8,6 +8,7 @@ launcher and kernel text on another backend, e.g. `symgrad.cuda_emu.Backend()` o
 import numpy as np
 
 from .errors import UnsupportedError
+from .matrix.kernel import MatrixKernel
 from .runtime import Kernel, load_module
 
 
@@ -43,6 +44,19 @@ class _LauncherCalls:
         return tuple(xp.asnumpy(out))
 
 
+def _load_launcher(kernel):
+    """The launcher module of `kernel`, compiled on `kernel.backend` (cupy unless set)."""
+    module = load_module(kernel.launcher_source, f"{kernel.ir.name}_cuda")
+    try:
+        return module.Launcher(kernel.source, kernel.backend)
+    except ImportError as exc:
+        raise UnsupportedError(
+            f"running target='cuda' needs CuPy and an NVIDIA GPU ({exc}); install the extra: "
+            "pip install 'symgrad[cuda]'. Without a GPU, kernel.on(symgrad.cuda_emu.Backend()) "
+            "runs the same kernels on the CPU"
+        ) from None
+
+
 class CudaKernel(Kernel):
     """`.loss/.grad/.loss_and_grad/.predict/.per_sample_grad` as for numpy, computed by CUDA kernels.
 
@@ -70,13 +84,54 @@ class CudaKernel(Kernel):
     @property
     def launcher(self):
         if self._launcher is None:
-            module = load_module(self.launcher_source, f"{self.ir.name}_cuda")
-            try:
-                self._launcher = module.Launcher(self.source, self.backend)
-            except ImportError as exc:
-                raise UnsupportedError(
-                    f"running target='cuda' needs CuPy and an NVIDIA GPU ({exc}); install the extra: "
-                    "pip install 'symgrad[cuda]'. Without a GPU, kernel.on(symgrad.cuda_emu.Backend()) "
-                    "runs the same kernels on the CPU"
-                ) from None
+            self._launcher = _load_launcher(self)
+        return self._launcher
+
+
+class _MatrixLauncherCalls:
+    """The generated-module functions `MatrixKernel` calls, answered by the CUDA launcher."""
+
+    def __init__(self, kernel):
+        self._kernel = kernel
+
+    def loss(self, *args):
+        launcher = self._kernel.launcher
+        return launcher.xp.asnumpy(launcher.loss(*args))
+
+    def loss_and_grad(self, *args):
+        launcher = self._kernel.launcher
+        value, grads = launcher.loss_and_grad(*args)
+        return launcher.xp.asnumpy(value), [launcher.xp.asnumpy(g) for g in grads]
+
+    def predict(self, *args):
+        launcher = self._kernel.launcher
+        return tuple(launcher.xp.asnumpy(o) for o in launcher.predict(*args))
+
+
+class CudaMatrixKernel(MatrixKernel):
+    """A matrix-level model on the CUDA target: the `MatrixKernel` interface, values on the GPU.
+
+    Matrix products run on cuBLAS (CuPy's matmul), each fused entrywise block is one generated
+    kernel (`.source`); `.launcher` takes and returns CuPy arrays.
+    """
+
+    target = "cuda"
+
+    def __init__(self, ir, sources, backend=None):
+        super().__init__(ir, sources.kernel, _MatrixLauncherCalls(self))
+        self.sources, self.launcher_source, self.backend = sources, sources.launcher, backend
+        self._launcher = None
+
+    def __repr__(self):
+        where = "cupy" if self.backend is None else type(self.backend).__module__
+        return f"<symgrad CudaMatrixKernel {self.name!r} params={len(self.wrt)} {self.dtype} on {where}>"
+
+    def on(self, backend):
+        """The same kernel run through `backend` (a cupy-like module) instead of cupy."""
+        return CudaMatrixKernel(self.ir, self.sources, backend)
+
+    @property
+    def launcher(self):
+        if self._launcher is None:
+            self._launcher = _load_launcher(self)
         return self._launcher

@@ -21,8 +21,13 @@ def build_matrix_ir(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64
     return lower(name, expr, grads, list(outputs), inputs, wrt, dtype=dtype, adjoints=adjoints)
 
 
-def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"):
+def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64", target="numpy"):
     ir = build_matrix_ir(expr, wrt, inputs, outputs, name, dtype)
+    if target == "cuda":
+        from ..cuda_runtime import CudaMatrixKernel
+        from ..render.cuda_matrix import render_cuda_matrix
+
+        return CudaMatrixKernel(ir, render_cuda_matrix(ir))
     source = render_numpy_matrix(ir)
     return MatrixKernel(ir, source, load_module(source, ir.name))
 

@@ -30,7 +30,7 @@ from ..ir import (
     TensorType,
     TransposeView,
 )
-from ..names import C_KEYWORDS, RESERVED, Namer
+from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED, Namer
 from .graph import matrix_symbols, operands, size_symbols, topological
 from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
 
@@ -81,7 +81,8 @@ class _Lowering:
 
     def fresh(self, base):
         k, ident = 0, base
-        while ident in self.namer.used or keyword.iskeyword(ident) or ident in RESERVED or ident in C_KEYWORDS:
+        while (ident in self.namer.used or keyword.iskeyword(ident) or ident in RESERVED or ident in C_KEYWORDS
+               or ident in CUDA_NAMES):
             k += 1
             ident = f"{base}_{k}"
         self.namer.used.add(ident)
