@@ -15,8 +15,17 @@ def _line(target, text, comment):
     return f"{target} = {text}" + (f"  # {comment}" if note else "")
 
 
-def _body(statements, printer):
-    return [_line(st.target, printer.doprint(st.expr), st.comment) for st in statements]
+class _Lines:
+    """Statements as lines, each printed once per printer: the module's functions repeat most of them."""
+
+    def __init__(self, printer):
+        self.printer, self.lines = printer, {}
+
+    def __call__(self, statements):
+        for st in statements:
+            if st.target not in self.lines:
+                self.lines[st.target] = _line(st.target, self.printer.doprint(st.expr), st.comment)
+        return [self.lines[st.target] for st in statements]
 
 
 def _sum(out):
@@ -37,6 +46,7 @@ def _loop_header(data):
 def render_numpy(ir, title=None):
     """The module text for `ir` (deterministic: same IR, same bytes)."""
     vec, loop = NumpyExprPrinter(), MathExprPrinter()
+    vec_lines, loop_lines = _Lines(vec), _Lines(loop)
     args = ", ".join(v.ident for v in ir.args)
     data = [v.ident for v in ir.data]
     sums = [ir.loss, *ir.grads]
@@ -44,7 +54,7 @@ def render_numpy(ir, title=None):
     grad_statements = ir.needed([o.source for o in sums])
     once = [st for st in grad_statements if not st.batched]
     per_sample = [st for st in grad_statements if st.batched]
-    loop_body = _body(per_sample, loop)
+    loop_body = loop_lines(per_sample)
     loop_body += [f"{o.target} += {o.source}" for o in sums if o.batched]
 
     context = dict(
@@ -58,17 +68,17 @@ def render_numpy(ir, title=None):
         args=args,
         batch_length=f"{data[0]}.shape[0]" if data else "1",
         float64_check=f"{data[0]}.dtype == np.float64" if data else "True",
-        predict_body=_body(ir.needed(ir.predictions), vec),
+        predict_body=vec_lines(ir.needed(ir.predictions)),
         predictions=ir.predictions,
-        loss_body=_body(ir.needed([ir.loss.source]), vec) + [_sum(ir.loss)],
+        loss_body=vec_lines(ir.needed([ir.loss.source])) + [_sum(ir.loss)],
         loss_return=ir.loss.target,
-        grad_body=_body(grad_statements, vec) + [_sum(o) for o in sums],
+        grad_body=vec_lines(grad_statements) + [_sum(o) for o in sums],
         grad_return=f"{ir.loss.target}, [{', '.join(o.target for o in ir.grads)}]",
-        loop_prologue=_body(once, loop) + [f"{o.target} = 0.0" for o in sums if o.batched],
+        loop_prologue=loop_lines(once) + [f"{o.target} = 0.0" for o in sums if o.batched],
         loop_header=_loop_header(data),
         loop_body=loop_body or ["pass"],
         loop_epilogue=[_sum(o) for o in sums if not o.batched],
-        per_sample_body=_body(ir.needed(ir.per_sample_grads), vec),
+        per_sample_body=vec_lines(ir.needed(ir.per_sample_grads)),
         per_sample=ir.per_sample_grads,
     )
     context["helpers"] = [HELPERS[h][0] for h in sorted(vec.helpers)]
