@@ -17,6 +17,7 @@ from .errors import (  # noqa: E402
     UnsupportedError,
 )
 from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh  # noqa: E402
+from .second_order import compile_hessian, hessian, hvp  # noqa: E402
 from .symbolic import grad  # noqa: E402
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "sigmoid", "relu", "softplus", "logsigmoid", "logsumexp", "tanh",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "NonFiniteError",
     "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError",
+    "hessian", "hvp", "compile_hessian",
 ]

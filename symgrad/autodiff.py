@@ -19,7 +19,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 
 from . import functions as F
 from .dag import depends_on, free_symbols, topological
-from .errors import UnsupportedError
+from .errors import ShapeError, UnsupportedError
 from .matrix.graph import is_matrix_level
 from .numeric import NumpyBackend, check_supported, evaluate, evaluate_all, leaf_value
 from .values import as_expr, as_symbol_list, bind
@@ -161,6 +161,32 @@ class Result:
     fallbacks: list = field(default_factory=list)
 
 
+def _sweep(expr, wrt, table, seed, bound):
+    """The reverse pass: adjoints accumulated from every consumer, in reverse topological order.
+
+    Written against numpy operations only, so the same pass runs on `symgrad.dual.Dual` values
+    (forward-over-reverse, see `hvp`). Returns (adjoint by node, functions sympy differentiated).
+    """
+    needed = depends_on([expr], wrt)
+    adjoint = {expr: seed}
+    fallbacks = []
+    for node in reversed(topological([expr])):
+        if node not in adjoint or not node.args or node in bound:
+            continue
+        g = adjoint.pop(node) if node not in wrt else adjoint[node]
+        rule = vjp_rule(node)
+        if rule is None:
+            fallbacks.append(type(node).__name__)
+            contributions = _sympy_fallback(node, g, bound)
+        else:
+            contributions = rule(g, table[node], *[table[a] for a in node.args])
+        for arg, c in zip(node.args, contributions):
+            if c is None or arg not in needed:
+                continue
+            adjoint[arg] = adjoint[arg] + c if arg in adjoint else c
+    return adjoint, fallbacks
+
+
 def backward(expr, wrt, values, nonfinite="raise"):
     """Reverse mode on `expr`; see `grad`. Returns a `Result`."""
     expr = as_expr(expr)
@@ -174,23 +200,7 @@ def backward(expr, wrt, values, nonfinite="raise"):
     bound, batch = bind(symbols, values, nonfinite=nonfinite)
     with np.errstate(all="ignore"):
         table = evaluate_all([expr], bound)
-        needed = depends_on([expr], wrt)
-        adjoint = {expr: np.ones(batch)}
-        fallbacks = []
-        for node in reversed(topological([expr])):
-            if node not in adjoint or not node.args or node in bound:
-                continue
-            g = adjoint.pop(node) if node not in wrt else adjoint[node]
-            rule = vjp_rule(node)
-            if rule is None:
-                fallbacks.append(type(node).__name__)
-                contributions = _sympy_fallback(node, g, bound)
-            else:
-                contributions = rule(g, table[node], *[table[a] for a in node.args])
-            for arg, c in zip(node.args, contributions):
-                if c is None or arg not in needed:
-                    continue
-                adjoint[arg] = adjoint[arg] + c if arg in adjoint else c
+        adjoint, fallbacks = _sweep(expr, wrt, table, np.ones(batch), bound)
     grads = []
     for w in wrt:
         shape = np.shape(bound[w])
@@ -212,4 +222,43 @@ def grad(expr, wrt, values, nonfinite="raise"):
     return backward(expr, wrt, values, nonfinite).grads
 
 
-__all__ = ["grad", "backward", "Result", "VJP", "leaf_value", "NumpyBackend"]
+def hvp(expr, wrt, values, v, nonfinite="raise"):
+    """Hessian-vector product H·v of Σ_batch expr, by forward-over-reverse.
+
+    The reverse pass above runs on dual numbers (`symgrad.dual`) whose tangents start at `v` on
+    the parameters: the tangent of each adjoint is the directional derivative of the gradient,
+    i.e. (H·v)_i. `wrt` are scalar parameters, `v` one number per parameter. A list of floats.
+    """
+    from .dual import Dual
+
+    expr = as_expr(expr)
+    wrt = as_symbol_list(wrt)
+    v = [float(x) for x in v]
+    if len(v) != len(wrt):
+        raise ShapeError(f"v has {len(v)} entries but there are {len(wrt)} parameters in wrt")
+    symbols = sorted(free_symbols([expr]) | set(wrt), key=str)
+    check_supported(topological([expr]))
+    bound, batch = bind(symbols, values, nonfinite=nonfinite)
+    for w in wrt:
+        if np.ndim(bound[w]) != 0:
+            raise ShapeError(f"hvp needs scalar parameters; {w} is bound to an array of shape {np.shape(bound[w])}")
+    direction = dict(zip(wrt, v, strict=True))
+    duals = {s: Dual(x, direction.get(s, 0.0)) for s, x in bound.items()}
+    with np.errstate(all="ignore"):
+        table = evaluate_all([expr], duals)
+        adjoint, _ = _sweep(expr, wrt, table, Dual(np.ones(batch), np.zeros(batch)), duals)
+    out = []
+    for w in wrt:
+        tangent = adjoint[w].tangent if isinstance(adjoint.get(w), Dual) else 0.0
+        out.append(float(np.sum(tangent)))
+    return out
+
+
+def hessian(expr, wrt, values, nonfinite="raise"):
+    """The Hessian of Σ_batch expr (a P×P numpy array), one forward-over-reverse pass per column."""
+    wrt = as_symbol_list(wrt)
+    eye = np.eye(len(wrt))
+    return np.array([hvp(expr, wrt, values, eye[i], nonfinite) for i in range(len(wrt))]).T
+
+
+__all__ = ["grad", "backward", "hvp", "hessian", "Result", "VJP", "leaf_value", "NumpyBackend"]
