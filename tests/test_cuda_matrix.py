@@ -13,6 +13,7 @@ from test_matrix_codegen import MODELS, OTHER, N, _data, s
 import symgrad
 from symgrad.cuda_emu import Backend
 from symgrad.ir import FusedElementwise
+from symgrad.matrix import SumAll
 
 
 def _cuda(model_or_loss, dtype="float64", **kwargs):
@@ -105,3 +106,27 @@ def test_gpu_matrix_mlp_matches_the_numpy_target(dtype, tol):
     assert value == pytest.approx(want_value, rel=tol)
     for g, w in zip(grads, want_grads, strict=True):
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+@needs_cxx
+def test_hostile_matrix_names_give_safe_cuda_that_stays_correct(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    touch = f"__import__('os').system('touch {tmp_path / 'PWNED'}')"
+    X = sp.MatrixSymbol(f"x); {touch}; //", N, 3)
+    W = sp.MatrixSymbol("exp", 3, 2)
+    b = sp.MatrixSymbol("threadIdx\n*/", 1, 2)
+    loss = SumAll(sp.HadamardPower((X * W + sp.OneMatrix(N, 1) * b).applyfunc(sp.tanh), 2))
+    kernel = _cuda(loss, wrt=[W, b], inputs=[X])
+    code = "\n".join(line.split("//")[0] for line in kernel.source.splitlines())
+    assert not {"system", "__import__", "PWNED"} & set(re.findall(r"\w+", code))
+    compile(kernel.launcher_source, "<launcher>", "exec")  # valid Python, names only inside literals
+    values = {X: np.random.default_rng(0).normal(size=(9, 3)), W: np.full((3, 2), 0.3), b: np.full((1, 2), -0.1)}
+    grads = kernel.on(Backend()).grad(values)
+    for g, e in zip(grads, symgrad.autodiff.backward(loss, [W, b], values).grads, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-11, atol=1e-13)
+    if NVCC:
+        ptx(kernel.source, "sm_80", tmp_path)
+    numpy_grads = symgrad.compile(loss, wrt=[W, b], inputs=[X], cache=False).grad(values)  # names spelled safely there too
+    for g, e in zip(grads, numpy_grads, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+    assert not (tmp_path / "PWNED").exists(), "a name was executed"

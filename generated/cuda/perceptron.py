@@ -40,12 +40,13 @@ class Launcher:
         self.kernels = {name: module.get_function(name) for name in KERNELS}
 
     def _array(self, what, value, shape):
-        array = self.xp.ascontiguousarray(self.xp.asarray(value))
+        """`value` as a contiguous device array of DTYPE and `shape` (no copy when it is one)."""
+        array = value if isinstance(value, self.xp.ndarray) else self.xp.asarray(value)
         if array.dtype != DTYPE:
             raise TypeError(f"{what} has dtype {array.dtype}; this kernel was generated for {DTYPE.name}")
         if array.shape != shape:
             raise ValueError(f"{what} has shape {array.shape}, expected {shape}")
-        return array
+        return array if array.flags.c_contiguous else self.xp.ascontiguousarray(array)
 
     def _arguments(self, data, params):
         """Checked device arrays: data (each of length n), parameters; and n."""

@@ -30,7 +30,7 @@ from ..ir import (
     TensorType,
     TransposeView,
 )
-from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED, Namer
+from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED, Namer, identifier
 from .graph import matrix_symbols, operands, size_symbols, topological
 from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
 
@@ -347,7 +347,7 @@ def _names(loss, predictions, grads, params, adjoints):
         if adj is not None and adj.is_Matrix and adj not in hints:
             hints[adj] = f"d_{name}"
     for p, g in zip(params, grads, strict=True):
-        hints[g] = f"d_{p.name}"
+        hints[g] = f"d_{identifier(p.name)}"  # a safe spelling: the name reaches generated code
     hints[loss] = "loss_value"
     for k, p in enumerate(predictions, start=1):
         hints.setdefault(p, f"output{k}" if len(predictions) > 1 else "output")
