@@ -8,6 +8,8 @@ evaluated once, outside the per-sample work. All walks are iterative.
 """
 
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
+from sympy.logic.boolalg import Boolean
 
 from .dag import free_symbols, gc_paused, is_operation, structural_hash, topological
 from .errors import UnboundSymbolError
@@ -26,6 +28,11 @@ def _rebuild(node, args):
         return node.func(*args, evaluate=False)
     except TypeError:
         return node.func(*args)
+
+
+def _inline_only(node):
+    """Branch pairs and conditions are parts of a Piecewise, not values: never temporaries."""
+    return isinstance(node, (ExprCondPair, Boolean))
 
 
 def _small_nodes(order, limit=12):
@@ -108,7 +115,7 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
         if batched[node]:
             # a data-independent operand is hoisted: computed once, not once per sample
             for c in node.args:
-                if not batched[c] and is_operation(c) and depth[c] > 0:
+                if not batched[c] and is_operation(c) and depth[c] > 0 and not _inline_only(c):
                     materialize(c, ref[c])
         operands = [ref[c] for c in node.args]
         if isinstance(node, (sp.Add, sp.Mul)):
@@ -116,7 +123,9 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
         expr = _rebuild(node, operands)
         folded[node] = {node}.union(*(folded.pop(c) for c in node.args if c in folded))
         d = 1 + max(depth[c] for c in node.args)
-        if uses.get(node, 0) > 1 or node in root_set or d > MAX_INLINE_DEPTH:
+        if _inline_only(node):
+            ref[node], depth[node] = expr, 0
+        elif uses.get(node, 0) > 1 or node in root_set or d > MAX_INLINE_DEPTH:
             materialize(node, expr)
         else:
             ref[node] = expr

@@ -155,3 +155,13 @@ def test_squared_denominator_prints_with_parentheses(rng):
     kernel = symgrad.compile(expr * x, wrt=[p0], inputs=[x])
     values = {x: np.ones(2), p0: 1.0}
     np.testing.assert_allclose(kernel.grad(values), autodiff.grad(expr * x, [p0], values), rtol=1e-13)
+
+
+@pytest.mark.parametrize("n", [4, 40])  # per-sample loop and vectorized paths
+def test_piecewise_max_abs_kernels_match_autodiff(n):
+    """Branch pairs and conditions stay inline in the generated code (they are not values)."""
+    expr = sp.Piecewise((w * x**2, x < 1), (3 * w * x, True)) + sp.Max(w * x, 0.5) + sp.Abs(w - x)
+    values = {x: np.linspace(0.05, 3, n), w: 0.7}
+    kernel = symgrad.compile(expr, wrt=[w], inputs=[x])
+    np.testing.assert_allclose(kernel.grad(values), autodiff.grad(expr, [w], values), rtol=1e-12)
+    np.testing.assert_allclose(kernel.loss(values), autodiff.backward(expr, [w], values).value.sum(), rtol=1e-12)
