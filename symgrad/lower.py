@@ -24,6 +24,8 @@ MAX_WIDTH = 32
 
 
 def _rebuild(node, args):
+    if isinstance(node, (sp.Add, sp.Mul)):
+        return node.func._from_args(args)  # unevaluated, without sympy's constructor cache
     try:
         return node.func(*args, evaluate=False)
     except TypeError:

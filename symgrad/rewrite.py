@@ -73,6 +73,8 @@ def _sigmoid_from_exp(node):
 def _sigmoid_from_exp_ratio(node):
     """e^z · σ(−z) (what e^z/(1 + e^z) becomes) → σ(z)."""
     exps = {t.args[0]: t for t in node.args if isinstance(t, sp.exp)}
+    if not exps:  # the common case; negating every σ's argument below is not free
+        return None
     for t in node.args:
         if isinstance(t, F.sigmoid) and -t.args[0] in exps:
             z = -t.args[0]

@@ -32,8 +32,8 @@ def scalar_logsumexp(*xs):
 def predict(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """Model outputs, one array per output, each of length n."""
     n = x0.shape[0]
-    t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0
-    t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1
+    t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
     return (np.broadcast_to(t1, (n,)), np.broadcast_to(t2, (n,)), )
 
 
@@ -41,10 +41,10 @@ def loss(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """The loss summed over the batch (forward pass only)."""
     n = x0.shape[0]
     t0 = y0 + y1
-    t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0
-    t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1
+    t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
     t3 = logsumexp(t1, t2)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    t4 = t0*t3 - t1*y0 - t2*y1
+    t4 = t0*t3 - y0*t1 - y1*t2
     loss = t4.sum()  # loss summed over the batch
     return loss
 
@@ -64,10 +64,10 @@ def loss_and_grad_vectorized(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_
     """Forward and backward pass over whole arrays."""
     n = x0.shape[0]
     t0 = y0 + y1
-    t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0
-    t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1
+    t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
     t3 = logsumexp(t1, t2)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    t4 = t0*t3 - t1*y0 - t2*y1
+    t4 = t0*t3 - y0*t1 - y1*t2
     t5 = -t3  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
     t6 = t0*np.exp(t1 + t5) - y0
     t7 = t6*x0
@@ -97,10 +97,10 @@ def loss_and_grad_loop(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_
     d_b1_1 = 0.0
     for x0, x1, y0, y1 in zip(x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist()):
         t0 = y0 + y1
-        t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0
-        t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1
+        t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+        t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
         t3 = scalar_logsumexp(t1, t2)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-        t4 = t0*t3 - t1*y0 - t2*y1
+        t4 = t0*t3 - y0*t1 - y1*t2
         t5 = -t3  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
         t6 = t0*math.exp(t1 + t5) - y0
         t7 = t6*x0
@@ -122,8 +122,8 @@ def per_sample_grad(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """The n × len(PARAMS) matrix of per-sample gradients."""
     n = x0.shape[0]
     t0 = y0 + y1
-    t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0
-    t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1
+    t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
     t3 = logsumexp(t1, t2)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
     t5 = -t3  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
     t6 = t0*np.exp(t1 + t5) - y0

@@ -29,13 +29,13 @@ def scalar_sigmoid(x):
 def predict(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
     """Model outputs, one array per output, each of length n."""
     n = x0.shape[0]
-    t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0
+    t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
     t1 = sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-    t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1
+    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3
     t3 = sigmoid(t2)  # sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-    t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2
+    t4 = b1_2 + W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3
     t5 = sigmoid(t4)  # sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-    t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0
+    t6 = b2_0 + W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5
     t7 = sigmoid(t6)
     return (np.broadcast_to(t7, (n,)), )
 
@@ -43,16 +43,16 @@ def predict(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, 
 def loss(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
     """The loss summed over the batch (forward pass only)."""
     n = x0.shape[0]
-    t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0
+    t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
     t1 = sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-    t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1
+    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3
     t3 = sigmoid(t2)  # sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-    t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2
+    t4 = b1_2 + W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3
     t5 = sigmoid(t4)  # sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-    t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0
+    t6 = b2_0 + W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5
     t7 = sigmoid(t6)
     t8 = t7 - y0
-    t9 = t8**2
+    t9 = t8*t8
     loss = t9.sum()  # loss summed over the batch
     return loss
 
@@ -71,22 +71,22 @@ def loss_and_grad(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1
 def loss_and_grad_vectorized(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
     """Forward and backward pass over whole arrays."""
     n = x0.shape[0]
-    t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0
+    t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
     t1 = sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-    t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1
+    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3
     t3 = sigmoid(t2)  # sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-    t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2
+    t4 = b1_2 + W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3
     t5 = sigmoid(t4)  # sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-    t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0
+    t6 = b2_0 + W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5
     t7 = sigmoid(t6)
     t8 = t7 - y0
-    t9 = t8**2
-    t10 = (2*t8)*(t7*sigmoid(-t6))
-    t11 = (W2_0_0*t10)*(t1*sigmoid(-t0))
+    t9 = t8*t8
+    t10 = 2*t8*(t7*sigmoid(-t6))
+    t11 = t10*W2_0_0*(t1*sigmoid(-t0))
     t12 = t11*x0
-    t13 = (W2_1_0*t10)*(t3*sigmoid(-t2))
+    t13 = t10*W2_1_0*(t3*sigmoid(-t2))
     t14 = t13*x0
-    t15 = (W2_2_0*t10)*(t5*sigmoid(-t4))
+    t15 = t10*W2_2_0*(t5*sigmoid(-t4))
     t16 = t15*x0
     t17 = t11*x1
     t18 = t13*x1
@@ -97,7 +97,7 @@ def loss_and_grad_vectorized(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0,
     t23 = t11*x3
     t24 = t13*x3
     t25 = t15*x3
-    t26 = t1*t10
+    t26 = t10*t1
     t27 = t10*t3
     t28 = t10*t5
     loss = t9.sum()  # loss summed over the batch
@@ -147,22 +147,22 @@ def loss_and_grad_loop(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_
     d_W2_2_0 = 0.0
     d_b2_0 = 0.0
     for x0, x1, x2, x3, y0 in zip(x0.tolist(), x1.tolist(), x2.tolist(), x3.tolist(), y0.tolist()):
-        t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0
+        t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
         t1 = scalar_sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-        t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1
+        t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3
         t3 = scalar_sigmoid(t2)  # sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-        t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2
+        t4 = b1_2 + W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3
         t5 = scalar_sigmoid(t4)  # sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-        t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0
+        t6 = b2_0 + W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5
         t7 = scalar_sigmoid(t6)
         t8 = t7 - y0
-        t9 = t8**2
-        t10 = (2*t8)*(t7*scalar_sigmoid(-t6))
-        t11 = (W2_0_0*t10)*(t1*scalar_sigmoid(-t0))
+        t9 = t8*t8
+        t10 = 2*t8*(t7*scalar_sigmoid(-t6))
+        t11 = t10*W2_0_0*(t1*scalar_sigmoid(-t0))
         t12 = t11*x0
-        t13 = (W2_1_0*t10)*(t3*scalar_sigmoid(-t2))
+        t13 = t10*W2_1_0*(t3*scalar_sigmoid(-t2))
         t14 = t13*x0
-        t15 = (W2_2_0*t10)*(t5*scalar_sigmoid(-t4))
+        t15 = t10*W2_2_0*(t5*scalar_sigmoid(-t4))
         t16 = t15*x0
         t17 = t11*x1
         t18 = t13*x1
@@ -173,7 +173,7 @@ def loss_and_grad_loop(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_
         t23 = t11*x3
         t24 = t13*x3
         t25 = t15*x3
-        t26 = t1*t10
+        t26 = t10*t1
         t27 = t10*t3
         t28 = t10*t5
         loss += t9
@@ -202,21 +202,21 @@ def loss_and_grad_loop(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_
 def per_sample_grad(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
     """The n × len(PARAMS) matrix of per-sample gradients."""
     n = x0.shape[0]
-    t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0
+    t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
     t1 = sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-    t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1
+    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3
     t3 = sigmoid(t2)  # sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-    t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2
+    t4 = b1_2 + W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3
     t5 = sigmoid(t4)  # sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-    t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0
+    t6 = b2_0 + W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5
     t7 = sigmoid(t6)
     t8 = t7 - y0
-    t10 = (2*t8)*(t7*sigmoid(-t6))
-    t11 = (W2_0_0*t10)*(t1*sigmoid(-t0))
+    t10 = 2*t8*(t7*sigmoid(-t6))
+    t11 = t10*W2_0_0*(t1*sigmoid(-t0))
     t12 = t11*x0
-    t13 = (W2_1_0*t10)*(t3*sigmoid(-t2))
+    t13 = t10*W2_1_0*(t3*sigmoid(-t2))
     t14 = t13*x0
-    t15 = (W2_2_0*t10)*(t5*sigmoid(-t4))
+    t15 = t10*W2_2_0*(t5*sigmoid(-t4))
     t16 = t15*x0
     t17 = t11*x1
     t18 = t13*x1
@@ -227,7 +227,7 @@ def per_sample_grad(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, 
     t23 = t11*x3
     t24 = t13*x3
     t25 = t15*x3
-    t26 = t1*t10
+    t26 = t10*t1
     t27 = t10*t3
     t28 = t10*t5
     return np.stack([np.broadcast_to(t12, (n,)), np.broadcast_to(t14, (n,)), np.broadcast_to(t16, (n,)), np.broadcast_to(t17, (n,)), np.broadcast_to(t18, (n,)), np.broadcast_to(t19, (n,)), np.broadcast_to(t20, (n,)), np.broadcast_to(t21, (n,)), np.broadcast_to(t22, (n,)), np.broadcast_to(t23, (n,)), np.broadcast_to(t24, (n,)), np.broadcast_to(t25, (n,)), np.broadcast_to(t11, (n,)), np.broadcast_to(t13, (n,)), np.broadcast_to(t15, (n,)), np.broadcast_to(t26, (n,)), np.broadcast_to(t27, (n,)), np.broadcast_to(t28, (n,)), np.broadcast_to(t10, (n,)), ], axis=1)

@@ -2,6 +2,7 @@
 
 from .. import __version__
 from ..dag import gc_paused
+from .linear import LinearPrinter
 from .printers import HELPERS, MathExprPrinter, NumpyExprPrinter
 from .templates import render
 
@@ -11,7 +12,8 @@ REGENERATE = "symgrad generate all -o generated"
 
 def _line(target, text, comment):
     """`target = text`, with the source expression as a comment where it says something new."""
-    note = comment and comment.replace(" ", "") != text.replace(" ", "").replace("scalar_", "")
+    # the comment is left out when it only restates the line (in another order of terms)
+    note = comment and sorted(comment.replace(" ", "")) != sorted(text.replace(" ", "").replace("scalar_", ""))
     return f"{target} = {text}" + (f"  # {comment}" if note else "")
 
 
@@ -46,7 +48,7 @@ def _loop_header(data):
 def render_numpy(ir, title=None):
     """The module text for `ir` (deterministic: same IR, same bytes)."""
     vec, loop = NumpyExprPrinter(), MathExprPrinter()
-    vec_lines, loop_lines = _Lines(vec), _Lines(loop)
+    vec_lines, loop_lines = _Lines(LinearPrinter(vec, "np")), _Lines(LinearPrinter(loop, "math"))
     args = ", ".join(v.ident for v in ir.args)
     data = [v.ident for v in ir.data]
     sums = [ir.loss, *ir.grads]

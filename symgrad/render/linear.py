@@ -1,0 +1,126 @@
+"""A linear-time front for the Python expression printers.
+
+sympy's printers spend most of their time ordering terms and computing precedence through
+generic machinery (hundreds of microseconds per statement), which dominated rendering large
+kernels. `LinearPrinter` prints the node types that make up almost every IR statement (symbols,
+numbers, +, *, powers, elementary functions and symgrad's helpers) from a rule table, each node
+once, children before parents (no recursion); any other node goes to the wrapped sympy printer.
+Terms print in the expression's own argument order.
+"""
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.printing.precedence import precedence
+
+from .. import functions as F
+from ..dag import topological
+
+ATOM, POW, MUL, ADD = 1000, 60, 50, 40  # sympy's PRECEDENCE values for these levels
+NEG = 45  # -x, -x*y: parenthesized inside products and powers, not inside sums
+
+# sympy function -> name in numpy and in Python's math module
+ELEMENTARY = {
+    sp.exp: ("exp", "exp"), sp.log: ("log", "log"), sp.sin: ("sin", "sin"), sp.cos: ("cos", "cos"),
+    sp.tan: ("tan", "tan"), sp.sinh: ("sinh", "sinh"), sp.cosh: ("cosh", "cosh"), sp.tanh: ("tanh", "tanh"),
+    expm1: ("expm1", "expm1"), log1p: ("log1p", "log1p"),
+}
+HELPER_CALLS = {F.sigmoid: "sigmoid", F.softplus: "softplus", F.logsigmoid: "logsigmoid", F.relu: "relu",
+                F.logsumexp: "logsumexp"}
+
+
+def _paren(printed, level, strict=False):
+    text, prec = printed
+    return f"({text})" if prec < level or (strict and prec == level) else text
+
+
+def _number(node):
+    if node.is_Integer:
+        text = str(node.p)
+    elif node.is_Rational:
+        text = f"{node.p}/{node.q}"
+    else:
+        text = repr(float(node))
+    if node.is_negative:
+        return text, NEG
+    return text, MUL if node.is_Rational and not node.is_Integer else ATOM
+
+
+def _add(args):
+    """a + b - c ...; a later operand that is itself a sum keeps its parentheses (same rounding)."""
+    lead = next((i for i, (t, _) in enumerate(args) if not t.startswith("-")), 0)  # t - y, not -y + t
+    ordered = [args[lead]] + args[:lead] + args[lead + 1 :]
+    out = [ordered[0][0]]
+    for arg in ordered[1:]:
+        text = _paren(arg, ADD, strict=True)
+        out.append(f" - {text[1:]}" if text.startswith("-") else f" + {text}")
+    return "".join(out), ADD
+
+
+class LinearPrinter:
+    """Prints IR expressions for numpy (`base` a NumpyExprPrinter) or math (a MathExprPrinter)."""
+
+    def __init__(self, base, module):
+        self.base, self.module = base, module
+        self.math = module == "math"
+
+    @property
+    def helpers(self):
+        return self.base.helpers
+
+    def doprint(self, expr):
+        done = {}
+        for node in topological([expr]):
+            done[node] = self._node(node, done)
+        return done[expr][0]
+
+    def _node(self, node, done):
+        if node.is_Symbol:
+            return node.name, ATOM
+        if node.is_Number:
+            return _number(node)
+        kind = type(node)
+        args = [done[a] for a in node.args]
+        if kind is sp.Add:
+            return _add(args)
+        if kind is sp.Mul:
+            return self._mul(node, done)
+        if kind is sp.Pow:
+            return self._pow(node, args)
+        if kind in ELEMENTARY:
+            name = ELEMENTARY[kind][1 if self.math else 0]
+            return f"{self.module}.{name}({args[0][0]})", ATOM
+        if kind in HELPER_CALLS:
+            name = HELPER_CALLS[kind]
+            self.base.helpers.add(name)
+            return f"{self.base.helper_prefix}{name}({', '.join(t for t, _ in args)})", ATOM
+        return self.base.doprint(node), precedence(node)  # not in the table: sympy's printer
+
+    def _mul(self, node, done):
+        numer, denom, sign = [], [], ""
+        for arg in node.args:
+            if arg is sp.S.NegativeOne and not sign and not numer:
+                sign = "-"
+            elif arg.is_Pow and arg.exp is sp.S.NegativeOne:
+                denom.append(_paren(done[arg.base], MUL, strict=True))
+            else:  # after the first factor, a product keeps its parentheses (same rounding)
+                numer.append(_paren(done[arg], MUL, strict=bool(numer)))
+        text = "*".join(numer) or "1"
+        if denom:
+            text = f"{text}/" + "/".join(denom)
+        if sign and not numer and not denom:
+            return "-1", NEG
+        return sign + text, NEG if sign else MUL
+
+    def _pow(self, node, args):
+        (base, _), (exp_text, exp_prec) = args
+        b = _paren(args[0], POW, strict=True)
+        exponent = node.exp
+        if exponent is sp.S.NegativeOne:
+            return f"1/{b}", MUL
+        if exponent is sp.S.Half:
+            return f"{self.module}.sqrt({base})", ATOM
+        if exponent == 2 and node.base.is_Symbol:
+            return f"{b}*{b}", MUL
+        if exponent.is_Integer:
+            return (f"{b}**{exponent.p}" if exponent.p > 0 else f"{b}**({exponent.p})"), POW
+        return f"{b}**{_paren((exp_text, exp_prec), ATOM)}", POW
