@@ -56,6 +56,14 @@ def _add(args):
     return "".join(out), ADD
 
 
+TABLE_TYPES = (sp.Add, sp.Mul, sp.Pow, *ELEMENTARY, *HELPER_CALLS)
+
+
+def _operands(node):
+    """The operands printed by the table; a node the sympy printer handles prints its own."""
+    return node.args if type(node) in TABLE_TYPES else ()
+
+
 class LinearPrinter:
     """Prints IR expressions for numpy (`base` a NumpyExprPrinter) or math (a MathExprPrinter)."""
 
@@ -69,7 +77,7 @@ class LinearPrinter:
 
     def doprint(self, expr):
         done = {}
-        for node in topological([expr]):
+        for node in topological([expr], children=_operands):
             done[node] = self._node(node, done)
         return done[expr][0]
 
@@ -79,6 +87,8 @@ class LinearPrinter:
         if node.is_Number:
             return _number(node)
         kind = type(node)
+        if kind not in TABLE_TYPES:
+            return self.base.doprint(node), precedence(node)  # not in the table: sympy's printer
         args = [done[a] for a in node.args]
         if kind is sp.Add:
             return _add(args)
@@ -89,11 +99,9 @@ class LinearPrinter:
         if kind in ELEMENTARY:
             name = ELEMENTARY[kind][1 if self.math else 0]
             return f"{self.module}.{name}({args[0][0]})", ATOM
-        if kind in HELPER_CALLS:
-            name = HELPER_CALLS[kind]
-            self.base.helpers.add(name)
-            return f"{self.base.helper_prefix}{name}({', '.join(t for t, _ in args)})", ATOM
-        return self.base.doprint(node), precedence(node)  # not in the table: sympy's printer
+        name = HELPER_CALLS[kind]
+        self.base.helpers.add(name)
+        return f"{self.base.helper_prefix}{name}({', '.join(t for t, _ in args)})", ATOM
 
     def _mul(self, node, done):
         numer, denom, sign = [], [], ""
