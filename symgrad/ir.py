@@ -279,6 +279,7 @@ class MatrixKernelIR:
     source_hash: str
     dtype: str = "float64"
     size_names: dict = field(default_factory=dict)  # size name -> its identifier in generated code
+    origins: dict = field(default_factory=dict)  # sympy node -> the value name holding it (derivations cite it)
 
     @property
     def args(self):

@@ -8,6 +8,8 @@ computes it (`KernelIR.origins`); this module finds that statement's line in the
 import re
 from dataclasses import dataclass
 
+from ..ir import Phase
+
 FUNCTION = "loss_and_grad_vectorized"
 _ASSIGN = re.compile(r"^    ([A-Za-z_][A-Za-z0-9_]*) = ")
 
@@ -24,14 +26,14 @@ class CodeLine:
 class CodeMap:
     """Lines of one generated module, looked up by IR temporary or by the sympy node computed."""
 
-    def __init__(self, ir, source):
-        self.ir, self.source = ir, source
+    def __init__(self, ir, source, name=FUNCTION):
+        self.ir, self.source, self.name = ir, source, name
         self.lines = {}
         self.function = []
         inside = False
         for number, line in enumerate(source.splitlines(), start=1):
             if line.startswith("def "):
-                inside = line.startswith(f"def {FUNCTION}(")
+                inside = line.startswith(f"def {name}(")
             if inside:
                 self.function.append(CodeLine(number, line))
                 if m := _ASSIGN.match(line):
@@ -51,3 +53,56 @@ class CodeMap:
         """The per-sample line and the batch-sum line of parameter `index`'s gradient."""
         out = self.ir.grads[index]
         return self.of_target(self.ir.per_sample_grads[index]) + self.of_target(out.target)
+
+
+class MatrixCodeMap(CodeMap):
+    """Lines of a generated matrix module's `loss_and_grad`, found through the IR's data flow.
+
+    A value the renderer inlined into its reader has no line of its own: it is cited by its
+    readers' lines. `between` cites the lines that compute some values from others (a step of the
+    derivation from the quantities the document has already stated).
+    """
+
+    def __init__(self, ir, source):
+        super().__init__(ir, source, name="loss_and_grad")
+        self.reads, self.readers, self.forward = {}, {}, set()
+        for st in ir.statements:
+            for a in getattr(st, "assigns", (st,)):
+                self.reads[a.target] = a.reads()
+                for r in a.reads():
+                    self.readers.setdefault(r, []).append(a.target)
+                if st.phase is Phase.FORWARD:
+                    self.forward.add(a.target)
+
+    def of_value(self, ident):
+        """The line computing `ident`, or the lines of its readers where it was inlined."""
+        if ident in self.lines:
+            return [self.lines[ident]]
+        if ident not in self.reads:  # an argument of the function
+            return []
+        out = []
+        for reader in self.readers.get(ident, []):
+            out += [c for c in self.of_value(reader) if c not in out]
+        return out
+
+    def of_node(self, node):
+        return self.of_value(self.ir.origins[node]) if node in self.ir.origins else []
+
+    def _closure(self, idents):
+        seen, todo = set(), list(idents)
+        while todo:
+            ident = todo.pop()
+            if ident not in seen:
+                seen.add(ident)
+                todo += self.reads.get(ident, ())
+        return seen
+
+    def between(self, targets, known):
+        """Lines computing `targets` from `known` (identifiers), in module order."""
+        out = []
+        for ident in self._closure(targets) - self._closure(known):
+            out += [c for c in self.of_value(ident) if c not in out]
+        return sorted(out, key=lambda c: c.number)
+
+    def ident(self, node):
+        return self.ir.origins.get(node)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..compiler import build_ir
 from ..dag import tree_op_count
+from ..matrix.graph import is_matrix_level
 from ..names import identifier
 from ..render.numpy_target import render_numpy
 from ..render.templates import render
@@ -43,6 +44,7 @@ class Derivation:
     steps: object
     codemap: CodeMap
     sections: list = field(default_factory=list)
+    intro: str = ""
 
     def markdown(self):
         return render("derivation/markdown.md.j2", **self._context(markdown_prose))
@@ -68,12 +70,12 @@ class Derivation:
         ]
         return dict(
             title=prose(f"Derivation of the gradient of `{identifier(self.model.name)}`"),
-            intro=prose(_intro(self.model)),
+            intro=prose(self.intro),
             sections=sections,
             listing=[str(c) for c in self.codemap.function],
             listing_title=prose("Appendix: the generated forward and backward pass"),
             listing_text=prose(
-                "The function `loss_and_grad_vectorized` of the generated numpy module, which the line "
+                f"The function `{self.codemap.name}` of the generated numpy module, which the line "
                 "numbers above refer to (regenerate with `symgrad generate` for this model)."
             ),
         )
@@ -97,7 +99,12 @@ def _intro(model):
 
 
 def derive(model):
-    """The scalar-level derivation of a `symgrad.nn.Model`'s gradient, as a `Derivation`."""
+    """The derivation of a `symgrad.nn.Model`'s gradient, as a `Derivation` (matrix-level models
+    are derived with matrices, see `matrix_document`)."""
+    if is_matrix_level(model.loss, model.params):
+        from .matrix_document import derive_matrix
+
+        return derive_matrix(model)
     steps = scalar_steps(model)
     ir = build_ir(model)
     codemap = CodeMap(ir, render_numpy(ir))
@@ -109,7 +116,7 @@ def derive(model):
         _delta_section(steps, codemap, notation),
         _gradient_section(model, steps, codemap, notation),
     ]
-    return Derivation(model, steps, codemap, sections)
+    return Derivation(model, steps, codemap, sections, _intro(model))
 
 
 def _model_section(steps, codemap, tex):

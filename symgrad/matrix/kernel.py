@@ -12,11 +12,14 @@ from .rules import as_scalar_loss, reverse
 from .values import bind
 
 
-def build_matrix_ir(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"):
-    """Lower a matrix-level loss (a matrix means the sum of its entries) and its gradients."""
+def build_matrix_ir(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64", adjoints=None):
+    """Lower a matrix-level loss (a matrix means the sum of its entries) and its gradients.
+
+    `adjoints`, a dict, receives every node's adjoint expression (derivation documents cite them).
+    """
     expr = as_scalar_loss(expr)
     wrt, inputs = as_symbol_list(wrt), as_symbol_list(inputs or [], "inputs")
-    adjoints = {}
+    adjoints = {} if adjoints is None else adjoints
     grads = reverse(expr, wrt, adjoints)
     return lower(name, expr, grads, list(outputs), inputs, wrt, dtype=dtype, adjoints=adjoints)
 

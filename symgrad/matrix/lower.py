@@ -320,7 +320,14 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoint
         name=name, data=low.data, params=low.params, sizes=low.sizes, statements=statements,
         loss=results[0], grads=results[1 : 1 + n_grads], predictions=results[1 + n_grads :],
         types=low.types, source_hash=_source_hash(roots), dtype=dtype, size_names=dict(low.size_ident),
+        origins=_origins(low.ref, statements),
     )
+
+
+def _origins(refs, statements):
+    """Node -> the statement target holding its value (nodes inlined into a reader are absent)."""
+    targets = {t for st in statements for t in st.targets}
+    return {node: ref.name for node, ref in refs.items() if isinstance(ref, sp.Symbol) and ref.name in targets}
 
 
 def _source_hash(roots):
