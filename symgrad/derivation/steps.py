@@ -95,6 +95,10 @@ class ScalarSteps:
     def loss(self):
         return self.quantities[-1]
 
+    def abbreviate(self, expr):
+        """`expr` over the model's symbols → over the named quantities (z, h, ...)."""
+        return _abbreviate(expr, self.quantities)
+
     def expand(self, expr):
         """`expr` over δ's and named quantities → the same value in the model's own symbols."""
         by_delta = {d.symbol: d.closed for d in self.deltas}
