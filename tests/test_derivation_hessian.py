@@ -3,6 +3,8 @@ matrix forms X̃ᵀ(p − y) and X̃ᵀ diag(p(1 − p)) X̃, against autodiff, 
 gradient, symgrad.hessian and torch.autograd.functional.hessian."""
 
 import importlib.util
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -54,18 +56,18 @@ def documented(tmp_path_factory):
     form = linear_model_form(derivation)
     X_tilde = np.stack(per_sample(list(form.features), values), axis=1)  # rows x̃_nᵀ
     delta, c = per_sample([form.delta, form.curvature], values)
-    return derivation, values, X_tilde, delta, c, (out / "logistic_regression.md").read_text()
+    return derivation, values, X_tilde, delta, c, (out / "logistic_regression.md").read_text(), out
 
 
 def test_document_states_the_matrix_forms(documented):
-    text = documented[-1]
+    text = documented[5]
     assert r"\tilde{X}^{T} \left(- y_{0} + p\right)" in text
     assert r"\tilde{X}^{T} \operatorname{diag}\left(p \odot \left(1 - p\right)\right) \tilde{X}" in text
     assert r"p = \sigma\left(z^{(1)}_{0}\right)" in text and text.count("$$") % 2 == 0
 
 
 def test_gradient_in_matrix_form_matches_autodiff(documented):
-    derivation, values, X_tilde, delta, _, _ = documented
+    derivation, values, X_tilde, delta, *_ = documented
     model = derivation.model
     reference = autodiff.grad(model.loss, list(model.params), values)
     np.testing.assert_allclose(X_tilde.T @ delta, reference, rtol=1e-12, atol=1e-13)
@@ -76,7 +78,7 @@ def test_gradient_in_matrix_form_matches_autodiff(documented):
 
 
 def test_hessian_in_matrix_form_matches_finite_differences_of_the_gradient(documented):
-    derivation, values, X_tilde, _, c, _ = documented
+    derivation, values, X_tilde, _, c, *_ = documented
     model = derivation.model
     H = X_tilde.T @ np.diag(c) @ X_tilde
     theta = np.array([values[p] for p in model.params])
@@ -91,7 +93,7 @@ def test_hessian_in_matrix_form_matches_finite_differences_of_the_gradient(docum
 
 
 def test_hessian_in_matrix_form_matches_symgrad_hessian_summed(documented):
-    derivation, values, X_tilde, _, c, _ = documented
+    derivation, values, X_tilde, _, c, *_ = documented
     model = derivation.model
     rows = hessian(model.loss, list(model.params))
     summed = np.array([[v.sum() for v in per_sample(row, values)] for row in rows])
@@ -100,7 +102,7 @@ def test_hessian_in_matrix_form_matches_symgrad_hessian_summed(documented):
 
 def test_hessian_in_matrix_form_matches_torch(documented):
     torch = pytest.importorskip("torch", reason="the torch extra is not installed")
-    derivation, values, X_tilde, _, c, _ = documented
+    derivation, values, X_tilde, _, c, *_ = documented
     model = derivation.model
     X = torch.tensor(np.stack([values[s] for s in model.inputs], axis=1))
     y = torch.tensor(values[model.targets[0]])
@@ -112,6 +114,14 @@ def test_hessian_in_matrix_form_matches_torch(documented):
     theta = torch.tensor([values[p] for p in model.params], dtype=torch.float64)
     reference = torch.autograd.functional.hessian(loss, theta).numpy()
     np.testing.assert_allclose(X_tilde.T @ np.diag(c) @ X_tilde, reference, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_document_with_the_hessian_compiles(documented):
+    out = documented[-1]
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                          "logistic_regression.tex"], cwd=out, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
 
 
 def test_matrix_form_is_refused_for_a_model_with_hidden_layers():
