@@ -103,6 +103,9 @@ PARTIALS = {
     sp.exp: lambda n: [n],
     sp.log: lambda n: [power(n.args[0], sp.S.NegativeOne)],
     sp.tanh: lambda n: [add(sp.S.One, neg(power(n, 2)))],
+    # subgradient convention at the kink, shared with autodiff and generated code: d|x| = sign(x)
+    # (0 at 0); steps are flat (the Dirac delta at the jump is dropped)
+    sp.Abs: lambda n: [call(sp.sign, n.args[0])],
     sp.Heaviside: lambda n: [sp.S.Zero] * len(n.args),
     sp.sign: lambda n: [sp.S.Zero],
     F.sigmoid: lambda n: [mul(n, add(sp.S.One, neg(n)))],
@@ -185,7 +188,8 @@ def grad(expr, wrt, method="reverse", simplify=False):
     if method == "reverse":
         out = reverse(expr, wrt)
     elif method == "diff":
-        out = [sp.diff(expr, w) for w in wrt]
+        # the Dirac delta of a step's derivative is dropped, as in the reverse-mode table
+        out = [sp.diff(expr, w).replace(sp.DiracDelta, lambda *args: sp.S.Zero) for w in wrt]
     else:
         raise InvalidArgumentError(f"method must be one of {METHODS}, got {method!r}")
     return [sp.factor_terms(g) for g in out] if simplify else out

@@ -109,9 +109,9 @@ class NumpyExprPrinter(_HelperMixin, NumPyPrinter):
         self.helpers = set()
 
     def _module_format(self, fqn, register=True):
-        if fqn.startswith("math."):  # sympy's fallback for functions numpy lacks: not vectorized
+        if "." in fqn and not fqn.startswith("numpy."):  # sympy's math/scipy fallbacks: not vectorized, not imported
             raise UnsupportedError(
-                f"the {self.target_name} target has no vectorized form of {fqn[len('math.'):]}; "
+                f"the {self.target_name} target has no numpy form of {fqn.rsplit('.', 1)[-1]} ({fqn}); "
                 "rewrite it with supported functions"
             )
         return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else super()._module_format(fqn, register)
