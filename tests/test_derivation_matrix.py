@@ -112,8 +112,9 @@ def test_matrix_document_states_the_textbook_recurrences():
     assert r"\frac{\partial E}{\partial W_{1}} = X^{T} \delta_{1}" in text
     assert r"\frac{\partial E}{\partial b_{1}} = \mathbf{1}^{T} \delta_{1}" in text
     assert r"Z_{1} = X W_{1} + \mathbf{1} b_{1}" in text
-    for line in ["z1 = X @ W1", "d_h1 = d_z2 @ W2.T", "d_W1 = X.T @ d_z1", "d_b1 = d_z1.sum(axis=0, keepdims=True)"]:
-        assert text.count(line) == 2  # cited beside its step, and in the appendix listing
+    assert text.count("z1 = X @ W1") == 2  # beside Z1's definition, and in the appendix listing
+    for line in ["d_h1 = d_z2 @ W2.T", "d_W1 = X.T @ d_z1", "d_b1 = d_z1.sum(axis=0, keepdims=True)"]:
+        assert text.count(line) == 3  # beside the layer's local rule, its δ or gradient, and in the listing
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")

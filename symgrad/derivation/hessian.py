@@ -121,9 +121,9 @@ def linear_model_section(derivation, named=None, title="6. Gradient and Hessian 
         Step(rf"{tex(z)} = \theta^{{T}} \tilde{{x}},\quad \tilde{{x}} = \frac{{\partial {tex(z)}}}{{\partial \theta}} = {tex(features.T)}^{{T}}"
              + "".join(rf",\quad {latex} = {tex(cls(z))}" for cls, latex in (named or {}).items())),
         Step(rf"\nabla_{{\theta}} E = \delta \, \tilde{{x}},\quad \delta = {tex(steps.deltas[0].symbol)} = "
-             rf"{tex(steps.abbreviate(form.delta).xreplace(named_values).xreplace(_display(named, z)))}"),
+             rf"{tex(steps.abbreviate(form.delta).xreplace(named_values).xreplace(_display(named)))}"),
         Step(rf"\nabla^{{2}}_{{\theta}} E = c \, \tilde{{x}} \tilde{{x}}^{{T}},\quad c = \frac{{\partial \delta}}{{\partial {tex(z)}}} = "
-             rf"{tex(steps.abbreviate(form.curvature).xreplace(named_values).xreplace(_display(named, z)))}"),
+             rf"{tex(steps.abbreviate(form.curvature).xreplace(named_values).xreplace(_display(named)))}"),
         Step(rf"{tex(z)} = {vec(Xt * theta)},\quad \sum_{{n}} \nabla_{{\theta}} E_{{n}} = {vec(Xt.T)} \left({vec(delta)}\right)"),
         Step(rf"\sum_{{n}} \nabla^{{2}}_{{\theta}} E_{{n}} = {vec(Xt.T)} \operatorname{{diag}}\left({vec(curvature)}\right) {vec(Xt)}"),
     ]
@@ -135,6 +135,6 @@ def linear_model_section(derivation, named=None, title="6. Gradient and Hessian 
     return Section(title, text, tuple(out))
 
 
-def _display(named, z):
+def _display(named):
     """Named values back as plain symbols for the scalar printer (σ(z) → p)."""
     return {sp.Symbol(f"_named_{cls.__name__}", real=True): sp.Symbol(latex) for cls, latex in (named or {}).items()}

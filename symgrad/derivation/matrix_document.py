@@ -66,7 +66,7 @@ def derive_matrix(model):
     cite = _Citations(codemap)
     sections = [
         _model_section(steps, cite, tex),
-        _locals_section(steps, tex),
+        _locals_section(steps, codemap, tex, adjoints),
         _delta_section(steps, cite, tex, adjoints),
         _gradient_section(steps, codemap, tex),
     ]
@@ -90,25 +90,33 @@ def _model_section(steps, cite, tex):
     return Section("1. The model in matrix form", text, tuple(out))
 
 
-def _locals_section(steps, tex):
+def _locals_section(steps, codemap, tex, adjoints):
     out = []
+    grads = {v.symbol: g for v, g in zip(codemap.ir.params, codemap.ir.grads, strict=True)}
+
+    def lines(*nodes):
+        return tuple(c for n in nodes if n is not None for c in codemap.of_node(adjoints.get(n)))
+
     for layer, var, d, matrix in steps.activation_rules:
         scalar = MatrixNotation({var: "z"})
         f = layer.activation.function
         applied = tex(layer.Z.applyfunc(f))
         out.append(Step(rf"\frac{{d}}{{d z}} {scalar(f(var))} = {scalar(d)},\quad "
-                        rf"{_derivative_name(applied)} = {tex(matrix)}"))
+                        rf"{_derivative_name(applied)} = {tex(matrix)}", lines(layer.product)))
     for layer, *adjoint in steps.dense_rules:
         shown = layer.input if layer.index == 1 else steps.layers[layer.index - 2].shown_output
         wrt = [shown, layer.weight] + ([layer.bias] if layer.bias is not None else [])
         parts = [f"{_partial(tex, 'E', w)} = {tex(a)}" for w, a in zip(wrt, adjoint, strict=True)
                  if layer.index > 1 or w is not shown]
-        out.append(Step(rf"{tex(layer.delta)} = {_partial(tex, 'E', layer.Z)}:\quad " + r",\quad ".join(parts)))
+        code = lines(layer.input if layer.index > 1 else None)
+        code += tuple(c for p in (layer.weight, layer.bias) if p is not None for c in codemap.of_value(grads[p]))
+        out.append(Step(rf"{tex(layer.delta)} = {_partial(tex, 'E', layer.Z)}:\quad " + r",\quad ".join(parts), code))
     text = ("Each activation's derivative, written with the activation itself and applied entry by entry "
-            "($\\odot$ is the entrywise product, $A^{\\circ 2}$ the entrywise square); then, for each dense layer "
+            "($\\odot$ is the entrywise product, $A^{\\circ 2}$ the entrywise square; the kernel computes it inside "
+            "the line of that layer's $\\delta$); then, for each dense layer "
             "$Z = A W + \\mathbf{1} b$, what it passes back given $\\delta = \\partial E / \\partial Z$: "
             "$\\delta W^{T}$ to its input, $A^{T} \\delta$ to its weights and $\\mathbf{1}^{T} \\delta$ (the column "
-            "sums) to its bias. Both come from symgrad's rule tables, not from a template.")
+            "sums) to its bias, each in the cited line. Both come from symgrad's rule tables, not from a template.")
     return Section("2. Local derivatives", text, tuple(out))
 
 

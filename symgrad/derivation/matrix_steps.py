@@ -52,7 +52,6 @@ class DenseLayer:
 @dataclass(frozen=True)
 class MatrixDelta:
     layer: DenseLayer
-    upstream: sp.MatrixExpr | None  # ∂E/∂H (or None for the output layer without activation)
     recurrence: sp.MatrixExpr  # over the next layer's δ symbol
     closed: sp.MatrixExpr  # over the forward quantities only
 
@@ -71,7 +70,6 @@ class MatrixSteps:
 
     layers: list
     definitions: list  # (display symbol or "E", definition over display symbols, model node)
-    loss: sp.Expr  # E over the last layer's display symbol
     activation_rules: list  # (layer, scalar variable, f'(z) over f, f'(Z) as a matrix over Z/H)
     dense_rules: list  # (layer, upstream A adjoint, W adjoint, b adjoint), with δ symbolic
     deltas: list  # MatrixDelta, output layer first
@@ -157,8 +155,9 @@ def _loss_over_display(model, layers, table):
     """E with the layers' nodes replaced by their symbols (a sum that absorbed Z keeps its other terms)."""
     last = layers[-1]
     replace = dict(table)
-    if last.activation is None and last.node not in set(topological([model.loss])):
-        for node in topological([model.loss]):
+    nodes = topological([model.loss])
+    if last.activation is None and last.node not in set(nodes):
+        for node in nodes:
             if isinstance(node, sp.MatAdd) and last.product in node.args:
                 kept = [t for t in node.args if t != last.product and t not in last.node.args]
                 replace[node] = sp.MatAdd(last.Z, *[t.xreplace(table) for t in kept])
@@ -230,7 +229,7 @@ def matrix_steps(model):
             closed = hadamard(closed_upstream, fprime[layer.index])
         else:
             recurrence, closed = upstream, closed_upstream
-        deltas.append(MatrixDelta(layer, upstream if layer.activation is not None else None, recurrence, closed))
+        deltas.append(MatrixDelta(layer, recurrence, closed))
 
     closed_delta = {d.layer.delta: d.closed for d in deltas}
     gradients = []
@@ -242,4 +241,4 @@ def matrix_steps(model):
     for p in model.params:
         layer, via = by_param[p]
         gradients.append(MatrixGradient(p, layer, via, via.xreplace(closed_delta)))
-    return MatrixSteps(layers, definitions, loss, activation_rules, dense_rules, deltas, gradients, names)
+    return MatrixSteps(layers, definitions, activation_rules, dense_rules, deltas, gradients, names)
