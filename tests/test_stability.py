@@ -171,3 +171,45 @@ def test_disabling_rewrites_shows_what_they_fix():
 def test_unknown_rule_name_is_our_error():
     with pytest.raises(symgrad.InvalidArgumentError, match="unknown rewrite rule"):
         symgrad.compile(u, wrt=[w], inputs=[x], rewrites=["no_such_rule"])
+
+
+def _cuda_points(dtype):
+    return np.array(F64 if dtype == "float64" else F32)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_emulated_cuda_kernel_is_finite_and_accurate_at_extremes(dtype):
+    """The same cases through the CUDA target (run by the host emulation): one kernel, one
+    parameter per case, so each column of the per-sample gradient is one case's derivative."""
+    cuda_cases = pytest.importorskip("cuda_cases")
+    if not cuda_cases.HAVE_CXX:
+        pytest.skip("no host C++20 compiler for the CUDA emulation")
+    from symgrad.cuda_emu import Backend
+
+    names = sorted(CASES)
+    ws = [sp.Symbol(f"w_{n}", real=True) for n in names]
+    exprs = [CASES[n][0].subs(w, wn) for n, wn in zip(names, ws, strict=True)]
+    kernel = symgrad.compile(sp.Add(*exprs), wrt=ws, inputs=[x, y], outputs=exprs, target="cuda", dtype=dtype, cache=False)
+    kernel = kernel.on(Backend())
+    pts = _cuda_points(dtype)
+    values = {x: pts.astype(dtype), y: np.full(len(pts), Y_VALUE, dtype), **dict.fromkeys(ws, 0.0)}
+    with np.errstate(all="ignore"):
+        outs = kernel.predict(values, nonfinite="propagate")
+        per_sample = np.asarray(kernel.per_sample_grad(values, nonfinite="propagate"))
+    for j, name in enumerate(names):
+        expr, domain = CASES[name]
+        keep = np.ones(len(pts), bool) if not domain else (pts > domain[0]) & (pts < domain[1])
+        value_fn, deriv_fn = _oracle(expr)
+        true_value, true_deriv = _truth(value_fn, pts[keep], dtype), _truth(deriv_fn, pts[keep], dtype)
+        ok = np.isfinite(true_value) & (np.abs(true_value) <= np.finfo(dtype).max)
+        ok &= np.isfinite(true_deriv) & (np.abs(true_deriv) <= np.finfo(dtype).max)
+        for what, got, true in (("value", np.asarray(outs[j])[keep], true_value), ("derivative", per_sample[keep, j], true_deriv)):
+            assert np.all(np.isfinite(got[ok])), f"cuda {name} {what}: non-finite at {pts[keep][ok][~np.isfinite(got[ok])]}"
+            err = _ulp_error(got[ok], true[ok], dtype)
+            exponent = np.abs(pts[keep][ok]) + np.abs(true_value[ok])
+            tol = ULPS + (2 * exponent if what == "derivative" and name in LSE_DERIVATIVE_EXTRA else 0)
+            worst = int(np.argmax(err - tol))
+            assert err[worst] <= np.broadcast_to(tol, err.shape)[worst], (
+                f"cuda {name} {what} ({dtype}) is {err[worst]:.1f} ulps off at x={pts[keep][ok][worst]!r}: "
+                f"got {got[ok][worst]!r}, true {true[ok][worst]!r}"
+            )
