@@ -67,6 +67,13 @@ KINKS = [
     ("relu(r)", symgrad.relu(r), {r: 0.0}, "Heaviside(r, 0): 0 at 0"),
     ("r*Heaviside(r)", r * sp.Heaviside(r), {r: 0.0}, "a step is flat: its Dirac delta is dropped; Heaviside(0) = 1/2"),
     ("sign(r)*r", sp.sign(r) * r, {r: 0.0}, "sign is flat: d sign = 0"),
+    ("Max(r, 1 - r)", sp.Max(r, 1 - r), {r: 0.5}, "the first argument attaining the maximum (sympy's order) gets it all"),
+    ("Max(r, 0.5)", sp.Max(r, sp.Rational(1, 2)), {r: 0.5}, "the constant comes first in sympy's order: 0"),
+    ("Min(r, 1 - r)", sp.Min(r, 1 - r), {r: 0.5}, "the first argument attaining the minimum gets it all"),
+    ("Piecewise((r, r < 1), (3*r, True))", sp.Piecewise((r, r < 1), (3 * r, True)), {r: 1.0},
+     "the first branch whose condition holds (here the second)"),
+    ("Piecewise((r, r <= 1), (3*r, True))", sp.Piecewise((r, r <= 1), (3 * r, True)), {r: 1.0},
+     "the first branch whose condition holds (here the first)"),
 ]
 
 
@@ -128,12 +135,7 @@ def render():
         (v,) = set(vals.values()) if len(set(vals.values())) == 1 else (vals,)
         at = ", ".join(f"{k} = {val}" for k, val in point.items())
         lines.append(f"| `{label}` | {at} | {v} | {why} |")
-    lines += [
-        "",
-        "Max and Min give the whole adjoint to the first argument (in sympy's argument order) that",
-        "attains the extremum; Piecewise differentiates the first branch whose condition holds.",
-        "",
-    ]
+    lines.append("")
     return "\n".join(lines)
 
 
