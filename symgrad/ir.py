@@ -280,6 +280,7 @@ class MatrixKernelIR:
     dtype: str = "float64"
     size_names: dict = field(default_factory=dict)  # size name -> its identifier in generated code
     origins: dict = field(default_factory=dict)  # sympy node -> the value name holding it (derivations cite it)
+    extras: list = field(default_factory=list)  # further derived results (Hessians), by name
 
     @property
     def args(self):

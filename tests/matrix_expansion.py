@@ -24,8 +24,8 @@ def _explicit_scalar(expr):
     return expr
 
 
-def scalar_expansion_grad(loss, wrt, values):
-    """∂loss/∂(each entry of each wrt), evaluated at `values`: a list of arrays of each shape."""
+def _flat(loss, wrt, values):
+    """(scalar loss over entry symbols, the entry symbols of `wrt` in order, their shapes, numbers)."""
     if loss.is_Matrix:
         loss = SumAll(loss)
     sizes = {d: sp.Integer(v.shape[k]) for m, v in values.items() if isinstance(m, sp.MatrixSymbol)
@@ -51,8 +51,24 @@ def scalar_expansion_grad(loss, wrt, values):
         else:
             entries.append(w)
             shapes.append(())
+    return flat, entries, shapes, numbers
+
+
+def _at(exprs, numbers):
     args = sorted(numbers, key=str)
-    derivative = sp.lambdify(args, [sp.diff(flat, e) for e in entries], "mpmath")
-    flat_values = iter(float(d) for d in derivative(*[numbers[a] for a in args]))
+    return [float(d) for d in sp.lambdify(args, exprs, "mpmath")(*[numbers[a] for a in args])]
+
+
+def scalar_expansion_grad(loss, wrt, values):
+    """∂loss/∂(each entry of each wrt), evaluated at `values`: a list of arrays of each shape."""
+    flat, entries, shapes, numbers = _flat(loss, wrt, values)
+    flat_values = iter(_at([sp.diff(flat, e) for e in entries], numbers))
     return [float(next(flat_values)) if not shape else
             np.array([next(flat_values) for _ in range(int(np.prod(shape)))]).reshape(shape) for shape in shapes]
+
+
+def scalar_expansion_hessian(loss, wrt, values):
+    """`sympy.hessian` of the expanded loss in the entries of `wrt` (row-major, concatenated)."""
+    flat, entries, _, numbers = _flat(loss, wrt, values)
+    h = sp.hessian(flat, entries)
+    return np.array(_at(list(h), numbers)).reshape(h.shape)

@@ -3,10 +3,13 @@
 `symgrad.grad`, `symgrad.autodiff.grad`, `symgrad.check` and `symgrad.compile` hand an expression
 to this package when it (or a `wrt` entry) involves matrices. Pipeline order: `nodes` (the node
 types sympy lacks), `graph` (walking), `values` (binding arrays, reading sizes), `evaluate`,
-`rules` (symbolic reverse mode), `autodiff` (numeric reverse mode), `check`.
+`rules` (symbolic reverse mode), `autodiff` (numeric reverse mode), `check`; second derivatives:
+`forward` (tangent rules), `linear` (the matrix of a linear map), `hessian`, `hessian_kernel`.
 """
 
 from .graph import is_matrix_level
+from .hessian import hessian, hvp
+from .hessian_kernel import compile_hessian
 from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit
 from .rules import reverse
 
@@ -18,4 +21,4 @@ def grad(expr, wrt):
     return reverse(expr, as_symbol_list(wrt))
 
 
-__all__ = ["grad", "is_matrix_level", "Map", "SumAll", "RowLogSumExp", "RowSoftmax", "Unit"]
+__all__ = ["grad", "hessian", "hvp", "compile_hessian", "is_matrix_level", "Map", "SumAll", "RowLogSumExp", "RowSoftmax", "Unit"]

@@ -119,11 +119,15 @@ def hadamard(*factors):
 def emap(body, variables, *operands):
     """Map(Lambda(variables, body), operands), dropping operands the body does not read.
 
-    Operands that are c·OneMatrix enter the body as the number c, where the others keep the shape.
+    Numbers, and operands that are c·OneMatrix where the others keep the shape, enter the body as numbers.
     """
     shape = broadcast_shape(operands)
     keep = dict(zip(variables, operands, strict=True))
     for v, o in zip(variables, operands, strict=True):
+        if not o.is_Matrix and o.is_number:  # a constant operand (an exponent) enters the body
+            body = body.xreplace({v: o})
+            del keep[v]
+            continue
         c = _ones_multiple(o) if o.is_Matrix else None
         rest = [keep[u] for u in keep if u != v and u in body.free_symbols]
         if c is not None and any(r.is_Matrix for r in rest) and broadcast_shape(rest) == shape:

@@ -11,6 +11,7 @@ import sympy as sp
 
 from ..errors import InvalidArgumentError
 from ..functions import activation as _activation
+from ..functions import softplus
 from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll
 
 
@@ -72,6 +73,20 @@ def softmax_cross_entropy(Z, Y, mean=False):
     """−Σ_i Σ_k Y_ik log softmax(Z)_ik from logits Z and one-hot (or probability) rows Y."""
     y, lse, z = sp.symbols("_y _l _z", real=True)
     total = SumAll(Map(sp.Lambda((y, lse, z), y * (lse - z)), Y, RowLogSumExp(Z), Z))
+    return total / Z.shape[0] if mean else total
+
+
+def binary_cross_entropy(P, Y, mean=False):
+    """−Σ y log p + (1 − y) log(1 − p) from probabilities P (sigmoid outputs) and 0/1 targets Y."""
+    p, y = sp.symbols("_p _y", real=True)
+    total = SumAll(Map(sp.Lambda((p, y), -y * sp.log(p) - (1 - y) * sp.log(1 - p)), P, Y))
+    return total / P.shape[0] if mean else total
+
+
+def binary_cross_entropy_logits(Z, Y, mean=False):
+    """The same loss from logits Z (P = σ(Z)) in its stable form Σ softplus(z) − y·z."""
+    z, y = sp.symbols("_z _y", real=True)
+    total = SumAll(Map(sp.Lambda((z, y), softplus(z) - y * z), Z, Y))
     return total / Z.shape[0] if mean else total
 
 

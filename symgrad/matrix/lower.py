@@ -140,8 +140,8 @@ class _Lowering:
         lead = mats[0] if isinstance(mats[0], sp.OneMatrix) and len(mats) > 1 else None
         trail = mats[-1] if isinstance(mats[-1], sp.OneMatrix) and len(mats) > 1 + (lead is not None) else None
         core = mats[(lead is not None) : len(mats) - (trail is not None)]
-        if any(isinstance(m, sp.OneMatrix) for m in core) or not core:
-            raise UnsupportedError(f"cannot lower the product {str(node)[:60]} (a ones matrix inside a product)")
+        if not core:  # a ones matrix inside the chain is multiplied as a constant matrix
+            raise UnsupportedError(f"cannot lower the product {str(node)[:60]} (only ones matrices)")
         phase = self.phase()
         if len(core) == 1:
             expr = self.expr_of(core[0])
@@ -295,9 +295,13 @@ def _fuse(statements, results):
     return out
 
 
-def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoints=None):
-    """The `MatrixKernelIR` for the scalar `loss`, its `grads` (`params` order) and `predictions`."""
-    roots = [loss, *grads, *predictions]
+def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoints=None, extras=()):
+    """The `MatrixKernelIR` for the scalar `loss`, its `grads` (`params` order) and `predictions`.
+
+    `extras` are (name, expression) pairs of further derived results (a Hessian, H·V), lowered
+    with the backward pass under those names.
+    """
+    roots = [loss, *grads, *predictions, *(e for _, e in extras)]
     known = set(data) | set(params)
     free = matrix_symbols(roots) - known - size_symbols(known)
     if free:
@@ -305,6 +309,7 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoint
         raise UnboundSymbolError(f"{names} is neither an input nor a parameter; pass it in inputs= or wrt=")
     forward = set(topological([loss, *predictions]))
     hints = _names(loss, predictions, grads, params, adjoints or {})
+    hints.update({e: n for n, e in extras})
     low = _Lowering(roots, forward, data, params, dtype, hints)
     phases = []
     for node in topological(roots):
@@ -315,10 +320,11 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoint
     phases += [Phase.BACKWARD] * (len(low.statements) - len(phases))
     tagged = [(st, ph) if isinstance(st, Assign) else st for st, ph in zip(low.statements, phases, strict=True)]
     statements = _fuse(tagged, results)
-    n_grads = len(grads)
+    n_grads, n_out = len(grads), len(predictions)
     return MatrixKernelIR(
         name=name, data=low.data, params=low.params, sizes=low.sizes, statements=statements,
-        loss=results[0], grads=results[1 : 1 + n_grads], predictions=results[1 + n_grads :],
+        loss=results[0], grads=results[1 : 1 + n_grads], predictions=results[1 + n_grads : 1 + n_grads + n_out],
+        extras=results[1 + n_grads + n_out :],
         types=low.types, source_hash=_source_hash(roots), dtype=dtype, size_names=dict(low.size_ident),
         origins=_origins(low.ref, statements),
     )

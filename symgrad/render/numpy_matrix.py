@@ -92,7 +92,7 @@ def _live(statements, results):
     return out[::-1]
 
 
-def _body(ir, results, printer):
+def _body(ir, results, printer, sizes_from=None):
     statements = _live(ir.statements, results)
     keep = set(results)
     for st in statements:
@@ -106,7 +106,7 @@ def _body(ir, results, printer):
     for st in statements:
         lines += _statement_lines(st, printer, sizes, keep, ir.types)
     text = "\n".join(lines)
-    prologue = [f"{ident} = {arg}.shape[{axis}]" for name, (arg, axis) in ir.sizes.items()
+    prologue = [f"{ident} = {arg}.shape[{axis}]" for name, (arg, axis) in (sizes_from or ir.sizes).items()
                 for ident in [ir.size_names[name]] if _mentions(text, ident)]
     return prologue + lines
 
@@ -139,3 +139,40 @@ def render_numpy_matrix(ir, title=None):
     )
     context["helpers"] = [HELPERS[h][0] for h in sorted(printer.helpers)]
     return render("numpy/matrix_module.py.j2", **context)
+
+
+def render_numpy_hessian(ir, directions, title=None):
+    """The module text for a Hessian kernel: `ir.extras` are ["hessian"?, H·V per parameter].
+
+    `directions` are the identifiers of the direction arguments (data arguments of `ir` that
+    only `hvp` takes).
+    """
+    printer = NumpyExprPrinter()
+    has_hessian = len(ir.extras) > len(ir.grads)
+    products = ir.extras[1:] if has_hessian else ir.extras
+    args = [v.ident for v in ir.args if v.ident not in directions]
+    # sizes read off the arguments every function takes (`hessian` has no directions)
+    sizes_from = {name: next(((v.ident, v.type.shape.index(name)) for v in ir.args
+                               if v.ident not in directions and name in v.type.shape), source)
+                  for name, source in ir.sizes.items()}
+    direction_vars = [v for v in ir.data if v.ident in directions]
+    context = dict(
+        title=title or f"symgrad Hessian kernel {ir.name!r}: loss, gradient, Hessian and Hessian-vector products",
+        version=__version__,
+        source_hash=ir.source_hash,
+        regenerate=REGENERATE,
+        data_names=repr(tuple(str(v.symbol) for v in ir.data if v.ident not in directions)),
+        param_names=repr(tuple(str(v.symbol) for v in ir.params)),
+        direction_names=repr(tuple(str(v.symbol) for v in direction_vars)),
+        dtype=ir.dtype,
+        args=", ".join(args),
+        hvp_args=", ".join(args + [v.ident for v in direction_vars]),
+        grad_body=_body(ir, [ir.loss, *ir.grads], printer, sizes_from),
+        grad_return=f"{ir.loss}, [{', '.join(ir.grads)}]",
+        hessian_body=_body(ir, ir.extras[:1], printer, sizes_from) if has_hessian else [],
+        hessian_return=ir.extras[0] if has_hessian else "",
+        hvp_body=_body(ir, products, printer),
+        hvp_return=", ".join(products),
+    )
+    context["helpers"] = [HELPERS[h][0] for h in sorted(printer.helpers)]
+    return render("numpy/hessian_module.py.j2", **context)
