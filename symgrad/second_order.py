@@ -9,10 +9,11 @@ reference is `symgrad.autodiff.hvp`/`hessian` (forward-over-reverse on dual numb
 import numpy as np
 import sympy as sp
 
-from . import symbolic
+from . import matrix, symbolic
 from .compiler import _normalize
 from .errors import InvalidArgumentError, ShapeError
 from .lower import lower
+from .matrix.graph import is_matrix_level
 from .render.numpy_target import render_numpy
 from .rewrite import RULES, stabilize
 from .runtime import Kernel, load_module
@@ -32,16 +33,27 @@ def _direction(v, wrt):
 
 
 def hvp(expr, wrt, v):
-    """H·v as a list of sympy expressions: the gradient of ⟨∇expr, v⟩ (v: numbers or symbols)."""
+    """H·v as a list of sympy expressions: the gradient of ⟨∇expr, v⟩ (v: numbers or symbols).
+
+    Matrix-level expressions (MatrixSymbol parameters, `v` one direction matrix per parameter) get
+    closed-form matrix expressions from `symgrad.matrix.hvp`.
+    """
     expr, wrt = as_expr(expr), as_symbol_list(wrt)
+    if is_matrix_level(expr, wrt):
+        return matrix.hvp(expr, wrt, v)[0]
     v = _direction(v, wrt)
     grad = symbolic.reverse(expr, wrt)
     return symbolic.reverse(symbolic.add(*[symbolic.mul(g, x) for g, x in zip(grad, v, strict=True)]), wrt)
 
 
 def hessian(expr, wrt):
-    """The Hessian of `expr` as a list of rows (row i is the gradient of ∂expr/∂wrt_i)."""
+    """The Hessian of `expr` as a list of rows (row i is the gradient of ∂expr/∂wrt_i).
+
+    For one n×1 MatrixSymbol parameter, the n×n matrix expression from `symgrad.matrix.hessian`.
+    """
     expr, wrt = as_expr(expr), as_symbol_list(wrt)
+    if is_matrix_level(expr, wrt):
+        return matrix.hessian(expr, wrt)
     return [symbolic.reverse(g, wrt) for g in symbolic.reverse(expr, wrt)]
 
 
@@ -86,6 +98,8 @@ def compile_hessian(expr, wrt=None, inputs=None, name=None, full=True):
     computes the upper triangle (P(P+1)/2 entries), so keep `full=True` for small P.
     """
     expr, wrt, inputs, _, name = _normalize(expr, wrt, inputs, (), name, "float64")
+    if is_matrix_level(expr, wrt):  # one kernel: gradient, closed-form Hessian (n×1 parameter), H·V
+        return matrix.compile_hessian(expr, wrt, inputs, name)
     (expr,) = stabilize([expr], RULES)
     grad = symbolic.reverse(expr, wrt)
     directions = [sp.Symbol(f"v_{w.name}", real=True) for w in wrt]

@@ -183,3 +183,13 @@ def test_direction_names_do_not_collide_with_model_symbols():
     values = {x: np.ones((3, 1)), v_x: np.arange(3.0).reshape(3, 1)}
     u = values[v_x]
     np.testing.assert_allclose(kernel.hessian(values), 2 * u @ u.T)
+
+
+def test_top_level_hessian_hvp_and_compile_hessian_dispatch_matrix_expressions():
+    values = _values()
+    assert symgrad.hessian(LOGISTIC, [x]) == hessian(LOGISTIC, x)
+    v = sp.MatrixSymbol("v", n, 1)
+    assert symgrad.hvp(LOGISTIC, [x], [v]) == hvp(LOGISTIC, [x], [v])[0]
+    kernel = symgrad.compile_hessian(LOGISTIC, [x], [X, y])
+    expected = scalar_expansion_hessian(LOGISTIC, [x], {k: values[k] for k in (x, X, y)})
+    np.testing.assert_allclose(kernel.hessian(values), expected, rtol=1e-9, atol=1e-10)
