@@ -10,14 +10,20 @@ binary cross-entropy of sigmoid(X w)), with n parameters and N = 2n rows, float6
 - numeric: central differences of the generated gradient, one column per basis direction
   (2n gradient calls; for H·V two calls).
 Median of repeats; ratios to the generated kernel. The values of every route are compared first.
+Every route runs single-threaded (BLAS and torch): on a shared, loaded machine multithreaded BLAS
+swings by 100x from call to call (a 1000x1000 matvec measured 48 ms threaded vs 0.19 ms not).
 """
 
 import argparse
+import os
 import sys
-from pathlib import Path
 
-import numpy as np
-import sympy as sp
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy loads its BLAS
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import sympy as sp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import median_seconds  # noqa: E402
@@ -131,6 +137,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         import torch
+
+        torch.set_num_threads(1)
     except ImportError:
         torch = None
         print("torch is not installed: PyTorch rows are skipped")
