@@ -97,7 +97,7 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
         from .matrix.kernel import compile_matrix
 
         e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
-        return compile_matrix(e, w, i, o, n, dtype, target)
+        return compile_matrix(e, w, i, o, n, dtype, target, kernel_cache.resolve(cache))
     store = kernel_cache.resolve(cache)
     select(rewrites)  # an unknown rule name is an error even on a cache hit
 

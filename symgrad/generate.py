@@ -6,7 +6,10 @@ from pathlib import Path
 
 from . import models
 from .compiler import build_ir
+from .matrix.graph import is_matrix_level
+from .matrix.kernel import build_matrix_ir
 from .render.cuda_target import render_cuda
+from .render.numpy_matrix import render_numpy_matrix
 from .render.numpy_target import render_numpy
 
 
@@ -37,8 +40,22 @@ def write_atomic(path, text):
     return path
 
 
+def _matrix_cuda_files(ir):
+    from .render.cuda_matrix import render_cuda_matrix
+
+    sources = render_cuda_matrix(ir)
+    return {".cu": sources.kernel, ".py": sources.launcher}
+
+
+# target -> matrix IR to {file suffix: text} (matrix-level models)
+MATRIX_RENDERERS = {"numpy": lambda ir: {".py": render_numpy_matrix(ir)}, "cuda": _matrix_cuda_files}
+
+
 def module_files(model, target="numpy"):
     """{file suffix: generated text} of `model` for `target` (numpy: one module; cuda: .cu and .py)."""
+    if is_matrix_level(model.loss, model.params):
+        ir = build_matrix_ir(model.loss, model.params, model.data, model.outputs, model.name)
+        return MATRIX_RENDERERS[target](ir)
     return RENDERERS[target](build_ir(model))
 
 

@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 
 from . import nn
 from .errors import InvalidArgumentError
@@ -33,12 +34,29 @@ def perceptron_data(n_per_class=50, seed=0):
     return X, Y
 
 
-BUNDLED = {"seed": seed, "perceptron": perceptron}
-DATA = {"seed": lambda: (SEED_X, SEED_Y), "perceptron": perceptron_data}
+def mlp_matrix():
+    """A matrix-level 4-8-3 tanh MLP with softmax cross-entropy: the batch is one N×4 matrix X."""
+    return nn.matrix_mlp([4, 8, 3], activation="tanh", name="mlp_matrix", seed=0)
+
+
+def mlp_matrix_data(n_per_class=8, seed=0):
+    """Three Gaussian clusters in 4-D (centres on ±2 along different axes) with one-hot labels."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[2.0, 0.0, 0.0, -2.0], [0.0, 2.0, -2.0, 0.0], [-2.0, -2.0, 2.0, 2.0]])
+    X = np.concatenate([c + rng.normal(size=(n_per_class, 4)) for c in centres])
+    Y = np.repeat(np.eye(3), n_per_class, axis=0)
+    return X, Y
+
+
+BUNDLED = {"seed": seed, "perceptron": perceptron, "mlp_matrix": mlp_matrix}
+DATA = {"seed": lambda: (SEED_X, SEED_Y), "perceptron": perceptron_data, "mlp_matrix": mlp_matrix_data}
 
 
 def data_values(model, X, Y=None):
-    """The `values` entries binding the model's input and target symbols to columns of X and Y."""
+    """The `values` entries binding the model's input and target symbols to X and Y: whole
+    matrices for a matrix-level model (one input X, one target Y), else one column per symbol."""
+    if any(isinstance(s, sp.MatrixSymbol) for s in model.inputs):
+        return {model.inputs[0]: X, **({model.targets[0]: Y} if Y is not None else {})}
     values = {s: X[:, i] for i, s in enumerate(model.inputs)}
     if Y is not None:
         values.update({s: Y[:, i] for i, s in enumerate(model.targets)})
@@ -71,5 +89,8 @@ def example_values(model):
         X, Y = DATA[model.name]()
     else:
         rng = np.random.default_rng(0)
-        X, Y = rng.normal(size=(8, len(model.inputs))), rng.uniform(size=(8, len(model.targets)))
+        if any(isinstance(s, sp.MatrixSymbol) for s in model.inputs):
+            X, Y = (rng.normal(size=(8, int(s.shape[1]))) for s in (model.inputs[0], model.targets[0]))
+        else:
+            X, Y = rng.normal(size=(8, len(model.inputs))), rng.uniform(size=(8, len(model.targets)))
     return {**model.initial_values(), **data_values(model, X, Y)}

@@ -3,13 +3,16 @@
 import numpy as np
 import sympy as sp
 
+from .. import cache as kernel_cache
 from ..errors import InvalidArgumentError
 from ..render.numpy_matrix import render_numpy_matrix
 from ..runtime import load_module
 from ..values import as_symbol_list
-from .lower import lower
+from .lower import canonical, lower
 from .rules import as_scalar_loss, reverse
 from .values import bind
+
+METHOD = "matrix-reverse"  # the cache key's differentiation method for matrix kernels
 
 
 def build_matrix_ir(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64", adjoints=None):
@@ -24,15 +27,34 @@ def build_matrix_ir(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64
     return lower(name, expr, grads, list(outputs), inputs, wrt, dtype=dtype, adjoints=adjoints)
 
 
-def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64", target="numpy"):
-    ir = build_matrix_ir(expr, wrt, inputs, outputs, name, dtype)
+def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64", target="numpy", store=None):
+    """A loaded kernel; numpy modules go through the kernel cache `store` (a KernelCache or None)."""
+
+    def build():
+        return build_matrix_ir(expr, wrt, inputs, outputs, name, dtype)
+
     if target == "cuda":
         from ..cuda_runtime import CudaMatrixKernel
         from ..render.cuda_matrix import render_cuda_matrix
 
+        ir = build()
         return CudaMatrixKernel(ir, render_cuda_matrix(ir))
+    if store is None:
+        ir = build()
+        source = render_numpy_matrix(ir)
+        return MatrixKernel(ir, source, load_module(source, ir.name))
+    loss, *outs = canonical([as_scalar_loss(expr), *outputs])
+    wrt, inputs = as_symbol_list(wrt), as_symbol_list(inputs or [], "inputs")
+    key = kernel_cache.kernel_key(loss, wrt, inputs, outs, name, target, dtype, METHOD, None)
+    source, status = store.load(key)
+    if source is not None:
+        return MatrixKernel.from_cache(source, load_module(source, name), name, wrt, inputs, dtype, build, status)
+    ir = build()
     source = render_numpy_matrix(ir)
-    return MatrixKernel(ir, source, load_module(source, ir.name))
+    store.store(key, source)
+    kernel = MatrixKernel(ir, source, load_module(source, ir.name))
+    kernel.cache_status = "rebuilt" if status == "corrupt" else "miss"
+    return kernel
 
 
 class MatrixKernel:
@@ -46,12 +68,28 @@ class MatrixKernel:
     target = "numpy"
 
     def __init__(self, ir, source, module):
-        self.ir, self.source, self.module = ir, source, module
+        self._ir, self.source, self.module = ir, source, module
         self.name = ir.name
         self.wrt = [v.symbol for v in ir.params]
         self.inputs = [v.symbol for v in ir.data]
         self.dtype = np.dtype(ir.dtype)
-        self.cache_status = "off"
+        self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
+
+    @classmethod
+    def from_cache(cls, source, module, name, wrt, inputs, dtype, build_ir, status="hit"):
+        """A kernel loaded from a verified cache entry; its IR is rebuilt only if someone asks."""
+        kernel = cls.__new__(cls)
+        kernel._ir, kernel._build_ir = None, build_ir
+        kernel.source, kernel.module, kernel.name = source, module, name
+        kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
+        kernel.cache_status = status
+        return kernel
+
+    @property
+    def ir(self):
+        if self._ir is None:
+            self._ir = self._build_ir()
+        return self._ir
 
     def __repr__(self):
         return f"<symgrad MatrixKernel {self.name!r} params={len(self.wrt)} inputs={len(self.inputs)} {self.dtype}>"

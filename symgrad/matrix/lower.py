@@ -336,11 +336,15 @@ def _origins(refs, statements):
     return {node: ref.name for node, ref in refs.items() if isinstance(ref, sp.Symbol) and ref.name in targets}
 
 
-def _source_hash(roots):
-    """A hash that does not see the run-to-run numbering of the Dummy in sympy's applyfunc."""
+def canonical(roots):
+    """`roots` without the run-to-run numbering of the Dummy in sympy's applyfunc (for hashes)."""
     mapping = {n.function: canonical_lambda(n.function) for n in topological(roots)
                if isinstance(n, ElementwiseApplyFunction)}
-    return structural_hash([r.xreplace(mapping) for r in roots])
+    return [r.xreplace(mapping) for r in roots]
+
+
+def _source_hash(roots):
+    return structural_hash(canonical(roots))
 
 
 def _names(loss, predictions, grads, params, adjoints):
