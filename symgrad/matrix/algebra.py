@@ -7,7 +7,7 @@ through products, cancel double transposes), so gradients read like the textbook
 
 import sympy as sp
 
-from .nodes import Map, broadcast_shape, canonical_lambda
+from .nodes import Map, Ones, broadcast_shape, canonical_lambda
 
 ONE = sp.S.One
 
@@ -39,7 +39,7 @@ def matmul(*factors):
     if scalar == 0 or any(is_zero(m) for m in mats):
         return sp.ZeroMatrix(shape_rows, shape_cols)
     if not mats:
-        mats = [sp.Identity(shape_rows) if shape_rows != 1 else sp.OneMatrix(1, 1)]
+        mats = [sp.Identity(shape_rows) if shape_rows != 1 else Ones(1, 1)]
     if scalar == 1 and len(mats) == 1:
         return mats[0]
     return sp.MatMul(*([] if scalar == 1 else [scalar]), *mats)
@@ -71,7 +71,7 @@ def transpose(m):
     if isinstance(m, (sp.Identity,)) or not m.is_Matrix:
         return m
     if isinstance(m, sp.OneMatrix):
-        return sp.OneMatrix(m.shape[1], m.shape[0])
+        return Ones(m.shape[1], m.shape[0])
     if isinstance(m, sp.ZeroMatrix):
         return sp.ZeroMatrix(m.shape[1], m.shape[0])
     if isinstance(m, sp.MatMul):
@@ -111,7 +111,7 @@ def hadamard(*factors):
         else:
             scalar = scalar * c
     if not kept:
-        return scale(scalar, sp.OneMatrix(*shape))
+        return scale(scalar, Ones(*shape))
     body = kept[0] if len(kept) == 1 else sp.HadamardProduct(*kept)
     return scale(scalar, body)
 
@@ -140,9 +140,9 @@ def emap(body, variables, *operands):
     if not any(o.is_Matrix for _, o in pairs):
         # a body that reads no matrix is a constant (or scalar) times ones
         scalar = body.xreplace(dict(pairs))
-        return scale(scalar, sp.OneMatrix(*shape)) if scalar != 0 else sp.ZeroMatrix(*shape)
+        return scale(scalar, Ones(*shape)) if scalar != 0 else sp.ZeroMatrix(*shape)
     if broadcast_shape([o for _, o in pairs]) != shape:
-        pairs.append((sp.Symbol("_ones", real=True), sp.OneMatrix(*shape)))
+        pairs.append((sp.Symbol("_ones", real=True), Ones(*shape)))
         body = body * pairs[-1][0]
     if len(pairs) == 1 and body == pairs[0][0]:
         return pairs[0][1]
@@ -157,7 +157,7 @@ def sum_rows_to(adjoint, shape):
         return SumAll(adjoint)
     rows, cols = adjoint.shape
     if shape[0] == 1 and rows != 1:
-        adjoint = matmul(sp.OneMatrix(1, rows), adjoint)
+        adjoint = matmul(Ones(1, rows), adjoint)
     if shape[1] == 1 and cols != 1:
-        adjoint = matmul(adjoint, sp.OneMatrix(cols, 1))
+        adjoint = matmul(adjoint, Ones(cols, 1))
     return adjoint

@@ -15,7 +15,7 @@ from .. import symbolic
 from ..errors import UnsupportedError
 from .algebra import add, emap, hadamard, matmul, transpose
 from .graph import operands, topological
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, canonical_lambda
+from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, canonical_lambda
 
 _T, _Y = sp.Symbol("_t", real=True), sp.Symbol("_y", real=True)
 
@@ -65,13 +65,13 @@ def _hadamard_power(node, tangents):
 def _row_lse(node, tangents):
     (z,), (t,) = node.args, tangents
     x, lse = sp.Symbol("_z", real=True), sp.Symbol("_l", real=True)
-    return matmul(emap(_T * sp.exp(x - lse), (_T, x, lse), t, z, node), sp.OneMatrix(z.shape[1], 1))
+    return matmul(emap(_T * sp.exp(x - lse), (_T, x, lse), t, z, node), Ones(z.shape[1], 1))
 
 
 def _row_softmax(node, tangents):
     (z,), (t,) = node.args, tangents
     s, r = sp.Symbol("_s", real=True), sp.Symbol("_r", real=True)
-    row_dot = matmul(hadamard(t, node), sp.OneMatrix(z.shape[1], 1))
+    row_dot = matmul(hadamard(t, node), Ones(z.shape[1], 1))
     return emap(s * (_T - r), (s, _T, r), node, t, row_dot)
 
 

@@ -12,7 +12,7 @@ import sympy as sp
 from ..errors import InvalidArgumentError
 from ..functions import activation as _activation
 from ..functions import softplus
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll
+from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll
 
 
 def size(name):
@@ -26,7 +26,7 @@ def _dim(x, name):
 
 def broadcast_rows(b, rows):
     """The 1×n row `b` repeated on each of `rows` rows: OneMatrix(rows, 1)·b."""
-    return sp.OneMatrix(rows, 1) * b
+    return Ones(rows, 1) * b
 
 
 def dense(X, W, b=None, activation="identity"):
@@ -42,12 +42,12 @@ def sum_all(M):
 
 def sum_rows(M):
     """Σ over rows: the 1×n row of column sums, 1ᵀ·M."""
-    return sp.OneMatrix(1, M.shape[0]) * M
+    return Ones(1, M.shape[0]) * M
 
 
 def sum_cols(M):
     """Σ over columns: the m×1 column of row sums, M·1."""
-    return M * sp.OneMatrix(M.shape[1], 1)
+    return M * Ones(M.shape[1], 1)
 
 
 def mean(M):

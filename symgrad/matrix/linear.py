@@ -16,7 +16,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from ..errors import UnsupportedError
 from .algebra import add, emap, matmul, transpose
 from .graph import operands, topological
-from .nodes import Map, SumAll, Unit, canonical_lambda
+from .nodes import Map, Ones, SumAll, Unit, canonical_lambda
 
 _K = sp.Symbol("_k", real=True)
 
@@ -122,7 +122,7 @@ def _hadamard(node, ks):
 
 def _sum_all(node, ks):
     rows, cols = _shape(node.arg)
-    return matmul(sp.OneMatrix(1, rows if cols == 1 else cols), ks[0])
+    return matmul(Ones(1, rows if cols == 1 else cols), ks[0])
 
 
 def _trace(node, ks):

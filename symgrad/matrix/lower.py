@@ -35,6 +35,7 @@ from .graph import matrix_symbols, operands, size_symbols, topological
 from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
 
 MAX_INLINE_DEPTH = 6
+CONSTANTS = {sp.OneMatrix: "ones", sp.ZeroMatrix: "zeros", sp.Identity: "eye", Unit: "unit"}  # class -> Constant kind
 
 
 def _dim(d):
@@ -211,7 +212,7 @@ class _Lowering:
             return
         kind = type(node)
         if isinstance(node, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity, Unit)):
-            what = {sp.OneMatrix: "ones", sp.ZeroMatrix: "zeros", sp.Identity: "eye", Unit: "unit"}[kind]
+            what = next(w for c, w in CONSTANTS.items() if isinstance(node, c))
             index = tuple(int(i) for i in node.index) if isinstance(node, Unit) else ()
             phase = self.phase()
             self.lazy[node] = lambda: Constant(self.name_for(node), what, self.type_of(node), phase, index)

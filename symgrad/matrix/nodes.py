@@ -67,6 +67,14 @@ class Map(MatrixExpr):
     def shape(self):
         return broadcast_shape(self.operands)
 
+    def _sympystr(self, printer):
+        """The body with each variable spelled as its operand: `entrywise(2*(M*x - b))`."""
+        names = {}
+        for var, op in zip(self.function.variables, self.operands, strict=True):
+            text = printer._print(op)
+            names[var] = sp.Symbol(text if op.is_Atom or isinstance(op, sp.MatrixSymbol) else f"({text})")
+        return f"entrywise({printer._print(self.function.expr.xreplace(names))})"
+
     def _entry(self, i, j, **kwargs):
         vals = []
         for op in self.operands:
@@ -75,6 +83,16 @@ class Map(MatrixExpr):
             else:
                 vals.append(op._entry(0 if op.shape[0] == 1 else i, 0 if op.shape[1] == 1 else j, **kwargs))
         return self.function(*vals)
+
+
+class Ones(sp.OneMatrix):
+    """sympy's `OneMatrix`, printed as what it is: `ones(m, n)`, 𝟙 in LaTeX (sympy prints `1`)."""
+
+    def _sympystr(self, printer):
+        return f"ones({printer._print(self.shape[0])}, {printer._print(self.shape[1])})"
+
+    def _latex(self, printer):
+        return rf"\mathbb{{1}}_{{{printer._print(self.shape[0])} \times {printer._print(self.shape[1])}}}"
 
 
 class SumAll(sp.Expr):

@@ -16,7 +16,7 @@ from .. import symbolic
 from ..errors import UnsupportedError
 from .algebra import add, emap, hadamard, matmul, scale, sum_rows_to, transpose
 from .graph import operands, topological
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
+from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
 
 _G, _Y = sp.Symbol("_g", real=True), sp.Symbol("_y", real=True)
 
@@ -67,7 +67,7 @@ def _hadamard_power(node, G):
 def _row_softmax(node, G):
     (z,) = node.args
     s, g, r = (sp.Symbol(n, real=True) for n in ("_s", "_g", "_r"))
-    row_dot = matmul(hadamard(G, node), sp.OneMatrix(z.shape[1], 1))
+    row_dot = matmul(hadamard(G, node), Ones(z.shape[1], 1))
     return [emap(s * (g - r), (s, g, r), node, G, row_dot)]
 
 
@@ -92,7 +92,7 @@ RULES = {
     sp.HadamardProduct: lambda node, G: [hadamard(G, *(node.args[:i] + node.args[i + 1 :])) for i in range(len(node.args))],
     sp.HadamardPower: _hadamard_power,
     sp.Trace: lambda node, G: [scale(G, sp.Identity(node.arg.shape[0]))],
-    SumAll: lambda node, G: [scale(G, sp.OneMatrix(*node.arg.shape))],
+    SumAll: lambda node, G: [scale(G, Ones(*node.arg.shape))],
     MatrixElement: lambda node, G: [scale(G, Unit(*node.parent.shape, node.i, node.j))],
     ElementwiseApplyFunction: lambda node, G: entrywise_adjoints(node.function, node, [node.expr], G),
     Map: lambda node, G: entrywise_adjoints(node.function, node, list(node.operands), G),
