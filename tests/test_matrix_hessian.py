@@ -81,8 +81,8 @@ def test_hessian_matches_scalar_expansion_finite_differences_torch_and_generated
 def test_closed_forms_read_like_the_textbook():
     H = hessian(QUADRATIC, x)
     assert isinstance(H, sp.MatAdd) and set(H.args) == {A, A.T}
-    H = hessian(LEAST_SQUARES, x)  # 2·Mᵀ·M: one product, the 2 applied entrywise
-    assert isinstance(H, sp.MatMul) and H.args[0] == M.T and H.args[1].operands == (M,)
+    H = hessian(LEAST_SQUARES, x)  # 2·Mᵀ·M: one product (numpy's syrk for M.T @ M)
+    assert H == sp.MatMul(2, M.T, M)
     H = hessian(LOGISTIC, x)  # Xᵀ·(D ⊙ X), D = σ(z)(1 − σ(z)) broadcast along the columns of X
     assert isinstance(H, sp.MatMul) and H.args[0] == X.T
     (D,) = H.args[1:]
@@ -193,3 +193,10 @@ def test_top_level_hessian_hvp_and_compile_hessian_dispatch_matrix_expressions()
     kernel = symgrad.compile_hessian(LOGISTIC, [x], [X, y])
     expected = scalar_expansion_hessian(LOGISTIC, [x], {k: values[k] for k in (x, X, y)})
     np.testing.assert_allclose(kernel.hessian(values), expected, rtol=1e-9, atol=1e-10)
+
+
+def test_generated_hvp_stays_matrix_vector():
+    """2·Mᵀ·M·v is lowered as Mᵀ·(M·v): no n×n product in the H·V function."""
+    body = compile_hessian(LEAST_SQUARES, [x], [M, b]).source.split("def hvp(")[1]
+    assert "M.T @ M" not in body and "M @ v_x" in body
+    assert "M.T @ M" in compile_hessian(LEAST_SQUARES, [x], [M, b]).source.split("def hessian(")[1].split("def hvp(")[0]

@@ -135,7 +135,8 @@ class _Lowering:
         return self.value(factor), False
 
     def matmul(self, node):
-        """A product chain: gemms left to right; ones factors at either end are sums (and broadcasts)."""
+        """A product chain: gemms left to right (right to left for a column result, so matrix-vector
+        products stay matrix-vector); ones factors at either end are sums (and broadcasts)."""
         scalars = [self.expr_of(a) for a in node.args if not a.is_Matrix]
         mats = [a for a in node.args if a.is_Matrix]
         lead = mats[0] if isinstance(mats[0], sp.OneMatrix) and len(mats) > 1 else None
@@ -148,15 +149,25 @@ class _Lowering:
             expr = self.expr_of(core[0])
             shape = list(core[0].shape)
         else:
-            ident, ta = self.operand(core[0])
             shape = [core[0].shape[0], core[-1].shape[1]]
-            for k, factor in enumerate(core[1:], start=1):
-                b, tb = self.operand(factor)
-                last = k == len(core) - 1 and not scalars and not self._reduces(lead, trail, shape)
-                target = self.name_for(node) if last else self.fresh("z" if phase is Phase.FORWARD else "t")
-                step = TensorType((_dim(core[0].shape[0]), _dim(factor.shape[1])), self.dtype)
-                ident = self.emit(MatMul(target, ident, b, ta, tb, step, phase))
-                ta = False
+            done = not scalars and not self._reduces(lead, trail, shape)
+            if len(core) > 2 and shape[1] == 1 and shape[0] != 1:  # a column: Aᵀ·(A·v), never (AᵀA)·v
+                ident, tb = self.operand(core[-1])
+                for k, factor in enumerate(reversed(core[:-1]), start=1):
+                    a, ta = self.operand(factor)
+                    target = self.name_for(node) if done and k == len(core) - 1 else self.fresh("t")
+                    step = TensorType((_dim(factor.shape[0]), _dim(core[-1].shape[1])), self.dtype)
+                    ident = self.emit(MatMul(target, a, ident, ta, tb, step, phase))
+                    tb = False
+            else:
+                ident, ta = self.operand(core[0])
+                for k, factor in enumerate(core[1:], start=1):
+                    b, tb = self.operand(factor)
+                    last = k == len(core) - 1 and done
+                    target = self.name_for(node) if last else self.fresh("z" if phase is Phase.FORWARD else "t")
+                    step = TensorType((_dim(core[0].shape[0]), _dim(factor.shape[1])), self.dtype)
+                    ident = self.emit(MatMul(target, ident, b, ta, tb, step, phase))
+                    ta = False
             expr = sp.Symbol(ident)
         for axis, ones in ((0, lead), (1, trail)):
             if ones is None or shape[axis] == 1:
