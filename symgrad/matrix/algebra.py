@@ -146,8 +146,6 @@ def emap(body, variables, *operands):
         body = body * pairs[-1][0]
     if len(pairs) == 1 and body == pairs[0][0]:
         return pairs[0][1]
-    if len(pairs) == 1 and (body / pairs[0][0]).is_number:  # c·M: a scaled matrix (2·Mᵀ·M, not Mᵀ·(2 ⊙ M))
-        return scale(body / pairs[0][0], pairs[0][1])
     return Map(canonical_lambda(sp.Lambda(tuple(v for v, _ in pairs), body)), *[o for _, o in pairs])
 
 

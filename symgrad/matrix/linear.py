@@ -104,6 +104,9 @@ def _entrywise(function, node, ops, ks):
         d = sp.diff(body, var)
         if d.free_symbols & set(dep):
             raise NotLinear(f"{str(node)[:60]} is not linear in the direction ({body} in {var})")
+        if d.is_number:  # c·K: a scaled matrix (2·Mᵀ·M, one syrk, not Mᵀ·(2 ⊙ M))
+            terms.append(matmul(d, k))
+            continue
         others = [_column(o) for o in ops]
         terms.append(emap(_K * d, (_K, *variables), k, *others))
     return add(*terms)

@@ -92,6 +92,12 @@ class Ones(sp.OneMatrix):
         return f"ones({printer._print(self.shape[0])}, {printer._print(self.shape[1])})"
 
     def _latex(self, printer):
+        """𝟙 with its size; a printer with its own `_print_OneMatrix` (the derivations') keeps it."""
+        from sympy.printing.latex import LatexPrinter
+
+        own = getattr(type(printer), "_print_OneMatrix", None)
+        if own is not None and own is not LatexPrinter._print_OneMatrix:
+            return own(printer, self)
         return rf"\mathbb{{1}}_{{{printer._print(self.shape[0])} \times {printer._print(self.shape[1])}}}"
 
 
