@@ -77,7 +77,7 @@ def _sigmoid(b, x):
 def _logsumexp(b, *xs):
     """Shift by the running maximum so no exponential overflows."""
     m = _max(b, *xs)
-    m = b.where(b.xp.isfinite(b.xp.asarray(m) if b.xp is np else m), m, 0.0 * m)
+    m = b.where(b.xp.isfinite(m), m, 0.0 * m)
     total = 0.0
     for x in xs:
         total = total + b.xp.exp(x - m)

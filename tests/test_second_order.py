@@ -15,6 +15,7 @@ MODELS = {
     "4-5-2 tanh/softplus, squared error": lambda: nn.mlp([4, 5, 2], activation="tanh", output_activation="softplus"),
     "3-4-1 logits, cross-entropy": lambda: nn.mlp([3, 4, 1], activation="sigmoid", output_activation="identity",
                                                   loss="binary_cross_entropy_with_logits"),
+    "perceptron, softmax cross-entropy (logsumexp)": lambda: models.perceptron(),
 }
 
 
