@@ -19,13 +19,15 @@ def _cmd_check(args):
 
 
 def _cmd_generate(args):
-    from .generate import write_bundled, write_model
+    from .generate import RENDERERS, write_bundled, write_model
 
     if args.model == "all":
-        for path in write_bundled(Path(args.output), target=args.target):
-            print(path)
+        # without --target, every target: the one command that rebuilds generated/
+        for target in [args.target] if args.target else list(RENDERERS):
+            for path in write_bundled(Path(args.output), target=target):
+                print(path)
     else:
-        for path in write_model(args.model, Path(args.output), target=args.target):
+        for path in write_model(args.model, Path(args.output), target=args.target or "numpy"):
             print(path)
     return 0
 
@@ -93,7 +95,8 @@ def build_parser():
 
     p = sub.add_parser("generate", help="write the generated kernel module for a model")
     p.add_argument("model", help="a bundled model name, a .py file, or 'all' for every bundled model")
-    p.add_argument("--target", default="numpy", choices=["numpy", "cuda"], help="cuda writes MODEL.cu and its launcher")
+    p.add_argument("--target", default=None, choices=["numpy", "cuda"],
+                   help="numpy (default for one model; 'all' without --target writes every target); cuda writes MODEL.cu and its launcher")
     p.add_argument("-o", "--output", default="generated")
     p.set_defaults(func=_cmd_generate)
 

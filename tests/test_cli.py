@@ -52,3 +52,13 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "PASS" in proc.stdout and "batch size 1: final loss" in proc.stdout
     assert (tmp_path / "loss_curve.png").stat().st_size > 1000
     assert (tmp_path / "seed_kernel.py").exists()
+
+
+def test_generate_all_writes_every_target(tmp_path):
+    """`symgrad generate all -o DIR` is the one command that rebuilds generated/ for every target."""
+    from symgrad import models
+
+    assert main(["generate", "all", "-o", str(tmp_path)]) == 0
+    for name in models.BUNDLED:
+        assert (tmp_path / "numpy" / f"{name}.py").exists()
+        assert (tmp_path / "cuda" / f"{name}.cu").exists()

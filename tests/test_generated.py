@@ -15,14 +15,13 @@ COMMAND = "symgrad generate all -o generated"
 @pytest.mark.parametrize("name", sorted(models.BUNDLED))
 @pytest.mark.parametrize("target", sorted(RENDERERS))
 def test_generated_module_is_fresh(name, target):
-    command = COMMAND if target == "numpy" else f"symgrad generate all --target {target} -o generated"
     for suffix, want in module_files(models.load(name), target).items():  # cuda: the .cu and its launcher
         path = ROOT / "generated" / target / f"{name}{suffix}"
-        assert path.exists(), f"{path} is missing; run `{command}`"
+        assert path.exists(), f"{path} is missing; run `{COMMAND}`"
         have = path.read_text()
         if have != want:
             diff = "".join(difflib.unified_diff(have.splitlines(True), want.splitlines(True), str(path), "rendered", n=1))
-            pytest.fail(f"{path} is stale; run `{command}`\n{diff[:3000]}")
+            pytest.fail(f"{path} is stale; run `{COMMAND}`\n{diff[:3000]}")
 
 
 def test_generated_module_runs_like_compile():

@@ -15,7 +15,7 @@ from .cuda_printer import CudaExprPrinter
 from .templates import render
 
 C_TYPES = {"float64": "double", "float32": "float"}
-REGENERATE = "symgrad generate all --target cuda -o generated"
+REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
 MAX_BLOCK = 256  # the largest block a kernel supports (its shared-memory scratch size)
 BLOCK = 256  # threads per block by default; a power of two, at most MAX_BLOCK
 MAX_BLOCKS = 1024  # grid-stride beyond this many blocks: fewer partials, same launch for any n

@@ -13,7 +13,7 @@ from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp
 from .printers import HELPERS, NumpyExprPrinter
 from .templates import render
 
-REGENERATE = "symgrad generate all -o generated"
+REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
 
 
 def _shape_text(t, sizes):

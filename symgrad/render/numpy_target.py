@@ -7,7 +7,7 @@ from .printers import HELPERS, MathExprPrinter, NumpyExprPrinter
 from .templates import render
 
 LOOP_MAX = 16
-REGENERATE = "symgrad generate all -o generated"
+REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
 
 
 def _line(target, text, comment):
