@@ -72,7 +72,7 @@ def test_generated_kernels_for_other_node_types_match_autodiff(loss, wrt):
 def test_backward_pass_reads_like_textbook_backprop():
     kernel = symgrad.compile(symgrad.nn.matrix_mlp([4, 5, 3], activation="tanh"))
     source = kernel.source
-    for line in ("z1 = X @ W1", "h1 = np.tanh(b1 + z1)", "d_h1 = d_z2 @ W2.T", "d_z1 = d_h1*(1 - h1",
+    for line in ("z1 = X @ W1", "h1 = np.tanh(b1 + z1, out=z1)", "d_h1 = d_z2 @ W2.T", "d_z1 = np.multiply(d_h1, 1 - h1",
                  "d_W1 = X.T @ d_z1", "d_b1 = d_z1.sum(axis=0, keepdims=True)", "d_W2 = h1.T @ d_z2"):
         assert line in source
     assert ".T.copy" not in source and "np.ones" not in source
@@ -116,3 +116,20 @@ def test_kernel_rejects_values_of_the_wrong_shape():
     values[model.params[0]] = np.ones((5, 4))
     with pytest.raises(symgrad.ShapeError, match="W1"):
         kernel.grad(values)
+
+
+def test_dead_temporaries_are_reused_and_inputs_never_written(rng):
+    """Results go into dead same-shape arrays (`out=`); arguments stay untouched; calls repeat."""
+    model = symgrad.nn.matrix_mlp([6, 7, 3], activation="tanh", loss="softmax_cross_entropy")
+    kernel = symgrad.compile(model, cache=False)
+    assert kernel.source.count("out=") >= 3
+    values = model.initial_values()
+    values.update({model.data[0]: rng.normal(size=(11, 6)), model.data[1]: np.eye(3)[rng.integers(0, 3, 11)]})
+    before = {k: np.array(v, copy=True) for k, v in values.items()}
+    first = kernel.grad(values)
+    second = kernel.grad(values)
+    for k, v in before.items():
+        np.testing.assert_array_equal(values[k], v)
+    for a, b, c in zip(first, second, symgrad.autodiff.grad(model.loss, model.params, values)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)

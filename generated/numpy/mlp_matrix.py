@@ -15,7 +15,7 @@ DTYPE = np.float64
 def predict(X, Y, W1, b1, W2, b2):
     """Model outputs (forward pass only)."""
     z1 = X @ W1
-    h1 = np.tanh(b1 + z1)
+    h1 = np.tanh(b1 + z1, out=z1)
     z2 = h1 @ W2
     output = b2 + z2
     return (output, )
@@ -26,13 +26,13 @@ def loss(X, Y, W1, b1, W2, b2):
     N = X.shape[0]
     t = 1/N
     z1 = X @ W1
-    h1 = np.tanh(b1 + z1)
+    h1 = np.tanh(b1 + z1, out=z1)
     z2 = h1 @ W2
-    output = b2 + z2
+    output = np.add(b2, z2, out=z2)
     t_1 = output.max(axis=1, keepdims=True)
     t_2 = np.exp(output - t_1)
     t_3 = t_2.sum(axis=1, keepdims=True)
-    t_5 = Y*(-output + t_1 + np.log(t_3))
+    t_5 = np.multiply(Y, -output + t_1 + np.log(t_3), out=t_2)
     t_6 = t_5.sum()
     loss_value = t*t_6
     return loss_value
@@ -43,21 +43,21 @@ def loss_and_grad(X, Y, W1, b1, W2, b2):
     N = X.shape[0]
     t = 1/N
     z1 = X @ W1
-    h1 = np.tanh(b1 + z1)
+    h1 = np.tanh(b1 + z1, out=z1)
     z2 = h1 @ W2
-    output = b2 + z2
+    output = np.add(b2, z2, out=z2)
     t_1 = output.max(axis=1, keepdims=True)
     t_2 = np.exp(output - t_1)
     t_3 = t_2.sum(axis=1, keepdims=True)
-    t_4 = t_1 + np.log(t_3)
-    t_5 = Y*(-output + t_4)
+    t_4 = np.add(t_1, np.log(t_3), out=t_1)
+    t_5 = np.multiply(Y, -output + t_4, out=t_2)
     t_6 = t_5.sum()
     loss_value = t*t_6
-    t_7 = Y*t
+    t_7 = np.multiply(Y, t, out=t_5)
     t_8 = t_7.sum(axis=1, keepdims=True)
-    d_z2 = -Y*t + t_8*np.exp(output - t_4)
+    d_z2 = np.add(t_8*np.exp(output - t_4), -Y*t, out=t_7)
     d_h1 = d_z2 @ W2.T
-    d_z1 = d_h1*(1 - h1**2)
+    d_z1 = np.multiply(d_h1, 1 - h1**2, out=d_h1)
     d_W1 = X.T @ d_z1
     d_b1 = d_z1.sum(axis=0, keepdims=True)
     d_W2 = h1.T @ d_z2

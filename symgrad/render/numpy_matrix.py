@@ -10,6 +10,7 @@ import sympy as sp
 
 from .. import __version__
 from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp
+from .buffers import Line, reuse_buffers
 from .printers import HELPERS, NumpyExprPrinter
 from .templates import render
 
@@ -28,6 +29,11 @@ def _broadcast(expr, typ, types, sizes):
     return f"np.broadcast_to({{}}, {_shape_text(typ, sizes)})"
 
 
+def _array_shape(typ):
+    """The shape of a fresh 2-D array of this type (a reuse candidate); None for scalars."""
+    return typ.shape if typ is not None and len(typ.shape) == 2 else None
+
+
 def _fused_lines(block, printer, keep, types=None, sizes=None):
     """One line per assignment that is read outside the block or more than once inside it."""
     uses = {}
@@ -40,10 +46,14 @@ def _fused_lines(block, printer, keep, types=None, sizes=None):
         if a.target not in keep and uses.get(a.target, 0) == 1:
             inline[sp.Symbol(a.target)] = expr
             continue
+        reads = {s.name for s in expr.free_symbols}
         text = printer.doprint(expr)
         wrap = _broadcast(expr, a.type, types, sizes) if a.type.shape else None
-        text = wrap.format(text) if wrap else text
-        lines.append(f"{a.target} = {text}" + (f"  # {a.comment}" if a.comment else ""))
+        if wrap or isinstance(expr, sp.Symbol):  # a read-only view, or another name for an array
+            lines.append(Line(a.target, wrap.format(text) if wrap else text, reads, pins=reads | {a.target},
+                              comment=a.comment))
+        else:
+            lines.append(Line(a.target, text, reads, _array_shape(a.type), expr, comment=a.comment))
     return lines
 
 
@@ -53,24 +63,35 @@ def _statement_lines(st, printer, sizes, keep, types):
     if isinstance(st, MatMul):
         a = st.a + (".T" if st.transpose_a else "")
         b = st.b + (".T" if st.transpose_b else "")
-        return [f"{st.target} = {a} @ {b}"]
+        return [Line(st.target, f"{a} @ {b}", {st.a, st.b}, _array_shape(types.get(st.target)), matmul=(a, b))]
     if isinstance(st, Reduce):
         if st.op is ReduceOp.TRACE:
-            return [f"{st.target} = np.trace({st.source})"]
+            return [Line(st.target, f"np.trace({st.source})", {st.source})]
         method = {ReduceOp.SUM: "sum", ReduceOp.MAX: "max"}[st.op]
         axis = "" if st.axis is None else f"axis={st.axis}, keepdims=True"
-        return [f"{st.target} = {st.source}.{method}({axis})"]
+        return [Line(st.target, f"{st.source}.{method}({axis})", {st.source}, _array_shape(types.get(st.target)))]
     if isinstance(st, Constant):
         shape = _shape_text(st.type, sizes)
         if st.kind == "eye":
-            return [f"{st.target} = np.eye({shape[1:].split(',')[0]}, dtype=DTYPE)"]
-        lines = [f"{st.target} = np.{'ones' if st.kind == 'ones' else 'zeros'}({shape}, dtype=DTYPE)"]
+            return [Line(st.target, f"np.eye({shape[1:].split(',')[0]}, dtype=DTYPE)", set(), pins={st.target})]
+        text = f"np.{'ones' if st.kind == 'ones' else 'zeros'}({shape}, dtype=DTYPE)"
+        lines = [Line(st.target, text, set(), pins={st.target})]
         if st.kind == "unit":
-            lines.append(f"{st.target}[{st.index[0]}, {st.index[1]}] = 1.0")
+            lines.append(_Raw(f"{st.target}[{st.index[0]}, {st.index[1]}] = 1.0", {st.target}))
         return lines
     if isinstance(st, Element):
-        return [f"{st.target} = {st.source}[{st.index[0]}, {st.index[1]}]"]
-    return [f"{st.target} = {st.source}.T"]
+        return [Line(st.target, f"{st.source}[{st.index[0]}, {st.index[1]}]", {st.source})]
+    return [Line(st.target, f"{st.source}.T", {st.source}, pins={st.source, st.target})]
+
+
+class _Raw(Line):
+    """A statement that is not an assignment (an indexed store)."""
+
+    def __init__(self, text, reads):
+        super().__init__("", text, reads, pins=set(reads))
+
+    def render(self, text=None):
+        return self.text
 
 
 def _live(statements, results):
@@ -102,9 +123,10 @@ def _body(ir, results, printer, sizes_from=None):
         if isinstance(st, FusedElementwise):
             keep |= {r for r in st.reads()}
     sizes = {name: name_ident for name, name_ident in ir.size_names.items()}
-    lines = []
+    records = []
     for st in statements:
-        lines += _statement_lines(st, printer, sizes, keep, ir.types)
+        records += _statement_lines(st, printer, sizes, keep, ir.types)
+    lines = reuse_buffers(records, set(results) | {v.ident for v in ir.args}, printer)
     text = "\n".join(lines)
     prologue = [f"{ident} = {arg}.shape[{axis}]" for name, (arg, axis) in (sizes_from or ir.sizes).items()
                 for ident in [ir.size_names[name]] if _mentions(text, ident)]
