@@ -53,6 +53,10 @@ OTHER = [
     pytest.param((X * W)[1, 2] * sp.tanh(W[0, 0]), [W], id="element"),
     pytest.param(SumAll(sp.HadamardProduct((X * W).T * Y, V)), [W, V], id="transpose-of-product"),
     pytest.param(X * W, [W], id="matrix-valued-loss"),
+    pytest.param(SumAll(sp.HadamardPower(X * W * V**3, 2)) + sp.Trace(V**2), [W, V], id="matrix-power"),
+    pytest.param(SumAll(X * W * V), [W, V], id="ones-inside-gradient"),  # d/dW = Xᵀ·1·Vᵀ
+    pytest.param(SumAll(sp.HadamardPower(sp.MatMul(s, X, sp.OneMatrix(4, N), sp.OneMatrix(N, 4), W, sp.OneMatrix(3, 3), V), 2)),
+                 [W, V, s], id="ones-inside-product"),
 ]
 
 

@@ -16,7 +16,7 @@ from ..errors import UnsupportedError
 from ..values import as_symbol_list
 from .evaluate import Env, NumpyOps, evaluate_all
 from .graph import matrix_symbols, operands, topological
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll
+from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, power_exponent
 from .rules import as_scalar_loss
 from .values import bind
 
@@ -87,6 +87,15 @@ def _hadamard_power_vjp(env, node, g, ans, x, p):
     return [g * p * x ** (p - 1), dp]
 
 
+def _matrix_power_vjp(env, node, g, ans, x):
+    """Xⁿ: the product rule over its n factors, Σₖ (Xᵏ)ᵀ g (Xⁿ⁻¹⁻ᵏ)ᵀ, with the powers computed once."""
+    n = power_exponent(node)
+    powers = [np.eye(x.shape[0])]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ x)
+    return [sum(powers[k].T @ g @ powers[n - 1 - k].T for k in range(n))]
+
+
 def _element_vjp(env, node, g, ans, x):
     d = np.zeros_like(x, dtype=float)
     d[int(node.i), int(node.j)] = g
@@ -108,6 +117,7 @@ MATRIX_VJP = {
     sp.Transpose: lambda env, node, g, ans, x: [g.T],
     sp.HadamardProduct: _hadamard_vjp,
     sp.HadamardPower: _hadamard_power_vjp,
+    sp.MatPow: _matrix_power_vjp,
     sp.Trace: lambda env, node, g, ans, x: [g * np.eye(x.shape[0])],
     SumAll: lambda env, node, g, ans, x: [np.full(x.shape, g, dtype=float)],
     MatrixElement: _element_vjp,

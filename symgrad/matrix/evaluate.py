@@ -12,7 +12,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from .. import numeric
 from ..errors import UnsupportedError
 from .graph import operands, topological
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, check_closed
+from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, check_closed, power_exponent
 from .values import shape_of
 
 
@@ -92,6 +92,13 @@ def _apply(env, function, *vals):
     return out
 
 
+def _matrix_power(env, node, x):
+    out = x
+    for _ in range(power_exponent(node) - 1):
+        out = out @ x
+    return out
+
+
 def _lse(env, node, z):
     m = env.ops.rowmax(z)
     return m + env.ops.xp.log(env.ops.rowsum(env.ops.xp.exp(z - m)))
@@ -114,6 +121,7 @@ MATRIX_FORWARD = {
     sp.MatAdd: _add,
     sp.HadamardProduct: _hadamard,
     sp.HadamardPower: lambda env, node, x, p: x**p,
+    sp.MatPow: _matrix_power,
     sp.Transpose: lambda env, node, x: x.T,
     sp.Trace: lambda env, node, x: env.ops.xp.trace(x) if env.ops.xp is np else env.ops.torch.trace(x),
     SumAll: lambda env, node, x: env.ops.total(x),

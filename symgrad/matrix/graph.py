@@ -20,6 +20,7 @@ OPERANDS = {
     ElementwiseApplyFunction: lambda n: (n.expr,),
     Map: lambda n: n.operands,
     MatrixElement: lambda n: (n.parent,),
+    sp.MatPow: lambda n: (n.base,),  # the exponent is a fixed integer (`nodes.power_exponent`)
 }
 
 

@@ -32,7 +32,7 @@ from ..ir import (
 )
 from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED, Namer, identifier
 from .graph import matrix_symbols, operands, size_symbols, topological
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
+from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda, power_exponent
 
 MAX_INLINE_DEPTH = 6
 CONSTANTS = {sp.OneMatrix: "ones", sp.ZeroMatrix: "zeros", sp.Identity: "eye", Unit: "unit"}  # class -> Constant kind
@@ -136,14 +136,57 @@ class _Lowering:
 
     def matmul(self, node):
         """A product chain: gemms left to right (right to left for a column result, so matrix-vector
-        products stay matrix-vector); ones factors at either end are sums (and broadcasts)."""
+        products stay matrix-vector); ones factors at either end are sums (and broadcasts), ones
+        factors inside split the chain (`split_product`)."""
         scalars = [self.expr_of(a) for a in node.args if not a.is_Matrix]
         mats = [a for a in node.args if a.is_Matrix]
+        if any(isinstance(m, sp.OneMatrix) for m in mats[1:-1]) or all(isinstance(m, sp.OneMatrix) for m in mats):
+            self.set_expr(node, self.split_product(scalars, mats), 1)
+        else:
+            self.set_expr(node, *self.product(node, scalars, mats))
+
+    def split_product(self, scalars, mats):
+        """P₀·1·P₁·1·…·Pₖ as an entrywise product (P₀·1) ⊙ (1ᵀP₁1) ⊙ … ⊙ (1ᵀPₖ), broadcasting.
+
+        A ones matrix is a column of ones times a row of ones, so each segment between ones factors
+        reduces on its own: the first to its row sums, the last to its column sums, the ones in
+        between to scalars (an empty segment between two ones factors is their inner size).
+        """
+        segments, ones, run = [], [], []
+        for m in mats:
+            if isinstance(m, sp.OneMatrix):
+                segments.append(run)
+                ones.append(m)
+                run = []
+            else:
+                run.append(m)
+        segments.append(run)
+        parts = list(scalars)
+        for k, seg in enumerate(segments):
+            first, last = k == 0, k == len(segments) - 1
+            if not seg:
+                if not (first or last):
+                    parts.append(self.size(ones[k - 1].shape[1]))
+                continue
+            factors = ([] if first else [sp.OneMatrix(1, seg[0].shape[0])]) + seg
+            factors += [] if last else [sp.OneMatrix(seg[-1].shape[1], 1)]
+            if len(factors) == 1:
+                parts.append(self.expr_of(factors[0]))
+            else:
+                parts.append(self.product(sp.MatMul(*factors), [], factors)[0])
+        return sp.Mul(*parts)
+
+    def size(self, dim):
+        """A dimension as an expression: a number, or the identifier holding a symbolic size."""
+        idents = {d: self.size_ident[str(d)] for d in sp.sympify(dim).free_symbols}
+        self.types.update(dict.fromkeys(idents.values(), TensorType((), self.dtype)))
+        return sp.sympify(dim).xreplace({d: sp.Symbol(i) for d, i in idents.items()})
+
+    def product(self, node, scalars, mats):
+        """(expression, inline depth) of a product whose ones factors, if any, are at its ends."""
         lead = mats[0] if isinstance(mats[0], sp.OneMatrix) and len(mats) > 1 else None
         trail = mats[-1] if isinstance(mats[-1], sp.OneMatrix) and len(mats) > 1 + (lead is not None) else None
         core = mats[(lead is not None) : len(mats) - (trail is not None)]
-        if not core:  # a ones matrix inside the chain is multiplied as a constant matrix
-            raise UnsupportedError(f"cannot lower the product {str(node)[:60]} (only ones matrices)")
         phase = self.phase()
         if len(core) == 1:
             expr = self.expr_of(core[0])
@@ -183,7 +226,24 @@ class _Lowering:
         depth = 0 if isinstance(expr, sp.Symbol) else 1 + max(self.depth.get(m, 0) for m in core)
         if isinstance(expr, sp.Symbol) and expr.name in self.types and self.types[expr.name] != self.type_of(node):
             depth = max(depth, 1)  # a broadcast (OneMatrix(m, 1)·b): same data, wider type
-        self.set_expr(node, expr, depth)
+        return expr, depth
+
+    def power(self, node):
+        """Aⁿ by square-and-multiply: about 2·log₂ n gemms, the last one named for the node."""
+        ident, transposed = self.operand(node.base)
+        steps, current = [], 0  # step k multiplies values a and b (value 0 is A) into value k + 1
+        for bit in bin(power_exponent(node))[3:]:
+            steps.append((current, current))
+            current = len(steps)
+            if bit == "1":
+                steps.append((current, 0))
+                current = len(steps)
+        values, flags, phase = [ident], [transposed], self.phase()
+        for k, (a, b) in enumerate(steps):
+            target = self.name_for(node) if k == len(steps) - 1 else self.fresh("z" if phase is Phase.FORWARD else "t")
+            values.append(self.emit(MatMul(target, values[a], values[b], flags[a], flags[b], self.type_of(node), phase)))
+            flags.append(False)
+        self.set_expr(node, sp.Symbol(values[-1]), 0)
 
     @staticmethod
     def _reduces(lead, trail, shape):
@@ -233,6 +293,8 @@ class _Lowering:
                 self.entrywise(node, lambda *refs: sp.Mul(*refs))
             else:
                 self.matmul(node)
+        elif isinstance(node, sp.MatPow):
+            self.power(node)
         elif isinstance(node, sp.MatAdd):
             self.entrywise(node, lambda *refs: sp.Add(*refs))
         elif isinstance(node, sp.HadamardProduct):

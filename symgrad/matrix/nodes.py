@@ -9,7 +9,7 @@ import sympy as sp
 from sympy.core.basic import Basic
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from ..errors import InvalidArgumentError, ShapeError
+from ..errors import InvalidArgumentError, ShapeError, UnsupportedError
 
 
 def _matrix(x, what):
@@ -207,3 +207,17 @@ def check_closed(function):
             f"the entrywise function {function} reads {names} besides its argument; "
             f"pass {names} as operands of symgrad.matrix.Map instead of closing over them"
         )
+
+
+def power_exponent(node):
+    """n of the matrix power Aⁿ (a `MatPow`, which sympy makes of `A*A`), a positive integer.
+
+    Negative and symbolic exponents would need inverses and matrix logarithms, which no rule covers.
+    """
+    n = node.exp
+    if not (n.is_Integer and n > 0):
+        raise UnsupportedError(
+            f"cannot differentiate the matrix power {str(node)[:60]}: symgrad supports A**n for integers n >= 1 only; "
+            "write inverses and other powers out of supported nodes"
+        )
+    return int(n)

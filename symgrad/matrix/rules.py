@@ -16,7 +16,7 @@ from .. import symbolic
 from ..errors import UnsupportedError
 from .algebra import add, emap, hadamard, matmul, scale, sum_rows_to, transpose
 from .graph import operands, topological
-from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda
+from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda, power_exponent
 
 _G, _Y = sp.Symbol("_g", real=True), sp.Symbol("_y", real=True)
 
@@ -56,6 +56,23 @@ def _matmul(node, G):
     return out
 
 
+def _matrix_power(node, G):
+    """Aⁿ = A·A·…·A, so by the product rule ∂/∂A = Σₖ (Aᵀ)ᵏ G (Aᵀ)ⁿ⁻¹⁻ᵏ.
+
+    The powers (Aᵀ)ᵏ = (Aᵀ)ᵏ⁻¹·Aᵀ and G stay nested product nodes (not flattened into each term),
+    so the lowering computes each once: n − 2 products for the powers and two per term.
+    """
+    n, base_t = power_exponent(node), transpose(node.base)
+    powers = [None, base_t]
+    for _ in range(2, n):
+        powers.append(sp.MatMul(powers[-1], base_t))
+    terms = []
+    for k in range(n):
+        factors = [f for f in (powers[k], G, powers[n - 1 - k]) if f is not None]
+        terms.append(sp.MatMul(*factors) if len(factors) > 1 else G)
+    return [add(*terms)]
+
+
 def _hadamard_power(node, G):
     base, p = node.args
     a, q = sp.Symbol("_a", real=True), sp.Symbol("_p", real=True)
@@ -91,6 +108,7 @@ RULES = {
     sp.Transpose: lambda node, G: [transpose(G)],
     sp.HadamardProduct: lambda node, G: [hadamard(G, *(node.args[:i] + node.args[i + 1 :])) for i in range(len(node.args))],
     sp.HadamardPower: _hadamard_power,
+    sp.MatPow: _matrix_power,
     sp.Trace: lambda node, G: [scale(G, sp.Identity(node.arg.shape[0]))],
     SumAll: lambda node, G: [scale(G, Ones(*node.arg.shape))],
     MatrixElement: lambda node, G: [scale(G, Unit(*node.parent.shape, node.i, node.j))],
