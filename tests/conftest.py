@@ -1,6 +1,19 @@
 import numpy as np
 import pytest
 
+from symgrad.cache import ENV_VAR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_cache_directory(tmp_path_factory):
+    """Kernels compiled with the default cache go to a directory of this test session, never the
+    user's `~/.cache/symgrad`; tests of the cache itself pass their own directories (or set the
+    variable again with monkeypatch), and subprocesses inherit the variable."""
+    directory = tmp_path_factory.mktemp("symgrad-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_VAR, str(directory))
+        yield directory
+
 
 @pytest.fixture
 def rng():

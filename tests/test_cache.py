@@ -2,6 +2,7 @@
 
 import json
 import multiprocessing as mp
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,6 +101,13 @@ def test_cache_can_be_disabled_and_located(tmp_path, monkeypatch):
     assert len(KernelCache(tmp_path / "env").entries()) == 1
     with pytest.raises(symgrad.InvalidArgumentError, match="cache must be"):
         symgrad.compile(LOSS, wrt=[w, b], inputs=[x, y], cache=3)
+
+
+def test_suite_compiles_into_its_own_cache_directory(kernel_cache_directory):
+    assert default_directory() == kernel_cache_directory != Path.home() / ".cache" / "symgrad"
+    kernel = symgrad.compile(LOSS + 3 * w, wrt=[w, b], inputs=[x, y])
+    assert kernel.cache_status in ("miss", "hit")
+    assert KernelCache(kernel_cache_directory).entries(), "the default-cache compile left no entry in the session directory"
 
 
 def test_unwritable_cache_is_our_error(tmp_path):
