@@ -84,3 +84,14 @@ def test_index_with_symbolic_sizes_is_unsupported_with_advice():
     A, v = sp.MatrixSymbol("A", 2, n), sp.MatrixSymbol("v", n, 1)
     with pytest.raises(symgrad.UnsupportedError, match="concrete sizes"):
         symgrad.grad((A * v)[0, 0], [A])
+
+
+@pytest.mark.parametrize("exponent", [-2, sp.Symbol("k", integer=True), sp.Rational(1, 2)])
+def test_matrix_power_other_than_a_positive_integer_is_our_error(exponent):
+    S = sp.MatrixSymbol("S", 3, 3)
+    loss = SumAll(sp.MatPow(S, exponent) * x)
+    values = {S: np.eye(3) + rng.normal(size=(3, 3)) / 4, x: VALUES[x]}
+    for attempt in (lambda: symgrad.grad(loss, [S]), lambda: symgrad.autodiff.grad(loss, [S], values),
+                    lambda: symgrad.compile(loss, wrt=[S], inputs=[x], cache=False)):
+        with pytest.raises(symgrad.UnsupportedError, match=r"A\*\*n for integers n >= 1"):
+            attempt()
