@@ -22,6 +22,12 @@ def _cuda_files(ir):
 RENDERERS = {"numpy": lambda ir: {".py": render_numpy(ir)}, "cuda": _cuda_files}
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path, text):
     """Write `text` to `path` via a temporary file and rename; skip when unchanged. Returns path."""
     path = Path(path)
@@ -30,6 +36,7 @@ def write_atomic(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "w", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, path)

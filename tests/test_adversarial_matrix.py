@@ -102,3 +102,35 @@ def test_matrix_paths_and_kernel_agree(loss, seed):
 @given(matrix_expressions(max_ops=8), st.integers(0, 2**16))
 def test_matrix_paths_and_kernel_agree_slow(loss, seed):
     _agree(loss, seed)
+
+
+def _expansion_agrees(loss, seed):
+    """The generated kernel (shared subexpressions, float64) against the scalar expansion: the loss
+    written out entry by entry, differentiated by sympy.diff as trees (no sharing) and evaluated by
+    mpmath at 50 digits."""
+    import mpmath
+    from matrix_expansion import _at, _flat, scalar_expansion_grad
+
+    values = _values(seed)
+    kernel = symgrad.compile(loss, wrt=WRT, inputs=[X], cache=False)
+    value, grads = kernel.loss_and_grad(values)
+    with mpmath.workdps(50):
+        flat, _, _, numbers = _flat(loss, WRT, values)
+        (ref_value,) = _at([flat], numbers)
+        ref_grads = scalar_expansion_grad(loss, WRT, values)
+    assert value == pytest.approx(ref_value, rel=1e-9, abs=1e-9)
+    for g, e in zip(grads, ref_grads, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-9 * (1 + np.max(np.abs(e))))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(matrix_expressions(max_ops=3), st.integers(0, 2**16))
+def test_matrix_kernel_matches_high_precision_expansion(loss, seed):
+    _expansion_agrees(loss, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(matrix_expressions(max_ops=5), st.integers(0, 2**16))
+def test_matrix_kernel_matches_high_precision_expansion_slow(loss, seed):
+    _expansion_agrees(loss, seed)

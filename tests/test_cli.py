@@ -62,3 +62,20 @@ def test_generate_all_writes_every_target(tmp_path):
     for name in models.BUNDLED:
         assert (tmp_path / "numpy" / f"{name}.py").exists()
         assert (tmp_path / "cuda" / f"{name}.cu").exists()
+
+
+def test_generated_files_are_written_atomically_with_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from symgrad.generate import write_atomic
+
+    path = write_atomic(tmp_path / "sub" / "module.py", "x = 1\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    assert path.read_text() == "x = 1\n"
+    assert [p.name for p in path.parent.iterdir()] == ["module.py"]  # no temporary left behind
+    mtime = path.stat().st_mtime_ns
+    write_atomic(path, "x = 1\n")  # unchanged text: the file is not rewritten
+    assert path.stat().st_mtime_ns == mtime
