@@ -10,6 +10,7 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from symgrad import functions as F
 from symgrad.matrix import SumAll
 
 
@@ -55,6 +56,10 @@ def _flat(loss, wrt, values):
 
 
 def _at(exprs, numbers):
+    """Evaluate with mpmath; symgrad's functions are first written out with exp/log (mpmath knows
+    nothing of sigmoid or softplus)."""
+    ours = (F.sigmoid, F.softplus, F.logsigmoid, F.relu, F.logsumexp)
+    exprs = [e.replace(lambda n: isinstance(n, ours), lambda n: n._rewrite_exp()) for e in exprs]
     args = sorted(numbers, key=str)
     return [float(d) for d in sp.lambdify(args, exprs, "mpmath")(*[numbers[a] for a in args])]
 

@@ -130,7 +130,7 @@ def test_matrix_kernel_matches_high_precision_expansion(loss, seed):
 
 
 @pytest.mark.slow
-@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(matrix_expressions(max_ops=5), st.integers(0, 2**16))
 def test_matrix_kernel_matches_high_precision_expansion_slow(loss, seed):
     _expansion_agrees(loss, seed)
