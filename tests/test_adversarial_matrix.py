@@ -123,12 +123,6 @@ def _expansion_agrees(loss, seed):
         np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-9 * (1 + np.max(np.abs(e))))
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
-@given(matrix_expressions(max_ops=3), st.integers(0, 2**16))
-def test_matrix_kernel_matches_high_precision_expansion(loss, seed):
-    _expansion_agrees(loss, seed)
-
-
 @pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(matrix_expressions(max_ops=5), st.integers(0, 2**16))
