@@ -22,6 +22,7 @@ from .dag import depends_on, free_symbols, topological
 from .errors import ShapeError, UnsupportedError
 from .matrix.graph import is_matrix_level
 from .numeric import NumpyBackend, check_supported, evaluate, evaluate_all, leaf_value
+from .registry import lookup
 from .values import as_expr, as_symbol_list, bind
 
 
@@ -113,9 +114,8 @@ VJP = {
 
 def vjp_rule(node):
     """The VJP for `node`'s type, searching base classes; None for an unregistered Function."""
-    for cls in type(node).__mro__:
-        if cls in VJP:
-            return VJP[cls]
+    if (found := lookup(VJP, node)) is not None:
+        return found
     if isinstance(node, sp.Function):
         return None
     raise UnsupportedError(

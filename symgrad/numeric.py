@@ -12,6 +12,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from . import functions as F
 from .dag import topological
 from .errors import DTypeError, UnsupportedError
+from .registry import lookup
 
 
 class NumpyBackend:
@@ -179,9 +180,8 @@ def leaf_value(node, values, backend):
 
 def forward_rule(node):
     """The evaluation rule for `node`'s type (searching base classes), or our error naming it."""
-    for cls in type(node).__mro__:
-        if cls in FORWARD:
-            return FORWARD[cls]
+    if (found := lookup(FORWARD, node)) is not None:
+        return found
     raise UnsupportedError(
         f"cannot evaluate {type(node).__name__} (in {_short(node)}); symgrad has no numeric rule for it. "
         "Rewrite it with supported functions or register a rule in symgrad.numeric.FORWARD"

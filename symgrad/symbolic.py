@@ -14,6 +14,7 @@ from . import functions as F
 from .dag import depends_on, gc_paused, topological
 from .errors import InvalidArgumentError, UnsupportedError
 from .matrix.graph import is_matrix_level
+from .registry import lookup
 from .values import as_expr, as_symbol_list
 
 METHODS = ("reverse", "diff")
@@ -122,9 +123,8 @@ PARTIALS = {
 
 def partials(node):
     """Local partial derivatives of `node` with respect to each of its arguments."""
-    for cls in type(node).__mro__:
-        if cls in PARTIALS:
-            return PARTIALS[cls](node)
+    if (found := lookup(PARTIALS, node)) is not None:
+        return found(node)
     if isinstance(node, sp.Function):
         try:
             out = [node.fdiff(i + 1) for i in range(len(node.args))]

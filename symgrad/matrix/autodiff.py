@@ -13,6 +13,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from .. import autodiff as scalar_autodiff
 from ..autodiff import Result
 from ..errors import UnsupportedError
+from ..registry import lookup
 from ..values import as_symbol_list
 from .evaluate import Env, NumpyOps, evaluate_all
 from .graph import matrix_symbols, operands, topological
@@ -129,9 +130,8 @@ MATRIX_VJP = {
 
 
 def vjp_rule(node):
-    for cls in type(node).__mro__:
-        if cls in MATRIX_VJP:
-            return MATRIX_VJP[cls]
+    if (found := lookup(MATRIX_VJP, node)) is not None:
+        return found
     if node.is_Matrix:
         raise UnsupportedError(
             f"matrix autodiff has no rule for {type(node).__name__} (in {str(node)[:60]}); "

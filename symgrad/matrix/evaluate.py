@@ -11,6 +11,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import numeric
 from ..errors import UnsupportedError
+from ..registry import lookup
 from .graph import operands, topological
 from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, check_closed, power_exponent
 from .values import shape_of
@@ -148,9 +149,8 @@ class Env:
 
 
 def forward_rule(node):
-    for cls in type(node).__mro__:
-        if cls in MATRIX_FORWARD:
-            return MATRIX_FORWARD[cls]
+    if (found := lookup(MATRIX_FORWARD, node)) is not None:
+        return found
     if node.is_Matrix:
         raise UnsupportedError(
             f"symgrad has no rule for the matrix node {type(node).__name__} (in {str(node)[:60]}); "

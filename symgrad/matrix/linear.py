@@ -14,6 +14,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from ..errors import UnsupportedError
+from ..registry import lookup
 from .algebra import add, emap, matmul, transpose
 from .graph import operands, topological
 from .nodes import Map, Ones, SumAll, Unit, canonical_lambda
@@ -176,9 +177,8 @@ RULES = {
 
 
 def rule(node):
-    for cls in type(node).__mro__:
-        if cls in RULES:
-            return RULES[cls]
+    if (found := lookup(RULES, node)) is not None:
+        return found
     raise NotLinear(f"{type(node).__name__} ({str(node)[:60]}) of the direction is not linear in it")
 
 

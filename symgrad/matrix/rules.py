@@ -14,6 +14,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import symbolic
 from ..errors import UnsupportedError
+from ..registry import lookup
 from .algebra import add, emap, hadamard, matmul, scale, sum_rows_to, transpose
 from .graph import operands, topological
 from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda, power_exponent
@@ -121,9 +122,8 @@ RULES = {
 
 
 def rule(node):
-    for cls in type(node).__mro__:
-        if cls in RULES:
-            return RULES[cls]
+    if (found := lookup(RULES, node)) is not None:
+        return found
     if node.is_Matrix:
         raise UnsupportedError(
             f"no matrix derivative rule for {type(node).__name__} (in {str(node)[:60]}); "

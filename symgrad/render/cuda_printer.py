@@ -12,6 +12,7 @@ from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import UnsupportedError
+from .printers import helper_calls
 
 PRECISIONS = {"float64": float64, "float32": float32}
 
@@ -61,6 +62,7 @@ def _logsumexp_helper(arity, f, lit):
     )
 
 
+@helper_calls("sigmoid", "softplus", "logsigmoid", "relu")
 class CudaExprPrinter(C99CodePrinter):
     """C expressions for one precision; symgrad's functions become `sg_*` device helpers."""
 
@@ -78,18 +80,6 @@ class CudaExprPrinter(C99CodePrinter):
     def _helper(self, name, expr):
         self.helpers[name] = _helpers(self.func_suffix, self.literal_suffix)[name]
         return f"sg_{name}({', '.join(self._print(a) for a in expr.args)})"
-
-    def _print_sigmoid(self, expr):
-        return self._helper("sigmoid", expr)
-
-    def _print_softplus(self, expr):
-        return self._helper("softplus", expr)
-
-    def _print_logsigmoid(self, expr):
-        return self._helper("logsigmoid", expr)
-
-    def _print_relu(self, expr):
-        return self._helper("relu", expr)
 
     def _print_Heaviside(self, expr):
         self.helpers["step"] = _helpers(self.func_suffix, self.literal_suffix)["step"]

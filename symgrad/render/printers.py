@@ -44,6 +44,18 @@ HELPERS = {
 }
 
 
+def helper_calls(*names):
+    """Class decorator: `_print_<name>` prints a call of the target's helper `name` (via `_helper`)."""
+
+    def add(cls):
+        for name in names:
+            setattr(cls, f"_print_{name}", lambda self, expr, name=name: self._helper(name, expr))
+        return cls
+
+    return add
+
+
+@helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "logsumexp")
 class _HelperMixin:
     """Printing of symgrad's functions as helper calls, shared by both Python printers."""
 
@@ -53,21 +65,6 @@ class _HelperMixin:
         self.helpers.add(name)
         args = ", ".join(self._print(a) for a in expr.args)
         return f"{self.helper_prefix}{name}({args})"
-
-    def _print_sigmoid(self, expr):
-        return self._helper("sigmoid", expr)
-
-    def _print_softplus(self, expr):
-        return self._helper("softplus", expr)
-
-    def _print_logsigmoid(self, expr):
-        return self._helper("logsigmoid", expr)
-
-    def _print_relu(self, expr):
-        return self._helper("relu", expr)
-
-    def _print_logsumexp(self, expr):
-        return self._helper("logsumexp", expr)
 
     def _print_Heaviside(self, expr):
         self.helpers.add("step")
