@@ -1,7 +1,11 @@
-"""The kernel cache: content-addressed, atomic, verified; concurrent builders; the CLI."""
+"""The kernel cache: content-addressed, atomic, authenticated; concurrent builders; the CLI."""
 
+import hashlib
+import hmac
 import json
 import multiprocessing as mp
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +14,7 @@ import sympy as sp
 
 import symgrad
 from symgrad import cli
-from symgrad.cache import ENV_VAR, KernelCache, default_directory
+from symgrad.cache import ENV_VAR, KEY_FILE, KernelCache, default_directory, secret
 
 x, y, w, b = sp.symbols("x y w b", real=True)
 LOSS = (symgrad.sigmoid(w * x + b) - y) ** 2
@@ -41,31 +45,127 @@ def test_key_changes_with_everything_the_code_depends_on(tmp_path):
     assert k.cache_status == "miss"
 
 
+def _planted_source(source, sentinel):
+    """A module that writes `sentinel` when imported and returns a gradient of 123 for every parameter."""
+    return (f"open({str(sentinel)!r}, 'w').close()\n" + source
+            + "\n_real = loss_and_grad\n"
+            + "def loss_and_grad(*args, **kwargs):\n"
+            + "    value, grads = _real(*args, **kwargs)\n"
+            + "    return value, [g * 0 + 123.0 for g in grads]\n")
+
+
 def _corrupt(path, how):
+    """Damage or replace the entry at `path` the way someone with write access could."""
     text = path.read_text()
+    entry = json.loads(text)
+    sentinel = path.parent.parent / "PWNED"
+    planted = _planted_source(entry["source"], sentinel)
     if how == "truncated":
         path.write_text(text[: len(text) // 2])
     elif how == "edited":
-        entry = json.loads(text)
         entry["source"] = entry["source"].replace("loss = ", "loss = 2 * ", 1)
         path.write_text(json.dumps(entry))
     elif how == "injected":
-        entry = json.loads(text)
-        sentinel = path.parent.parent / "PWNED"
         entry["source"] = f"open({str(sentinel)!r}, 'w').close()\n" + entry["source"]
         path.write_text(json.dumps(entry))
+    elif how == "planted, sha256 recomputed":  # digests one can compute without the secret key
+        digest = hashlib.sha256(planted.encode()).hexdigest()
+        path.write_text(json.dumps({**entry, "source": planted, "hmac": digest, "sha256": digest}))
+    elif how == "planted, HMAC under a guessed key":
+        mac = hmac.new(b"", (entry["key"] + "\0" + planted).encode(), hashlib.sha256).hexdigest()
+        path.write_text(json.dumps({**entry, "source": planted, "hmac": mac}))
+    elif how == "planted in the old sha256 format":
+        path.write_text(json.dumps({"format": 1, "key": entry["key"], "source": planted,
+                                    "sha256": hashlib.sha256(planted.encode()).hexdigest()}))
+    elif how == "planted, key file removed":  # a fresh key signs nothing that was there before
+        (path.parent.parent / KEY_FILE).unlink()
+        mac = hmac.new(b"", (entry["key"] + "\0" + planted).encode(), hashlib.sha256).hexdigest()
+        path.write_text(json.dumps({**entry, "source": planted, "hmac": mac}))
+    elif how == "invalid utf-8":
+        path.write_bytes(text.encode()[:40] + b"\xff\xfe\xc3(" + text.encode()[40:])
+    elif how == "not a regular file":
+        path.unlink()
+        os.mkfifo(path)
 
 
-@pytest.mark.parametrize("how", ["truncated", "edited", "injected"])
+DAMAGE = ["truncated", "edited", "injected", "planted, sha256 recomputed", "planted, HMAC under a guessed key",
+          "planted in the old sha256 format", "planted, key file removed", "invalid utf-8"]
+
+
+@pytest.mark.parametrize("how", [*DAMAGE, pytest.param("not a regular file", marks=pytest.mark.skipif(
+    not hasattr(os, "mkfifo"), reason="no named pipes on this platform"))])
 def test_damaged_entry_is_rebuilt_never_executed(tmp_path, how):
     good = _compile(tmp_path)
     (entry,) = KernelCache(tmp_path).entries()
     _corrupt(entry, how)
+    assert KernelCache(tmp_path).load(entry.stem) == (None, "corrupt")
     again = _compile(tmp_path)
     assert again.cache_status == "rebuilt"
     assert not (tmp_path / "PWNED").exists()
     assert again.loss_and_grad(VALUES) == good.loss_and_grad(VALUES)
+    value, grads = again.loss_and_grad(VALUES)
+    assert all(g != 123.0 for g in grads)
     assert _compile(tmp_path).cache_status == "hit"  # the entry was replaced by a valid one
+
+
+def test_a_planted_entry_signed_with_the_key_would_run(tmp_path):
+    """The tests above prove something: the same planted module, signed with the real key, is run."""
+    _compile(tmp_path)
+    store = KernelCache(tmp_path)
+    (entry,) = store.entries()
+    planted = _planted_source(json.loads(entry.read_text())["source"], tmp_path / "PWNED")
+    store.store(entry.stem, planted)
+    assert _compile(tmp_path).loss_and_grad(VALUES)[1] == [123.0, 123.0]
+    assert (tmp_path / "PWNED").exists()
+
+
+def test_secret_key_is_private_and_refused_when_it_is_not(tmp_path):
+    _compile(tmp_path)
+    key = tmp_path / KEY_FILE
+    assert len(key.read_bytes()) == 32
+    if os.name != "posix":
+        return
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    key.chmod(0o644)
+    with pytest.raises(symgrad.CacheError, match=r"secret\.key is readable or writable by others .*delete it"):
+        _compile(tmp_path)
+    key.chmod(0o600)
+    key.write_bytes(b"short")
+    with pytest.raises(symgrad.CacheError, match="holds 5 bytes, not 32"):
+        _compile(tmp_path)
+    key.unlink()
+    key.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(symgrad.CacheError, match="cannot read cache key"):
+        _compile(tmp_path)
+    key.unlink()
+    assert _compile(tmp_path).cache_status == "rebuilt"  # a new key: the old entry is not trusted
+
+
+def test_new_cache_directory_is_private(tmp_path):
+    directory = tmp_path / "fresh"
+    _compile(directory)
+    if os.name == "posix":
+        assert stat.S_IMODE(directory.stat().st_mode) & 0o077 == 0
+
+
+def _key_worker(directory, barrier, queue):
+    barrier.wait()
+    queue.put(secret(directory))
+
+
+def test_processes_creating_the_key_at_once_agree_on_one(tmp_path):
+    ctx = mp.get_context("spawn")
+    n = 6
+    barrier, queue = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_key_worker, args=(str(tmp_path / "new"), barrier, queue)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    keys = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert len(set(keys)) == 1 and keys[0] == (tmp_path / "new" / KEY_FILE).read_bytes()
+    assert sorted(f.name for f in (tmp_path / "new").iterdir()) == [KEY_FILE], "a temporary key file was left behind"
 
 
 def _worker(directory, barrier, queue):
