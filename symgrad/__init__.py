@@ -1,4 +1,8 @@
-"""symgrad: sympy models → symbolic and autodiff gradients, verified → generated kernels."""
+"""symgrad: sympy models → symbolic and autodiff gradients, verified → generated kernels.
+
+The front-ends `symgrad.train`, `models`, `derivation`, `comparison`, `tf` and `cuda_emu` are
+imported on first use (module `__getattr__`), so `import symgrad` does not pay for them.
+"""
 
 __version__ = "0.1.0"
 
@@ -7,12 +11,14 @@ from .check import check  # noqa: E402
 from .compiler import compile  # noqa: E402
 from .errors import (  # noqa: E402
     CacheError,
+    ConstantLossWarning,
     DTypeError,
     InvalidArgumentError,
     NonFiniteError,
     ShapeError,
     SizeLimitError,
     SymgradError,
+    SymgradWarning,
     UnboundSymbolError,
     UnsupportedError,
 )
@@ -24,6 +30,20 @@ __all__ = [
     "__version__", "autodiff", "nn", "check", "compile", "grad",
     "sigmoid", "relu", "softplus", "logsigmoid", "logsumexp", "tanh",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "NonFiniteError",
-    "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError",
+    "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError", "SymgradWarning", "ConstantLossWarning",
     "hessian", "hvp", "compile_hessian",
 ]
+
+LAZY_SUBMODULES = ("train", "models", "derivation", "comparison", "tf", "cuda_emu")
+
+
+def __getattr__(name):
+    if name in LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")  # also binds it here: later lookups are direct
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *LAZY_SUBMODULES})

@@ -4,6 +4,7 @@
 from . import cache as kernel_cache
 from . import symbolic
 from .dag import op_count
+from .diagnostics import warn_if_constant
 from .errors import InvalidArgumentError, SizeLimitError, UnsupportedError
 from .lower import lower
 from .nn import Model
@@ -93,10 +94,11 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
     """
     if target not in TARGETS:
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
+    e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
+    warn_if_constant(e, w, n)
     if _matrix_level(expr, wrt):
         from .matrix.kernel import compile_matrix
 
-        e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
         return compile_matrix(e, w, i, o, n, dtype, target, kernel_cache.resolve(cache))
     store = kernel_cache.resolve(cache)
     select(rewrites)  # an unknown rule name is an error even on a cache hit
@@ -106,7 +108,6 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
 
     if store is None or target != "numpy":
         return TARGETS[target](build())
-    e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
     check_size("loss", [e, *o], max_ops)
     key = kernel_cache.kernel_key(e, w, i, o, n, target, dtype, method, rewrites)
     source, status = store.load(key)

@@ -1,17 +1,24 @@
 """`symgrad demo`: the seed 4-3-1 MLP end to end (derive, check, generate, train, plot)."""
 
+import numbers
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
 from . import check, compile, grad, models
+from .errors import InvalidArgumentError
 from .generate import write_atomic
 from .train import gradient_descent
 
 
 def run(out_dir, epochs=2000, lr=0.1):
+    """Print every step and write the module and loss plot to `out_dir`; arguments are checked first."""
     out_dir = Path(out_dir)
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1 or not lr > 0:
+        raise InvalidArgumentError(f"demo needs epochs ≥ 1 (an integer) and lr > 0, got epochs={epochs!r}, lr={lr!r}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidArgumentError(f"demo output {str(out_dir)!r} exists and is not a folder; give a folder")
     model = models.seed()
     values = models.example_values(model)
     data = models.data_values(model, models.SEED_X, models.SEED_Y)

@@ -46,3 +46,11 @@ class CacheError(SymgradError):
 
 class FailedPreconditionError(SymgradError, RuntimeError):
     """An operation ran before what it needs (an uninitialized variable, a closed session)."""
+
+
+class SymgradWarning(UserWarning):
+    """Base class of the warnings symgrad issues: something runs, but probably not as meant."""
+
+
+class ConstantLossWarning(SymgradWarning):
+    """The loss cannot change with the parameters (identically zero, or free of every parameter)."""

@@ -1,5 +1,6 @@
 """The bundled models (by name) and loading a model from a user's Python file."""
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -83,8 +84,25 @@ def load(name_or_path):
     return model
 
 
+def uninitialized(model):
+    """The parameters a hand-built `Model` gave no `init` value."""
+    return [p for p in model.params if p not in model.init]
+
+
+def _drawn_parameters(model, seed=0):
+    """`init`, with seeded normal values (scale 0.5) for parameters it lacks: enough to check gradients at."""
+    rng = np.random.default_rng(seed)
+
+    def draw(p):
+        return rng.normal(scale=0.5, size=tuple(int(d) for d in p.shape)) if isinstance(p, sp.MatrixSymbol) else 0.5 * rng.normal()
+
+    init = {p: model.init[p] if p in model.init else draw(p) for p in model.params}
+    return dataclasses.replace(model, init=init).initial_values()
+
+
 def example_values(model):
-    """Initial parameters plus the model's bundled data (or a small random batch for user models)."""
+    """Initial parameters plus the model's bundled data (or a small random batch for user models);
+    parameters without `init` get seeded random values (see `uninitialized`)."""
     if model.name in DATA:
         X, Y = DATA[model.name]()
     else:
@@ -93,4 +111,4 @@ def example_values(model):
             X, Y = (rng.normal(size=(8, int(s.shape[1]))) for s in (model.inputs[0], model.targets[0]))
         else:
             X, Y = rng.normal(size=(8, len(model.inputs))), rng.uniform(size=(8, len(model.targets)))
-    return {**model.initial_values(), **data_values(model, X, Y)}
+    return {**_drawn_parameters(model), **data_values(model, X, Y)}

@@ -34,6 +34,11 @@ class Model:
 
     def initial_values(self):
         """A fresh copy of the initial parameter values (`init`): floats, or arrays for matrices."""
+        missing = [p for p in self.params if p not in self.init]
+        if missing:
+            raise InvalidArgumentError(
+                f"model {self.name!r} has no initial value for {', '.join(map(str, missing))}; pass "
+                "init={symbol: value, ...} to Model (the nn builders fill it) or give values explicitly")
         return {p: np.array(self.init[p], dtype=float) if isinstance(p, sp.MatrixSymbol) else float(self.init[p])
                 for p in self.params}
 
@@ -96,7 +101,8 @@ def softmax_cross_entropy(logits, onehot):
 
 LOSSES = {
     "squared_error": squared_error,
-    "mse": mean_squared_error,
+    "mean_squared_error": mean_squared_error,
+    "mse": mean_squared_error,  # the short name, as Keras spells it
     "binary_cross_entropy": binary_cross_entropy,
     "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
     "softmax_cross_entropy": softmax_cross_entropy,

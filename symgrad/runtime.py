@@ -5,8 +5,15 @@ import types
 
 import numpy as np
 
-from .errors import NonFiniteError, ShapeError
+from .errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .values import bind
+
+
+def no_outputs(name):
+    """`predict` on a kernel compiled without outputs: say what to pass instead of returning []."""
+    return InvalidArgumentError(
+        f"kernel {name!r} has no outputs to predict: pass the expressions to return as "
+        "symgrad.compile(..., outputs=[...]) (a symgrad.nn.Model supplies its own)")
 
 
 def load_module(source, name):
@@ -96,6 +103,8 @@ class Kernel:
             if s not in args and str(s) not in args and s not in self._predict_inputs:
                 args[s] = 0.0
         out = [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
+        if not out:
+            raise no_outputs(self.name)
         self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
         return out
 

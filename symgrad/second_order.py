@@ -94,8 +94,9 @@ class HessianKernel:
 def compile_hessian(expr, wrt=None, inputs=None, name=None, full=True):
     """Generate numpy kernels for H·v and (when `full`) the Hessian of the batch-summed loss `expr`.
 
-    Arguments as for `symgrad.compile` (a `Model` supplies wrt and inputs). The Hessian kernel
-    computes the upper triangle (P(P+1)/2 entries), so keep `full=True` for small P.
+    Arguments as for `symgrad.compile` (a `Model` supplies wrt and inputs). `.hessian(values)`
+    returns the full symmetric P×P matrix; its kernel computes the upper triangle (P(P+1)/2
+    entries) and mirrors it, so keep `full=True` for small P.
     """
     expr, wrt, inputs, _, name = _normalize(expr, wrt, inputs, (), name, "float64")
     if is_matrix_level(expr, wrt):  # one kernel: gradient, closed-form Hessian (n×1 parameter), H·V

@@ -10,7 +10,10 @@ import numpy as np
 import sympy as sp
 
 import symgrad
-from symgrad import autodiff
+from symgrad import autodiff, cli
+from symgrad import demo as symgrad_demo
+from symgrad.comparison import compare
+from symgrad.nn import Model
 
 x, y, w, b, z = sp.symbols("x y w b z", real=True)
 LOSS = (symgrad.sigmoid(w * x + b) - y) ** 2
@@ -58,7 +61,40 @@ CASES = [
     ("expression over the size limit", lambda: kernel(max_ops=10), symgrad.SizeLimitError),
     ("unknown rewrite rule", lambda: kernel(rewrites=["log_of_everything"]), symgrad.InvalidArgumentError),
     ("not an expression", lambda: symgrad.grad("x +", [w]), symgrad.InvalidArgumentError),
+    ("predict on a kernel compiled without outputs", lambda: kernel().predict(GOOD), symgrad.InvalidArgumentError),
+    ("hand-built Model without init, asked for initial values",
+     lambda: Model("mine", LOSS, (w, b), (x,), (y,), ()).initial_values(), symgrad.InvalidArgumentError),
+    ("unknown loss name", lambda: symgrad.nn.mlp([2, 1], loss="hinge"), symgrad.InvalidArgumentError),
+    ("demo with fewer than one epoch", lambda: symgrad_demo.run("never-written", epochs=0), symgrad.InvalidArgumentError),
+    ("compare with a width that is not a positive integer", lambda: compare("seed", widths=[3, "x"]),
+     symgrad.InvalidArgumentError),
 ]
+
+# command lines refused while parsing, before any work starts: exit status 2, one line on stderr
+CLI_CASES = [
+    ["demo", "--epochs", "0"],
+    ["demo", "-o", "/dev/null"],
+    ["generate", "seed", "-o", "/dev/null"],
+    ["generate", "seed", "-o", "/dev/null/sub"],
+    ["compare", "seed", "--widths", "3,x"],
+    ["compare", "seed", "--batch", "-4"],
+    ["compare", "seed", "--repeats", "many"],
+    ["derive", "seed", "-o", "/"],
+]
+
+
+def cli_message(argv):
+    """(exit status, the last stderr line) of `symgrad ARGV` refused by the parser."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            cli.build_parser().parse_args(argv)
+        except SystemExit as exc:
+            return exc.code, err.getvalue().strip().splitlines()[-1]
+    raise AssertionError(f"symgrad {' '.join(argv)} was accepted")
 
 # non-differentiable points: (expression, the point, what every path gives there, why)
 r, s = sp.symbols("r s", real=True)
@@ -111,6 +147,20 @@ def render():
     for case, trigger, expected in CASES:
         text = message(trigger, expected).replace("|", "\\|").replace("\n", " ")
         lines.append(f"| {case} | `{expected.__name__}` | {text} |")
+    lines += [
+        "",
+        "## Command line",
+        "",
+        "`symgrad` checks its arguments while parsing, before any work starts; a bad one is a usage",
+        "error: one line on stderr, exit status 2, no traceback (as is any `SymgradError` a command raises).",
+        "",
+        "| command | message |",
+        "|---|---|",
+    ]
+    for argv in CLI_CASES:
+        status, text = cli_message(argv)
+        assert status == 2, (argv, status)
+        lines.append(f"| `symgrad {' '.join(argv)}` | {text.replace('|', chr(92) + '|')} |")
     lines += [
         "",
         "## NaN and Inf",

@@ -4,7 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from symgrad.cli import main
+from symgrad.errors import InvalidArgumentError
 
 USER_MODEL = '''
 import sympy as sp
@@ -79,3 +83,70 @@ def test_generated_files_are_written_atomically_with_normal_permissions(tmp_path
     mtime = path.stat().st_mtime_ns
     write_atomic(path, "x = 1\n")  # unchanged text: the file is not rewritten
     assert path.stat().st_mtime_ns == mtime
+
+
+def _run(*argv, timeout=120):
+    return subprocess.run([sys.executable, "-m", "symgrad", *argv], capture_output=True, text=True, timeout=timeout,
+                          cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_bad_arguments_end_before_any_work_with_one_line_and_status_2(tmp_path):
+    existing = tmp_path / "a-file"
+    existing.write_text("keep me")
+    for argv in (["demo", "--epochs", "0", "-o", str(tmp_path / "demo")], ["demo", "-o", str(existing)],
+                 ["generate", "seed", "-o", str(existing)], ["compare", "seed", "--widths", "3,x"]):
+        proc = _run(*argv, timeout=60)
+        assert proc.returncode == 2, (argv, proc.stderr)
+        assert "Traceback" not in proc.stderr and proc.stdout == "", (argv, proc.stderr)
+        assert proc.stderr.strip().splitlines()[-1].startswith(f"symgrad {argv[0]}: error: argument "), proc.stderr
+    assert existing.read_text() == "keep me" and not (tmp_path / "demo").exists()
+
+
+def test_check_help_lists_every_bundled_model(capsys):
+    from symgrad import models
+
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in models.BUNDLED), text
+
+
+NO_INIT_MODEL = '''
+import sympy as sp
+import symgrad
+from symgrad.nn import Model
+
+x, y, w, b = sp.symbols("x y w b")
+model = Model("no_init", (symgrad.sigmoid(w * x + b) - y) ** 2, (w, b), (x,), (y,), (symgrad.sigmoid(w * x + b),))
+'''
+
+
+def test_check_model_without_init_draws_values_and_says_so(tmp_path, capsys):
+    path = tmp_path / "noinit.py"
+    path.write_text(NO_INIT_MODEL)
+    assert main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "PASS" in out
+    assert "has no `init` for w, b; checking at seeded random values" in err
+
+
+def test_example_values_keep_given_init_and_draw_the_rest():
+    import sympy as sp
+
+    from symgrad import models
+    from symgrad.nn import Model
+
+    x, y, w, b = sp.symbols("x y w b")
+    model = Model("partial", (w * x + b - y) ** 2, (w, b), (x,), (y,), (), {w: 0.25})
+    first, again = models.example_values(model), models.example_values(model)
+    assert first[w] == 0.25 and np.isfinite(first[b]) and first[b] == again[b]  # seeded: reproducible
+    assert models.uninitialized(model) == [b]
+
+
+def test_demo_refuses_bad_arguments_before_writing(tmp_path):
+    from symgrad import demo
+
+    for kw in ({"epochs": 0}, {"epochs": 2.5}, {"epochs": True}, {"lr": 0.0}):
+        with pytest.raises(InvalidArgumentError, match="demo needs epochs"):
+            demo.run(tmp_path / "out", **kw)
+    assert not (tmp_path / "out").exists()

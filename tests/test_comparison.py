@@ -3,6 +3,7 @@
 from fractions import Fraction
 
 import numpy as np
+import pytest
 import sympy as sp
 from matplotlib.figure import Figure
 
@@ -11,6 +12,7 @@ from symgrad.cli import main as cli
 from symgrad.comparison import compare
 from symgrad.comparison.measure import sample_values
 from symgrad.comparison.reference import max_relative_error, reference_gradient
+from symgrad.errors import InvalidArgumentError
 
 
 def test_reference_gradient_is_exact_for_a_hand_derived_loss():
@@ -55,8 +57,23 @@ def test_compare_measures_both_paths_across_widths():
 
 
 def test_cli_compare_writes_table_and_plot(tmp_path, capsys):
-    assert cli(["compare", "perceptron", "--widths", "2", "--batch", "8", "--repeats", "1", "-o", str(tmp_path)]) == 0
+    assert cli(["compare", "perceptron", "--widths", "2,3", "--batch", "8", "--repeats", "1", "-o", str(tmp_path)]) == 0
     assert (tmp_path / "compare_perceptron.png").read_bytes()[:4] == b"\x89PNG"
     assert "| 2 | " in (tmp_path / "compare_perceptron.md").read_text()
+    out, err = capsys.readouterr()
+    progress = err.splitlines()  # progress goes to stderr, one line per width, the table to stdout
+    assert progress[0] == "compare perceptron: measuring widths 2,3..."
+    assert progress[1].startswith("compare perceptron: width 2 measured (1/2, ") and progress[1].endswith(" s)")
+    assert progress[2].startswith("compare perceptron: width 3 measured (2/2, ")
+    assert "measured (" not in out and "symbolic vs autodiff for the perceptron family" in out
     assert cli(["compare", "no-such-family"]) == 2
     assert "no model family named" in capsys.readouterr().err
+
+
+def test_compare_reports_progress_and_checks_its_arguments_first():
+    seen = []
+    compare("seed", widths=[2], batch=4, repeats=1, progress=lambda *a: seen.append((a[0], a[1], a[2].width)))
+    assert seen == [(1, 1, 2)]
+    for kw in ({"widths": []}, {"widths": [2, 0]}, {"widths": [2.5]}, {"batch": 0}, {"repeats": True}):
+        with pytest.raises(InvalidArgumentError, match="compare: .* must be positive integers"):
+            compare("seed", **{"widths": [2], **kw})

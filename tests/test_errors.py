@@ -5,7 +5,7 @@ import difflib
 import warnings
 
 import pytest
-from bad_input_cases import CASES, DOC, KINKS, kink_values, render
+from bad_input_cases import CASES, CLI_CASES, DOC, KINKS, cli_message, kink_values, render
 
 import symgrad
 
@@ -18,6 +18,13 @@ def test_bad_input_raises_our_named_error(case, trigger, expected):
             trigger()
     assert isinstance(info.value, symgrad.SymgradError)
     assert "Traceback" not in str(info.value) and len(str(info.value)) > 20
+
+
+@pytest.mark.parametrize("argv", CLI_CASES, ids=[" ".join(a) for a in CLI_CASES])
+def test_bad_command_line_is_a_usage_error_before_any_work(argv):
+    status, message = cli_message(argv)
+    assert status == 2
+    assert message.startswith(f"symgrad {argv[0]}: error: argument ") and "Traceback" not in message
 
 
 @pytest.mark.parametrize("label,expr,point,why", KINKS, ids=[k[0] for k in KINKS])

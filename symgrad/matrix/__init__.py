@@ -15,10 +15,12 @@ from .rules import reverse
 
 
 def grad(expr, wrt):
-    """Gradients of the matrix-level `expr`: a matrix expression of each MatrixSymbol's shape."""
+    """Gradients of the matrix-level `expr`: a matrix expression of each MatrixSymbol's shape,
+    entrywise functions as `Map`s so they print `entrywise(tanh(X*W))`."""
     from ..values import as_symbol_list
+    from .nodes import entrywise_as_maps
 
-    return reverse(expr, as_symbol_list(wrt))
+    return entrywise_as_maps(reverse(expr, as_symbol_list(wrt)))
 
 
 __all__ = ["grad", "hessian", "hvp", "compile_hessian", "is_matrix_level", "Map", "SumAll", "RowLogSumExp", "RowSoftmax", "Unit"]

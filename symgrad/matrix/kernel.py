@@ -6,7 +6,7 @@ import sympy as sp
 from .. import cache as kernel_cache
 from ..errors import InvalidArgumentError
 from ..render.numpy_matrix import render_numpy_matrix
-from ..runtime import load_module
+from ..runtime import load_module, no_outputs
 from ..values import as_symbol_list
 from .lower import canonical, lower
 from .rules import as_scalar_loss, reverse
@@ -113,7 +113,10 @@ class MatrixKernel:
         """Model outputs; inputs the outputs do not read (targets) may be omitted."""
         read = {v.symbol for v in self.ir.args if v.ident in _reads(self.ir, self.ir.predictions)}
         skip = [s for s in self.inputs if s not in read and s not in values]
-        return [np.asarray(o) for o in self.module.predict(*self.arguments(values, nonfinite, skip))]
+        out = [np.asarray(o) for o in self.module.predict(*self.arguments(values, nonfinite, skip))]
+        if not out:
+            raise no_outputs(self.name)
+        return out
 
 
 def _argument(value):

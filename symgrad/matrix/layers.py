@@ -90,7 +90,11 @@ def binary_cross_entropy_logits(Z, Y, mean=False):
     return total / Z.shape[0] if mean else total
 
 
-LOSSES = {"squared_error": squared_error, "mse": lambda P, Y, mean=True: squared_error(P, Y, mean),
+def _mean_squared_error(P, Y, mean=True):
+    return squared_error(P, Y, mean)
+
+
+LOSSES = {"squared_error": squared_error, "mean_squared_error": _mean_squared_error, "mse": _mean_squared_error,
           "softmax_cross_entropy": softmax_cross_entropy}
 
 

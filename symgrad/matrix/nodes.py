@@ -69,11 +69,13 @@ class Map(MatrixExpr):
 
     def _sympystr(self, printer):
         """The body with each variable spelled as its operand: `entrywise(2*(M*x - b))`."""
+        body = self.function.expr
         names = {}
         for var, op in zip(self.function.variables, self.operands, strict=True):
             text = printer._print(op)
-            names[var] = sp.Symbol(text if op.is_Atom or isinstance(op, sp.MatrixSymbol) else f"({text})")
-        return f"entrywise({printer._print(self.function.expr.xreplace(names))})"
+            bare = op.is_Atom or isinstance(op, (sp.MatrixSymbol, Map, RowLogSumExp, RowSoftmax)) or _only_called(var, body)
+            names[var] = sp.Symbol(text if bare else f"({text})")
+        return f"entrywise({printer._print(body.xreplace(names))})"
 
     def _entry(self, i, j, **kwargs):
         vals = []
@@ -196,6 +198,38 @@ def canonical_lambda(function, prefix="_x"):
         return sp.Lambda((var,), function(var))
     names = [sp.Symbol(f"{prefix}{k}", real=True) for k in range(len(function.variables))]
     return sp.Lambda(tuple(names), function.expr.xreplace(dict(zip(function.variables, names, strict=True))))
+
+
+def entrywise_as_maps(exprs):
+    """`exprs` with every closed `applyfunc` node (sympy's ElementwiseApplyFunction, printed
+    `Lambda(_d, tanh(_d)).(X*W)`) as the equal one-operand `Map` (printed `entrywise(tanh(X*W))`),
+    rebuilt bottom-up so nested ones are found too. A function closing over other symbols stays.
+    """
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    from ..dag import topological
+
+    new = {}
+    for node in topological(list(exprs)):
+        args = [new.get(a, a) for a in node.args]
+        if isinstance(node, ElementwiseApplyFunction) and not _reads_others(node.function):
+            new[node] = Map(canonical_lambda(node.function), args[1])
+        elif any(a is not b for a, b in zip(args, node.args, strict=True)):
+            try:
+                new[node] = node.func(*args, evaluate=False)
+            except TypeError:
+                new[node] = node.func(*args)
+    return [new.get(e, e) for e in exprs]
+
+
+def _only_called(var, body):
+    """`var` occurs in `body` only as a whole argument of function calls (`tanh(var)`): no parentheses needed."""
+    uses = [node for node in sp.preorder_traversal(body) if var in node.args]
+    return bool(uses) and all(isinstance(node, sp.Function) for node in uses)
+
+
+def _reads_others(function):
+    return isinstance(function, sp.Lambda) and bool(function.expr.free_symbols - set(function.variables))
 
 
 def check_closed(function):
