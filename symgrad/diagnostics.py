@@ -25,9 +25,11 @@ ONE_OUTPUT = "for one output use binary cross-entropy with logits, not softmax c
 
 
 def _problem(loss, wrt):
+    if not wrt:  # nothing to train: a kernel for outputs only (symgrad.tf compiles those with loss 0)
+        return None
     if loss == 0 or getattr(loss, "is_ZeroMatrix", False):
         return f"is identically zero: {NO_LEARNING} ({ONE_OUTPUT})"
-    if wrt and not free_symbols([loss]) & set(wrt):
+    if not free_symbols([loss]) & set(wrt):
         return f"does not depend on any parameter ({', '.join(map(str, wrt))}): {NO_LEARNING}"
     from .matrix.nodes import RowLogSumExp, RowSoftmax
 

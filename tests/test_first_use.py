@@ -84,4 +84,5 @@ def test_models_that_learn_compile_without_a_warning():
         symgrad.compile(symgrad.models.perceptron(), cache=False)
         symgrad.compile(symgrad.models.mlp_matrix(), cache=False)
         symgrad.compile(symgrad.nn.mlp([2, 3, 1], loss="binary_cross_entropy_with_logits", output_activation="identity"), cache=False)
+        symgrad.compile(sp.S.Zero, wrt=[], inputs=[x], outputs=[2 * x], cache=False)  # outputs only: nothing to train
     assert issubclass(symgrad.ConstantLossWarning, UserWarning)

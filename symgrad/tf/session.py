@@ -9,6 +9,7 @@ optimizer updates, initializers) are applied after the values are computed, so e
 run sees the variables as they were when it started.
 """
 
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from .. import symbolic
 from ..compiler import compile as compile_kernel
 from ..dag import free_symbols
 from ..errors import (
+    ConstantLossWarning,
     DTypeError,
     FailedPreconditionError,
     InvalidArgumentError,
@@ -314,8 +316,10 @@ class Session:
             dtype = "float32" if dtypes == {"float32"} else "float64"
             if BATCH_SIZE in free_symbols([loss, *outputs]):
                 data.append(BATCH_SIZE)
-            kernel = compile_kernel(loss, wrt=wrt, inputs=data, outputs=outputs,
-                                    name="tf_session", dtype=dtype, target=self.target)
+            with warnings.catch_warnings():  # the per-sample part may be 0 (a loss of variables only): TF's business
+                warnings.simplefilter("ignore", ConstantLossWarning)
+                kernel = compile_kernel(loss, wrt=wrt, inputs=data, outputs=outputs,
+                                        name="tf_session", dtype=dtype, target=self.target)
         return _Compiled(kernel, symbols, layouts, bool(used), bool(outputs))
 
 
