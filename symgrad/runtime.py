@@ -90,18 +90,24 @@ class Kernel:
         return self.loss_and_grad(values, nonfinite)[1]
 
     def predict(self, values, nonfinite="raise"):
-        """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
+        """Model outputs as a list of arrays (one per output, length n).
+
+        Inputs the outputs do not read (targets) may be omitted; any other missing value is our
+        UnboundSymbolError, as for `loss` and `grad`.
+        """
         args = dict(values)
         for s in self.inputs:
-            if s not in args and str(s) not in args and s not in self._predict_inputs:
-                args[s] = 0.0
+            if s not in self._predict_inputs and s not in args and str(s) not in args:
+                args[s] = 0.0  # a placeholder the generated predict never reads
         out = [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
         self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
         return out
 
     @property
     def _predict_inputs(self):
-        return {s for st in self.ir.needed(self.ir.predictions) for s in st.expr.free_symbols}
+        """The data symbols the outputs read (statements read IR identifiers, not user symbols)."""
+        reads = {name for st in self.ir.needed(self.ir.predictions) for name in st.reads()}
+        return {v.symbol for v in self.ir.data if v.ident in reads}
 
     def per_sample_grad(self, values, nonfinite="raise"):
         """The n × len(wrt) matrix of per-sample gradients."""
