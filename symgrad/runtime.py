@@ -19,6 +19,20 @@ def load_module(source, name):
     return module
 
 
+def check_finite(kernel_name, nonfinite, results):
+    """Under nonfinite="raise", our error naming every result (name -> value) that came out NaN or
+    Inf; every kind of kernel (scalar, matrix, Hessian, CUDA) applies the policy through this."""
+    if nonfinite != "raise":
+        return
+    bad = [name for name, value in results.items() if not np.all(np.isfinite(value))]
+    if bad:
+        raise NonFiniteError(
+            f"kernel {kernel_name!r} computed NaN or Inf for {', '.join(bad)} from finite data "
+            "(the model is evaluated outside its domain or overflows at these values); "
+            "pass nonfinite='propagate' to get the IEEE results instead"
+        )
+
+
 class Kernel:
     """A generated kernel bound to its model: call it with the same `values` as autodiff.
 
@@ -64,16 +78,7 @@ class Kernel:
         return data + params
 
     def _finite(self, nonfinite, **results):
-        """Under nonfinite="raise", our error naming every result that came out NaN or Inf."""
-        if nonfinite != "raise":
-            return
-        bad = [name for name, value in results.items() if not np.all(np.isfinite(value))]
-        if bad:
-            raise NonFiniteError(
-                f"kernel {self.name!r} computed NaN or Inf for {', '.join(bad)} from finite data "
-                "(the model is evaluated outside its domain or overflows at these values); "
-                "pass nonfinite='propagate' to get the IEEE results instead"
-            )
+        check_finite(self.name, nonfinite, results)
 
     def loss(self, values, nonfinite="raise"):
         value = float(self.module.loss(*self.arguments(values, nonfinite)))

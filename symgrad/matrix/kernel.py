@@ -6,7 +6,7 @@ import sympy as sp
 from .. import cache as kernel_cache
 from ..errors import InvalidArgumentError
 from ..render.numpy_matrix import render_numpy_matrix
-from ..runtime import load_module
+from ..runtime import check_finite, load_module
 from ..values import as_symbol_list
 from .lower import canonical, lower
 from .rules import as_scalar_loss, reverse
@@ -100,11 +100,15 @@ class MatrixKernel:
         return [_argument(bound[s]) if s in bound else None for s in self.inputs + self.wrt]
 
     def loss(self, values, nonfinite="raise"):
-        return float(self.module.loss(*self.arguments(values, nonfinite)))
+        value = float(self.module.loss(*self.arguments(values, nonfinite)))
+        check_finite(self.name, nonfinite, {"loss": value})
+        return value
 
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        return float(value), [_shaped(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
+        value, grads = float(value), [_shaped(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
+        check_finite(self.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
+        return value, grads
 
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
@@ -113,7 +117,9 @@ class MatrixKernel:
         """Model outputs; inputs the outputs do not read (targets) may be omitted."""
         read = {v.symbol for v in self.ir.args if v.ident in _reads(self.ir, self.ir.predictions)}
         skip = [s for s in self.inputs if s not in read and s not in values]
-        return [np.asarray(o) for o in self.module.predict(*self.arguments(values, nonfinite, skip))]
+        out = [np.asarray(o) for o in self.module.predict(*self.arguments(values, nonfinite, skip))]
+        check_finite(self.name, nonfinite, {f"output {i}": o for i, o in enumerate(out)})
+        return out
 
 
 def _argument(value):
