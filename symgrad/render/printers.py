@@ -4,6 +4,7 @@ Our functions print as calls to small helpers defined at the top of the generate
 their numerically stable forms; the printer records which helpers a module needs.
 """
 
+from sympy import S
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -139,3 +140,11 @@ class MathExprPrinter(_HelperMixin, PythonCodePrinter):
     def _print_sign(self, expr):
         x = self._print(expr.args[0])
         return f"(({x} > 0) - ({x} < 0))"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        if exp.is_Integer or exp in (S.Half, -S.Half):  # integer powers, math.sqrt: no complex results
+            return super()._print_Pow(expr, rational=rational)
+        # Python's ** returns a complex number for a negative base; math.pow raises ValueError,
+        # which sends the batch to the vectorized path (IEEE NaN, then the nonfinite= policy)
+        return f"math.pow({self._print(base)}, {self._print(exp)})"
