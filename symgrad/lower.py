@@ -12,7 +12,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import Boolean
 
 from .dag import free_symbols, gc_paused, is_operation, structural_hash, topological
-from .errors import UnboundSymbolError
+from .errors import DTypeError, UnboundSymbolError
 from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
 from .names import Namer, comment_text
 from .rewrite import RULES, stabilize
@@ -46,6 +46,19 @@ def _small_nodes(order, limit=12):
     return {node: s <= limit for node, s in size.items()}
 
 
+def reject_non_real(order, labelled_roots):
+    """Our error at compile time for a non-real constant (I, zoo) among the nodes `order`: the
+    generated code computes over the reals. `labelled_roots` (label, root) say where it is."""
+    bad = next((node for node in order if node.is_number and not node.args and node.is_extended_real is False), None)
+    if bad is None:
+        return
+    where = next((label for label, root in labelled_roots if bad in topological([root])), "the model")
+    raise DTypeError(
+        f"{where} contains the non-real number {bad}; symgrad works over the reals "
+        "(write the model with real functions; complex intermediate values are not supported)"
+    )
+
+
 @gc_paused()
 def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrites=RULES):
     """Build the IR for `loss` (per sample), `grads` (per sample, `params` order) and outputs.
@@ -70,6 +83,8 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     ref = {v.symbol: sp.Symbol(v.ident) for v in data_vars + param_vars}
 
     order = topological(roots)
+    reject_non_real(order, [("the loss", loss), *((f"the gradient in {p}", g) for p, g in zip(params, grads, strict=True)),
+                            *((f"output {k}", o) for k, o in enumerate(predictions))])
     uses = {}
     for node in order:
         for c in set(node.args) if is_operation(node) else ():

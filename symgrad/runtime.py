@@ -26,6 +26,20 @@ def load_module(source, name):
     return module
 
 
+def check_finite(kernel_name, nonfinite, results):
+    """Under nonfinite="raise", our error naming every result (name -> value) that came out NaN or
+    Inf; every kind of kernel (scalar, matrix, Hessian, CUDA) applies the policy through this."""
+    if nonfinite != "raise":
+        return
+    bad = [name for name, value in results.items() if not np.all(np.isfinite(value))]
+    if bad:
+        raise NonFiniteError(
+            f"kernel {kernel_name!r} computed NaN or Inf for {', '.join(bad)} from finite data "
+            "(the model is evaluated outside its domain or overflows at these values); "
+            "pass nonfinite='propagate' to get the IEEE results instead"
+        )
+
+
 class Kernel:
     """A generated kernel bound to its model: call it with the same `values` as autodiff.
 
@@ -71,16 +85,7 @@ class Kernel:
         return data + params
 
     def _finite(self, nonfinite, **results):
-        """Under nonfinite="raise", our error naming every result that came out NaN or Inf."""
-        if nonfinite != "raise":
-            return
-        bad = [name for name, value in results.items() if not np.all(np.isfinite(value))]
-        if bad:
-            raise NonFiniteError(
-                f"kernel {self.name!r} computed NaN or Inf for {', '.join(bad)} from finite data "
-                "(the model is evaluated outside its domain or overflows at these values); "
-                "pass nonfinite='propagate' to get the IEEE results instead"
-            )
+        check_finite(self.name, nonfinite, results)
 
     def loss(self, values, nonfinite="raise"):
         value = float(self.module.loss(*self.arguments(values, nonfinite)))
@@ -97,11 +102,15 @@ class Kernel:
         return self.loss_and_grad(values, nonfinite)[1]
 
     def predict(self, values, nonfinite="raise"):
-        """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
+        """Model outputs as a list of arrays (one per output, length n).
+
+        Inputs the outputs do not read (targets) may be omitted; any other missing value is our
+        UnboundSymbolError, as for `loss` and `grad`.
+        """
         args = dict(values)
         for s in self.inputs:
-            if s not in args and str(s) not in args and s not in self._predict_inputs:
-                args[s] = 0.0
+            if s not in self._predict_inputs and s not in args and str(s) not in args:
+                args[s] = 0.0  # a placeholder the generated predict never reads
         out = [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
         if not out:
             raise no_outputs(self.name)
@@ -110,7 +119,9 @@ class Kernel:
 
     @property
     def _predict_inputs(self):
-        return {s for st in self.ir.needed(self.ir.predictions) for s in st.expr.free_symbols}
+        """The data symbols the outputs read (statements read IR identifiers, not user symbols)."""
+        reads = {name for st in self.ir.needed(self.ir.predictions) for name in st.reads()}
+        return {v.symbol for v in self.ir.data if v.ident in reads}
 
     def per_sample_grad(self, values, nonfinite="raise"):
         """The n × len(wrt) matrix of per-sample gradients."""

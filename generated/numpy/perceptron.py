@@ -32,6 +32,7 @@ def scalar_logsumexp(*xs):
 def predict(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """Model outputs, one array per output, each of length n."""
     n = x0.shape[0]
+    W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1 = np.array((W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
     t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
     t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
     return (np.broadcast_to(t1, (n,)), np.broadcast_to(t2, (n,)), )
@@ -40,6 +41,7 @@ def predict(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
 def loss(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """The loss summed over the batch (forward pass only)."""
     n = x0.shape[0]
+    W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1 = np.array((W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
     t0 = y0 + y1
     t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
     t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
@@ -63,6 +65,7 @@ def loss_and_grad(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
 def loss_and_grad_vectorized(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """Forward and backward pass over whole arrays."""
     n = x0.shape[0]
+    W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1 = np.array((W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
     t0 = y0 + y1
     t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
     t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
@@ -121,6 +124,7 @@ def loss_and_grad_loop(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_
 def per_sample_grad(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """The n × len(PARAMS) matrix of per-sample gradients."""
     n = x0.shape[0]
+    W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1 = np.array((W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
     t0 = y0 + y1
     t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
     t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1

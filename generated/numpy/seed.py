@@ -29,6 +29,7 @@ def scalar_sigmoid(x):
 def predict(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
     """Model outputs, one array per output, each of length n."""
     n = x0.shape[0]
+    W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0 = np.array((W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
     t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
     t1 = sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
     t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3
@@ -43,6 +44,7 @@ def predict(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, 
 def loss(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
     """The loss summed over the batch (forward pass only)."""
     n = x0.shape[0]
+    W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0 = np.array((W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
     t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
     t1 = sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
     t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3
@@ -71,6 +73,7 @@ def loss_and_grad(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1
 def loss_and_grad_vectorized(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
     """Forward and backward pass over whole arrays."""
     n = x0.shape[0]
+    W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0 = np.array((W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
     t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
     t1 = sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
     t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3
@@ -202,6 +205,7 @@ def loss_and_grad_loop(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_
 def per_sample_grad(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
     """The n × len(PARAMS) matrix of per-sample gradients."""
     n = x0.shape[0]
+    W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0 = np.array((W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
     t0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
     t1 = sigmoid(t0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
     t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3

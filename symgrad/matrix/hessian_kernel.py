@@ -10,7 +10,7 @@ import sympy as sp
 
 from ..errors import InvalidArgumentError
 from ..render.numpy_matrix import render_numpy_hessian
-from ..runtime import load_module
+from ..runtime import check_finite, load_module
 from ..values import as_symbol_list
 from .forward import jvp
 from .graph import matrix_symbols
@@ -84,14 +84,18 @@ class HessianKernel:
 
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        return float(value), [_shaped(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
+        value, grads = float(value), [_shaped(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
+        check_finite(self.ir.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
+        return value, grads
 
     def hessian(self, values, nonfinite="raise"):
         if not hasattr(self.module, "hessian"):
             raise InvalidArgumentError(
                 f"a Hessian matrix needs one n×1 parameter (this kernel has {', '.join(map(str, self.wrt))}); use .hvp"
             )
-        return np.asarray(self.module.hessian(*self.arguments(values, nonfinite)), dtype=self.dtype)
+        out = np.asarray(self.module.hessian(*self.arguments(values, nonfinite)), dtype=self.dtype)
+        check_finite(self.ir.name, nonfinite, {"the Hessian": out})
+        return out
 
     def hvp(self, values, directions, nonfinite="raise"):
         """[H·V for each parameter], `directions` one array per parameter (its shape)."""
@@ -105,5 +109,7 @@ class HessianKernel:
             if want is not None and np.shape(bound_dirs[d]) != want:
                 raise InvalidArgumentError(f"the direction for {w} has shape {np.shape(bound_dirs[d])}, not {want}")
         args = self.arguments(values, nonfinite) + [_argument(bound_dirs[d]) for d in self.directions]
-        return [np.asarray(np.broadcast_to(p, np.shape(bound_dirs[d])), dtype=self.dtype)
-                for p, d in zip(self.module.hvp(*args), self.directions, strict=True)]
+        out = [np.asarray(np.broadcast_to(p, np.shape(bound_dirs[d])), dtype=self.dtype)
+               for p, d in zip(self.module.hvp(*args), self.directions, strict=True)]
+        check_finite(self.ir.name, nonfinite, {f"H·v for {w}": p for w, p in zip(self.wrt, out, strict=True)})
+        return out

@@ -6,7 +6,7 @@ import sympy as sp
 from .. import cache as kernel_cache
 from ..errors import InvalidArgumentError
 from ..render.numpy_matrix import render_numpy_matrix
-from ..runtime import load_module, no_outputs
+from ..runtime import check_finite, load_module, no_outputs
 from ..values import as_symbol_list
 from .lower import canonical, lower
 from .rules import as_scalar_loss, reverse
@@ -100,11 +100,15 @@ class MatrixKernel:
         return [_argument(bound[s]) if s in bound else None for s in self.inputs + self.wrt]
 
     def loss(self, values, nonfinite="raise"):
-        return float(self.module.loss(*self.arguments(values, nonfinite)))
+        value = float(self.module.loss(*self.arguments(values, nonfinite)))
+        check_finite(self.name, nonfinite, {"loss": value})
+        return value
 
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        return float(value), [_shaped(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
+        value, grads = float(value), [_shaped(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
+        check_finite(self.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
+        return value, grads
 
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
@@ -116,6 +120,7 @@ class MatrixKernel:
         out = [np.asarray(o) for o in self.module.predict(*self.arguments(values, nonfinite, skip))]
         if not out:
             raise no_outputs(self.name)
+        check_finite(self.name, nonfinite, {f"output {i}": o for i, o in enumerate(out)})
         return out
 
 

@@ -12,7 +12,7 @@ from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import UnsupportedError
-from .printers import helper_calls
+from .printers import KnownClassesOnly, helper_calls
 
 PRECISIONS = {"float64": float64, "float32": float32}
 
@@ -63,7 +63,7 @@ def _logsumexp_helper(arity, f, lit):
 
 
 @helper_calls("sigmoid", "softplus", "logsigmoid", "relu")
-class CudaExprPrinter(C99CodePrinter):
+class CudaExprPrinter(KnownClassesOnly, C99CodePrinter):
     """C expressions for one precision; symgrad's functions become `sg_*` device helpers."""
 
     target_name = "cuda"

@@ -84,8 +84,8 @@ class LinearPrinter:
     def _node(self, node, done):
         if node.is_Symbol:
             return node.name, ATOM
-        if node.is_Number:
-            return _number(node)
+        if node.is_Number:  # oo, -oo and nan print as the target's constants (np.inf, math.nan)
+            return _number(node) if node.is_finite else (self.base.doprint(node), NEG if node.is_negative else ATOM)
         kind = type(node)
         if kind not in TABLE_TYPES:
             return self.base.doprint(node), precedence(node)  # not in the table: sympy's printer
@@ -127,8 +127,12 @@ class LinearPrinter:
             return f"1/{b}", MUL
         if exponent is sp.S.Half:
             return f"{self.module}.sqrt({base})", ATOM
+        if self.math and exponent == -sp.S.Half:
+            return f"1/math.sqrt({base})", MUL
         if exponent == 2 and node.base.is_Symbol:
             return f"{b}*{b}", MUL
         if exponent.is_Integer:
             return (f"{b}**{exponent.p}" if exponent.p > 0 else f"{b}**({exponent.p})"), POW
+        if self.math:  # Python's ** returns a complex number for a negative base; math.pow raises
+            return f"math.pow({base}, {exp_text})", ATOM
         return f"{b}**{_paren((exp_text, exp_prec), ATOM)}", POW

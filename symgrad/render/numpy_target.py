@@ -44,6 +44,16 @@ def _loop_header(data):
     return f"for {', '.join(data)} in zip({', '.join(f'{d}.tolist()' for d in data)}):"
 
 
+def _numpy_scalars(ir):
+    """Lines making the parameters numpy scalars: the vectorized functions then follow IEEE
+    arithmetic everywhere (1/0 is inf, (-1)**0.5 NaN), as Python floats do not (ZeroDivisionError,
+    a complex number); the nonfinite= policy is applied to what comes out."""
+    if not ir.params:
+        return []
+    names = ", ".join(v.ident for v in ir.params) + ("," if len(ir.params) == 1 else "")
+    return [f"{names} = np.array(({names}), dtype=np.{ir.dtype})  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError"]
+
+
 @gc_paused()
 def render_numpy(ir, title=None):
     """The module text for `ir` (deterministic: same IR, same bytes)."""
@@ -52,6 +62,7 @@ def render_numpy(ir, title=None):
     args = ", ".join(v.ident for v in ir.args)
     data = [v.ident for v in ir.data]
     sums = [ir.loss, *ir.grads]
+    ieee = _numpy_scalars(ir)
 
     grad_statements = ir.needed([o.source for o in sums])
     once = [st for st in grad_statements if not st.batched]
@@ -70,17 +81,17 @@ def render_numpy(ir, title=None):
         args=args,
         batch_length=f"{data[0]}.shape[0]" if data else "1",
         float64_check=f"{data[0]}.dtype == np.float64" if data else "True",
-        predict_body=vec_lines(ir.needed(ir.predictions)),
+        predict_body=ieee + vec_lines(ir.needed(ir.predictions)),
         predictions=ir.predictions,
-        loss_body=vec_lines(ir.needed([ir.loss.source])) + [_sum(ir.loss)],
+        loss_body=ieee + vec_lines(ir.needed([ir.loss.source])) + [_sum(ir.loss)],
         loss_return=ir.loss.target,
-        grad_body=vec_lines(grad_statements) + [_sum(o) for o in sums],
+        grad_body=ieee + vec_lines(grad_statements) + [_sum(o) for o in sums],
         grad_return=f"{ir.loss.target}, [{', '.join(o.target for o in ir.grads)}]",
         loop_prologue=loop_lines(once) + [f"{o.target} = 0.0" for o in sums if o.batched],
         loop_header=_loop_header(data),
         loop_body=loop_body or ["pass"],
         loop_epilogue=[_sum(o) for o in sums if not o.batched],
-        per_sample_body=vec_lines(ir.needed(ir.per_sample_grads)),
+        per_sample_body=ieee + vec_lines(ir.needed(ir.per_sample_grads)),
         per_sample=ir.per_sample_grads,
     )
     context["helpers"] = [HELPERS[h][0] for h in sorted(vec.helpers)]

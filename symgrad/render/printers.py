@@ -4,6 +4,7 @@ Our functions print as calls to small helpers defined at the top of the generate
 their numerically stable forms; the printer records which helpers a module needs.
 """
 
+from sympy import Basic, S
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -44,6 +45,26 @@ HELPERS = {
 }
 
 
+OWN_PACKAGES = ("sympy", "symgrad")  # the packages whose classes the printers know by name
+
+
+class KnownClassesOnly:
+    """Printer mixin: sympy's printers dispatch on class *names* (`_print_relu`, the table entry
+    "exp"), so a user's own class spelled like one of ours or sympy's would print as that function.
+    Only operations whose class sympy or symgrad defines reach the dispatch; any other is our error."""
+
+    def _print(self, expr, **kwargs):
+        cls = type(expr)
+        if isinstance(expr, Basic) and expr.args and (cls.__module__ or "").split(".")[0] not in OWN_PACKAGES:
+            call = f"{cls.__name__}({', '.join(map(str, expr.args))})"  # str(expr) dispatches by name too
+            raise UnsupportedError(
+                f"{cls.__name__} (in {call[:60]}) is a class defined outside sympy and symgrad; the "
+                f"{self.target_name} target prints only their functions, whatever a class is named. "
+                "Write it with supported functions (Piecewise, Max, exp, symgrad.relu ...) before compiling"
+            )
+        return super()._print(expr, **kwargs)
+
+
 def helper_calls(*names):
     """Class decorator: `_print_<name>` prints a call of the target's helper `name` (via `_helper`)."""
 
@@ -56,7 +77,7 @@ def helper_calls(*names):
 
 
 @helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "logsumexp")
-class _HelperMixin:
+class _HelperMixin(KnownClassesOnly):
     """Printing of symgrad's functions as helper calls, shared by both Python printers."""
 
     helper_prefix = ""
@@ -139,3 +160,11 @@ class MathExprPrinter(_HelperMixin, PythonCodePrinter):
     def _print_sign(self, expr):
         x = self._print(expr.args[0])
         return f"(({x} > 0) - ({x} < 0))"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        if exp.is_Integer or exp in (S.Half, -S.Half):  # integer powers, math.sqrt: no complex results
+            return super()._print_Pow(expr, rational=rational)
+        # Python's ** returns a complex number for a negative base; math.pow raises ValueError,
+        # which sends the batch to the vectorized path (IEEE NaN, then the nonfinite= policy)
+        return f"math.pow({self._print(base)}, {self._print(exp)})"
