@@ -46,3 +46,7 @@ class CacheError(SymgradError):
 
 class FailedPreconditionError(SymgradError, RuntimeError):
     """An operation ran before what it needs (an uninitialized variable, a closed session)."""
+
+
+class WorkerError(SymgradError, RuntimeError):
+    """A Dask worker could not load or run a kernel shipped to it (see `symgrad.remote`)."""
