@@ -64,18 +64,13 @@ class Plan:
         self.matrix = _is_matrix(kernel)
         if self.matrix and method in ("loss", "loss_and_grad"):
             _refuse_batch_size(kernel)
-        lookup = _lookup(values)
-        needed = self._needed_inputs()
-        missing = [s for s in [*needed, *kernel.wrt] if lookup(s) is _MISSING]
-        if missing:
-            names = ", ".join(sorted(str(s) for s in missing))
-            raise UnboundSymbolError(f"no value given for {names}; add it to the values mapping")
-        self.symbols = needed
-        self.arrays = [lookup(s) for s in needed]
+        get = lookup(values)
+        self.symbols = self._needed_inputs()
+        self.arrays = present(get, self.symbols)
         self.chunks = check_chunks(self.symbols, self.arrays, kernel.dtype, self.matrix)
-        self.params = tuple(lookup(s) for s in kernel.wrt)
-        self.fill = {} if self.matrix else {s: 0.0 for s in kernel.inputs if s not in needed}
-        self.skip = tuple(s for s in kernel.inputs if s not in needed) if self.matrix else ()
+        self.params = tuple(present(get, kernel.wrt))
+        self.fill = {} if self.matrix else {s: 0.0 for s in kernel.inputs if s not in self.symbols}
+        self.skip = tuple(s for s in kernel.inputs if s not in self.symbols) if self.matrix else ()
 
     def _needed_inputs(self):
         if self.method != "predict":
@@ -182,6 +177,12 @@ def _as_result(g):
     return g if np.ndim(g) else float(g)
 
 
+def data_chunks(kernel, data):
+    """The batch chunk sizes of dask `data` for `kernel`, checked as every call checks them."""
+    arrays = present(lookup(data), kernel.inputs)
+    return check_chunks(kernel.inputs, arrays, kernel.dtype, _is_matrix(kernel))
+
+
 def check_chunks(symbols, arrays, dtype, matrix):
     """The chunk sizes along the batch axis shared by every data array, or our error saying how
     to chunk (mixed numpy and dask data, unknown sizes, disagreeing chunks, a chunked feature axis)."""
@@ -242,10 +243,10 @@ def _client():
     return owner if type(owner).__name__ == "Client" and hasattr(owner, "scatter") else None
 
 
-_MISSING = object()
+MISSING = object()
 
 
-def _lookup(values):
+def lookup(values):
     if not hasattr(values, "get"):
         raise InvalidArgumentError(f"values must be a mapping from symbols to numbers, got {type(values).__name__}")
     by_name = {k: v for k, v in values.items() if isinstance(k, str)}
@@ -253,9 +254,18 @@ def _lookup(values):
     def get(symbol):
         if symbol in values:
             return values[symbol]
-        return by_name.get(str(symbol), _MISSING)
+        return by_name.get(str(symbol), MISSING)
 
     return get
+
+
+def present(get, symbols):
+    """The values of `symbols`, or our error naming every one that has none."""
+    found = [get(s) for s in symbols]
+    missing = [str(s) for s, v in zip(symbols, found) if v is MISSING]
+    if missing:
+        raise UnboundSymbolError(f"no value given for {', '.join(sorted(missing))}; add it to the values mapping")
+    return found
 
 
 def _is_matrix(kernel):
