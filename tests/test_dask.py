@@ -260,3 +260,19 @@ def test_worker_that_cannot_load_the_text_gives_our_error(seed):
             kernel.loss({**_lazy(columns, 500), **params})
         finally:
             del kernel._dask_spec
+
+
+def test_distributed_client_runs_the_same_numbers_and_workers_load_the_text(seed, tmp_path, monkeypatch):
+    dd = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    model, kernel, columns, params = seed
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path))  # the in-process workers' own cache
+    remote.forget()
+    lazy = _lazy(columns, 125)
+    want = kernel.loss_and_grad({**lazy, **params})  # local threads
+    with dd.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as client:
+        assert distributed._client() is client  # parameters and kernel text are scattered to every worker
+        got = kernel.loss_and_grad({**lazy, **params})
+        statuses = client.run(remote.loaded_status)
+    remote.forget()
+    assert got == want
+    assert list(statuses.values()) == [{kernel.name: "miss"}] * 2  # loaded from the text, stored in the cache
