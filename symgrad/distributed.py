@@ -301,3 +301,33 @@ def _refuse_batch_size(kernel):
             f"losses do not add up to the whole batch's; compile the summed loss (e.g. nn.matrix_mlp(..., mean=False)) "
             f"and divide the loss, gradients or learning rate by the number of samples"
         )
+
+
+class NpyFile:
+    """A `.npy` file read memory-mapped where a chunk is needed (on each worker), pickled as its
+    path: `dask.array.from_array(NpyFile(path), chunks=...)` never holds more than the chunks in use."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        header = np.load(self.path, mmap_mode="r")
+        self.shape, self.dtype, self.ndim = header.shape, header.dtype, header.ndim
+
+    def __repr__(self):
+        return f"NpyFile({self.path!r})"
+
+    def __getitem__(self, key):
+        return np.array(np.load(self.path, mmap_mode="r")[key])  # a copy: the mapping closes now
+
+    def __dask_tokenize__(self):
+        import os
+
+        stat = os.stat(self.path)
+        return (self.path, stat.st_size, stat.st_mtime_ns)
+
+
+def from_npy(path, rows):
+    """A `.npy` file as a dask array chunked by `rows` samples along the batch axis (features whole)."""
+    import dask.array as da
+
+    source = NpyFile(path)
+    return da.from_array(source, chunks=(rows, *source.shape[1:]), lock=False, meta=np.empty((0,) * source.ndim, source.dtype))
