@@ -304,30 +304,49 @@ def _refuse_batch_size(kernel):
 
 
 class NpyFile:
-    """A `.npy` file read memory-mapped where a chunk is needed (on each worker), pickled as its
-    path: `dask.array.from_array(NpyFile(path), chunks=...)` never holds more than the chunks in use."""
+    """A `.npy` file (or one column of a 2-D one) read memory-mapped where a chunk is needed, on
+    each worker; it pickles as its path, so a graph never carries the data."""
 
-    def __init__(self, path):
-        self.path = str(path)
+    def __init__(self, path, column=None):
+        self.path, self.column = str(path), column
         header = np.load(self.path, mmap_mode="r")
-        self.shape, self.dtype, self.ndim = header.shape, header.dtype, header.ndim
+        if column is not None and not (header.ndim == 2 and 0 <= column < header.shape[1]):
+            raise ShapeError(f"{self.path} has shape {header.shape}; it has no column {column}")
+        self.shape = header.shape if column is None else header.shape[:1]
+        self.dtype, self.ndim = header.dtype, len(self.shape)
 
     def __repr__(self):
-        return f"NpyFile({self.path!r})"
+        return f"NpyFile({self.path!r}, column={self.column})"
 
     def __getitem__(self, key):
-        return np.array(np.load(self.path, mmap_mode="r")[key])  # a copy: the mapping closes now
+        mapped = np.load(self.path, mmap_mode="r")
+        if self.column is not None:
+            key = (*(key if isinstance(key, tuple) else (key,)), self.column)
+        return np.array(mapped[key])  # a copy: the mapping closes when this returns
 
     def __dask_tokenize__(self):
         import os
 
         stat = os.stat(self.path)
-        return (self.path, stat.st_size, stat.st_mtime_ns)
+        return (self.path, self.column, stat.st_size, stat.st_mtime_ns)
 
 
-def from_npy(path, rows):
-    """A `.npy` file as a dask array chunked by `rows` samples along the batch axis (features whole)."""
+def from_npy(path, rows, columns=False):
+    """A `.npy` file as a dask array chunked by `rows` samples along the batch axis (features
+    whole), or with `columns=True` a list of 1-D arrays, one per column of a 2-D file (the data of
+    a scalar-level kernel: each column's chunk is one read, not a read and a slice).
+
+    Each chunk is read inside its own task (the file inlined as its path), so a distributed
+    scheduler treats the reads as root tasks and does not run them ahead of the kernel calls."""
     import dask.array as da
 
-    source = NpyFile(path)
-    return da.from_array(source, chunks=(rows, *source.shape[1:]), lock=False, meta=np.empty((0,) * source.ndim, source.dtype))
+    def lazy(source):
+        return da.from_array(source, chunks=(rows, *source.shape[1:]), lock=False, inline_array=True,
+                             meta=np.empty((0,) * source.ndim, source.dtype))
+
+    whole = NpyFile(path)
+    if not columns:
+        return lazy(whole)
+    if whole.ndim != 2:
+        raise ShapeError(f"{path} has shape {whole.shape}; columns=True needs a 2-D file (samples × columns)")
+    return [lazy(NpyFile(path, j)) for j in range(whole.shape[1])]

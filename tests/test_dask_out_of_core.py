@@ -47,8 +47,7 @@ def test_seed_mlp_trains_from_a_memory_mapped_file_holding_a_few_chunks(tmp_path
     want = kernel.loss_and_grad({**whole, **model.initial_values()})
     data_bytes = table.nbytes
     del table, whole
-    lazy = from_npy(tmp_path / "seed.npy", rows)
-    columns = dict(zip([*model.inputs, *model.targets], (lazy[:, j] for j in range(5)), strict=True))
+    columns = dict(zip([*model.inputs, *model.targets], from_npy(tmp_path / "seed.npy", rows, columns=True), strict=True))
 
     def read_first():
         first = np.array(np.load(tmp_path / "seed.npy", mmap_mode="r")[:rows])
@@ -65,6 +64,21 @@ def test_seed_mlp_trains_from_a_memory_mapped_file_holding_a_few_chunks(tmp_path
     assert len(losses) == 20
     assert peak_grad < bound < data_bytes / 2, (peak_grad, bound, data_bytes)  # the numpy path: ~7x the data
     assert peak_fit < bound, (peak_fit, bound)
+
+
+def test_npy_columns_read_one_column_per_task_and_pickle_as_paths(tmp_path):
+    import pickle
+
+    table = np.arange(60.0).reshape(12, 5)
+    np.save(tmp_path / "t.npy", table)
+    cols = from_npy(tmp_path / "t.npy", 5, columns=True)
+    assert [c.chunks for c in cols] == [((5, 5, 2),)] * 5
+    np.testing.assert_array_equal(np.column_stack(dask.compute(*cols)), table)
+    graph = dict(cols[3].__dask_graph__())
+    assert len(graph) == 3 and len(pickle.dumps(graph)) < 2_000  # one read per chunk; the path, not the data
+    with pytest.raises(symgrad.ShapeError, match="columns=True needs a 2-D file"):
+        np.save(tmp_path / "v.npy", np.arange(4.0))
+        from_npy(tmp_path / "v.npy", 2, columns=True)
 
 
 def test_784_feature_matrix_model_trains_from_memory_mapped_files(tmp_path):
