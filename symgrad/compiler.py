@@ -112,12 +112,14 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
     key = kernel_cache.kernel_key(e, w, i, o, n, target, dtype, method, rewrites)
     source, status = store.load(key)
     if source is not None:
-        return Kernel.from_cache(source, load_module(source, n), n, w, i, dtype, target, build, status)
+        kernel = Kernel.from_cache(source, load_module(source, n), n, w, i, dtype, target, build, status)
+        kernel.cache_key = key
+        return kernel
     ir = build()
     source = render_numpy(ir)
     store.store(key, source)
     kernel = Kernel(ir, source, load_module(source, ir.name), target)
-    kernel.cache_status = "rebuilt" if status == "corrupt" else "miss"
+    kernel.cache_status, kernel.cache_key = ("rebuilt" if status == "corrupt" else "miss"), key
     return kernel
 
 

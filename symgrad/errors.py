@@ -54,3 +54,7 @@ class SymgradWarning(UserWarning):
 
 class ConstantLossWarning(SymgradWarning):
     """The loss cannot change with the parameters (identically zero, or free of every parameter)."""
+
+
+class WorkerError(SymgradError, RuntimeError):
+    """A Dask worker could not load or run a kernel shipped to it (see `symgrad.remote`)."""

@@ -5,6 +5,7 @@ import types
 
 import numpy as np
 
+from .distributed import accepts_dask
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .values import bind
 
@@ -54,6 +55,7 @@ class Kernel:
         self.inputs = [v.symbol for v in ir.data]
         self.dtype = np.dtype(ir.dtype)
         self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
+        self.cache_key = None  # set by symgrad.compile when the kernel went through the cache
 
     @classmethod
     def from_cache(cls, source, module, name, wrt, inputs, dtype, target, build_ir, status="hit"):
@@ -62,7 +64,7 @@ class Kernel:
         kernel._ir, kernel._build_ir = None, build_ir
         kernel.source, kernel.module, kernel.target, kernel.name = source, module, target, name
         kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
-        kernel.cache_status = status
+        kernel.cache_status, kernel.cache_key = status, None
         return kernel
 
     @property
@@ -87,11 +89,13 @@ class Kernel:
     def _finite(self, nonfinite, **results):
         check_finite(self.name, nonfinite, results)
 
+    @accepts_dask
     def loss(self, values, nonfinite="raise"):
         value = float(self.module.loss(*self.arguments(values, nonfinite)))
         self._finite(nonfinite, loss=value)
         return value
 
+    @accepts_dask
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
         value, grads = float(value), [float(g) for g in grads]
@@ -101,6 +105,7 @@ class Kernel:
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
 
+    @accepts_dask
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n).
 
@@ -123,6 +128,7 @@ class Kernel:
         reads = {name for st in self.ir.needed(self.ir.predictions) for name in st.reads()}
         return {v.symbol for v in self.ir.data if v.ident in reads}
 
+    @accepts_dask
     def per_sample_grad(self, values, nonfinite="raise"):
         """The n × len(wrt) matrix of per-sample gradients."""
         out = self.module.per_sample_grad(*self.arguments(values, nonfinite))

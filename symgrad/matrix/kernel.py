@@ -4,6 +4,7 @@ import numpy as np
 import sympy as sp
 
 from .. import cache as kernel_cache
+from ..distributed import accepts_dask
 from ..errors import InvalidArgumentError
 from ..render.numpy_matrix import render_numpy_matrix
 from ..runtime import check_finite, load_module, no_outputs
@@ -48,12 +49,14 @@ def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"
     key = kernel_cache.kernel_key(loss, wrt, inputs, outs, name, target, dtype, METHOD, None)
     source, status = store.load(key)
     if source is not None:
-        return MatrixKernel.from_cache(source, load_module(source, name), name, wrt, inputs, dtype, build, status)
+        kernel = MatrixKernel.from_cache(source, load_module(source, name), name, wrt, inputs, dtype, build, status)
+        kernel.cache_key = key
+        return kernel
     ir = build()
     source = render_numpy_matrix(ir)
     store.store(key, source)
     kernel = MatrixKernel(ir, source, load_module(source, ir.name))
-    kernel.cache_status = "rebuilt" if status == "corrupt" else "miss"
+    kernel.cache_status, kernel.cache_key = ("rebuilt" if status == "corrupt" else "miss"), key
     return kernel
 
 
@@ -74,6 +77,7 @@ class MatrixKernel:
         self.inputs = [v.symbol for v in ir.data]
         self.dtype = np.dtype(ir.dtype)
         self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
+        self.cache_key = None  # set by compile_matrix when the kernel went through the cache
 
     @classmethod
     def from_cache(cls, source, module, name, wrt, inputs, dtype, build_ir, status="hit"):
@@ -82,7 +86,7 @@ class MatrixKernel:
         kernel._ir, kernel._build_ir = None, build_ir
         kernel.source, kernel.module, kernel.name = source, module, name
         kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
-        kernel.cache_status = status
+        kernel.cache_status, kernel.cache_key = status, None
         return kernel
 
     @property
@@ -99,11 +103,13 @@ class MatrixKernel:
         bound, _ = bind(symbols, values, dtype=self.dtype, nonfinite=nonfinite)
         return [_argument(bound[s]) if s in bound else None for s in self.inputs + self.wrt]
 
+    @accepts_dask
     def loss(self, values, nonfinite="raise"):
         value = float(self.module.loss(*self.arguments(values, nonfinite)))
         check_finite(self.name, nonfinite, {"loss": value})
         return value
 
+    @accepts_dask
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
         value, grads = float(value), [_shaped(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
@@ -113,6 +119,7 @@ class MatrixKernel:
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
 
+    @accepts_dask
     def predict(self, values, nonfinite="raise"):
         """Model outputs; inputs the outputs do not read (targets) may be omitted."""
         read = {v.symbol for v in self.ir.args if v.ident in _reads(self.ir, self.ir.predictions)}
