@@ -1,11 +1,9 @@
 """symgrad: sympy models → symbolic and autodiff gradients, verified → generated kernels."""
 
-__version__ = "0.1.0"
-
-from . import autodiff, nn  # noqa: E402
-from .check import check  # noqa: E402
-from .compiler import compile  # noqa: E402
-from .errors import (  # noqa: E402
+from . import autodiff, nn
+from .check import check
+from .compiler import compile
+from .errors import (
     CacheError,
     DTypeError,
     InvalidArgumentError,
@@ -16,9 +14,10 @@ from .errors import (  # noqa: E402
     UnboundSymbolError,
     UnsupportedError,
 )
-from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh  # noqa: E402
-from .second_order import compile_hessian, hessian, hvp  # noqa: E402
-from .symbolic import grad  # noqa: E402
+from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh
+from .second_order import compile_hessian, hessian, hvp
+from .symbolic import grad
+from .version import __version__
 
 __all__ = [
     "__version__", "autodiff", "nn", "check", "compile", "grad",

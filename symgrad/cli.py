@@ -4,8 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
 from .errors import SymgradError
+from .version import __version__
 
 
 def _cmd_check(args):

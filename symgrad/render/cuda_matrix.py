@@ -7,9 +7,9 @@ read with the matching broadcast index; a result of such a shape is written by t
 column 0, row 0 or entry (0, 0) only. Sizes (e.g. the batch N) are passed by value.
 """
 
-from .. import __version__
 from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, TransposeView
 from ..names import comment_text
+from ..version import __version__
 from .cuda_printer import CudaExprPrinter
 from .cuda_target import BLOCK, C_TYPES, REGENERATE, CudaSources, pointer
 from .templates import render

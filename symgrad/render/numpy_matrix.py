@@ -8,8 +8,8 @@ line per value a reader needs, so the backward pass reads like textbook backprop
 
 import sympy as sp
 
-from .. import __version__
 from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp
+from ..version import __version__
 from .buffers import Line, reuse_buffers
 from .printers import HELPERS, NumpyExprPrinter
 from .templates import render
