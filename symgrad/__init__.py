@@ -15,8 +15,8 @@ from .errors import (
     UnsupportedError,
 )
 from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh
+from .gradient import grad
 from .second_order import compile_hessian, hessian, hvp
-from .symbolic import grad
 from .version import __version__
 
 __all__ = [
