@@ -50,6 +50,11 @@ def identifier(name):
     return ident
 
 
+def _outside_internal(ident):
+    """`ident`, or `v_ident` when it is spelled like a generated name (t0, d_x, sg_*, scalar_*)."""
+    return "v_" + ident if _INTERNAL.match(ident) else ident
+
+
 class Namer:
     """Hands out unique safe identifiers; user names keep their spelling where that is safe."""
 
@@ -67,12 +72,14 @@ class Namer:
         )
 
     def user(self, name):
-        base = identifier(name)
-        if _INTERNAL.match(base):
-            base = "v_" + base
-        ident, k = base, 1
+        """A fresh identifier for a user's name. Terminates: the candidates `base`, `base_1`,
+        `base_2` ... are distinct and never internal (an internal spelling such as `d_1` gets the
+        prefix `v_`), and only finitely many non-internal names are taken or reserved."""
+        base, k = _outside_internal(identifier(name)), 0
+        ident = base
         while not self._ok(ident):
-            ident, k = f"{base}_{k}", k + 1
+            k += 1
+            ident = _outside_internal(f"{base}_{k}")
         self.used.add(ident)
         return ident
 

@@ -13,7 +13,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from . import functions as F
 from .dag import depends_on, gc_paused, topological
 from .errors import InvalidArgumentError, UnsupportedError
-from .matrix.graph import is_matrix_level
+from .matrix.graph import is_matrix
 from .registry import lookup
 from .values import as_expr, as_symbol_list
 
@@ -182,7 +182,7 @@ def grad(expr, wrt, method="reverse", simplify=False):
     """
     expr = as_expr(expr)
     wrt = as_symbol_list(wrt)
-    if is_matrix_level(expr, wrt):
+    if is_matrix(expr) or any(isinstance(w, sp.MatrixSymbol) for w in wrt):  # no DAG walk: symgrad.grad did one
         raise InvalidArgumentError(
             f"symgrad.symbolic.grad differentiates scalar expressions; {str(expr)[:60]} involves "
             "MatrixSymbols: call symgrad.grad, which hands matrix-level models to symgrad.matrix"
