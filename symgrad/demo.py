@@ -5,8 +5,11 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from . import check, compile, grad, models
+from . import models
+from .check import check
+from .compiler import compile
 from .generate import write_atomic
+from .gradient import grad
 from .train import gradient_descent
 
 

@@ -94,6 +94,13 @@ def test_every_module_sits_in_a_layer():
     assert unplaced == set(), f"add these to a layer of the contract in pyproject.toml: {sorted(unplaced)}"
 
 
+def test_no_module_imports_a_package_face():
+    """`symgrad` and `symgrad.matrix` re-export every layer; a module importing them imports upwards."""
+    graph = import_graph()
+    importers = {face: graph.find_modules_that_directly_import(face) for face in PACKAGE_FACES}
+    assert importers == {face: set() for face in PACKAGE_FACES}
+
+
 def test_import_contracts_are_kept():
     pytest.importorskip("importlinter", reason="lint-imports needs import-linter")
     run = subprocess.run(
