@@ -4,12 +4,10 @@ The front-ends `symgrad.train`, `models`, `derivation`, `comparison`, `tf` and `
 imported on first use (module `__getattr__`), so `import symgrad` does not pay for them.
 """
 
-__version__ = "0.1.0"
-
-from . import autodiff, nn  # noqa: E402
-from .check import check  # noqa: E402
-from .compiler import compile  # noqa: E402
-from .errors import (  # noqa: E402
+from . import autodiff, distributed, nn  # distributed: installs the dask door (dask itself loads lazily)
+from .check import check
+from .compiler import compile
+from .errors import (
     CacheError,
     ConstantLossWarning,
     DTypeError,
@@ -22,12 +20,13 @@ from .errors import (  # noqa: E402
     UnboundSymbolError,
     UnsupportedError,
 )
-from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh  # noqa: E402
-from .second_order import compile_hessian, hessian, hvp  # noqa: E402
-from .symbolic import grad  # noqa: E402
+from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh
+from .gradient import grad
+from .second_order import compile_hessian, hessian, hvp
+from .version import __version__
 
 __all__ = [
-    "__version__", "autodiff", "nn", "check", "compile", "grad",
+    "__version__", "autodiff", "distributed", "nn", "check", "compile", "grad",
     "sigmoid", "relu", "softplus", "logsigmoid", "logsumexp", "tanh",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "NonFiniteError",
     "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError", "SymgradWarning", "ConstantLossWarning",

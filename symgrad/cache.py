@@ -26,9 +26,9 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from . import __version__
 from .dag import structural_hash
 from .errors import CacheError
+from .version import __version__
 
 ENV_VAR = "SYMGRAD_CACHE_DIR"
 FORMAT = 2  # 2: entries carry an HMAC (format 1's plain sha256 entries are rebuilt)

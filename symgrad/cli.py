@@ -5,8 +5,9 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, models
+from . import models
 from .errors import SymgradError
+from .version import __version__
 
 BUNDLED_MODELS = ", ".join(models.BUNDLED)
 

@@ -7,7 +7,7 @@ from .dag import op_count
 from .diagnostics import warn_if_constant
 from .errors import InvalidArgumentError, SizeLimitError, UnsupportedError
 from .lower import lower
-from .nn import Model
+from .model import Model
 from .render.numpy_target import render_numpy
 from .rewrite import select, stabilize
 from .runtime import Kernel, load_module

@@ -8,7 +8,7 @@ launcher and kernel text on another backend, e.g. `symgrad.cuda_emu.Backend()` o
 import numpy as np
 
 from .errors import UnsupportedError
-from .matrix.kernel import MatrixKernel
+from .matrix.runtime import MatrixKernel
 from .runtime import Kernel, load_module
 
 

@@ -6,9 +6,12 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from . import check, compile, grad, models
+from . import models
+from .check import check
+from .compiler import compile
 from .errors import InvalidArgumentError
 from .generate import write_atomic
+from .gradient import grad
 from .train import gradient_descent
 
 

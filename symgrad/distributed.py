@@ -2,44 +2,21 @@
 sums combined by a tree reduction in a fixed order, the parameters sent once per call.
 
 `symgrad.runtime.Kernel` and `symgrad.matrix.kernel.MatrixKernel` route a call here (through
-`accepts_dask`) only when `values` holds a dask collection, so `import symgrad` never imports dask.
+`symgrad.dask_hook.accepts_dask`) only when `values` holds a dask collection, so `import symgrad` never imports dask.
 Each chunk runs the kernel's own checked method on its numpy block inside a worker, which loads
 the kernel from its text (`symgrad.remote`); nothing gathers the data on one machine.
 """
 
-import functools
 import math
-import sys
 import uuid
 
 import numpy as np
 
+from .dask_hook import install
 from .errors import InvalidArgumentError, ShapeError, UnboundSymbolError, UnsupportedError
 from .values import NONFINITE_POLICIES, _to_array
 
 FAN_IN = 8  # partial results added per reduction task (left to right, in chunk order)
-
-
-def holds_dask(values):
-    """True when `values` maps some symbol to a dask collection (False without importing dask)."""
-    if "dask" not in sys.modules or not hasattr(values, "values"):
-        return False
-    from dask.base import is_dask_collection
-
-    return any(is_dask_collection(v) for v in values.values())
-
-
-def accepts_dask(method):
-    """Decorate a kernel method `(self, values, nonfinite)` so dask data runs chunk by chunk."""
-    name = method.__name__
-
-    @functools.wraps(method)
-    def call(self, values, nonfinite="raise"):
-        if holds_dask(values):
-            return run(self, name, values, nonfinite)
-        return method(self, values, nonfinite)
-
-    return call
 
 
 def run(kernel, method, values, nonfinite="raise"):
@@ -275,7 +252,7 @@ def _is_matrix(kernel):
 def predict_reads(kernel):
     """The inputs the model outputs read (targets are not needed to predict)."""
     if _is_matrix(kernel):
-        from .matrix.kernel import _reads
+        from .matrix.runtime import _reads
 
         read = _reads(kernel.ir, kernel.ir.predictions)
         return {v.symbol for v in kernel.ir.args if v.ident in read}
@@ -350,3 +327,6 @@ def from_npy(path, rows, columns=False):
     if whole.ndim != 2:
         raise ShapeError(f"{path} has shape {whole.shape}; columns=True needs a 2-D file (samples × columns)")
     return [lazy(NpyFile(path, j)) for j in range(whole.shape[1])]
+
+
+install(run)

@@ -322,3 +322,22 @@ def statement_lines(st):
     if isinstance(st, Element):
         return [f"{tag} {st.target}: {st.type} = {st.source}[{st.index[0]}, {st.index[1]}]"]
     return [f"{tag} {st.target}: {st.type} = {st.source}.T"]
+
+
+def live(statements, results):
+    """The statements (fused blocks pruned to their needed assignments) that `results` need."""
+    want, out = set(results), []
+    for st in reversed(statements):
+        if isinstance(st, FusedElementwise):
+            kept = []
+            for a in reversed(st.assigns):
+                if a.target in want:
+                    kept.append(a)
+                    want |= a.reads()
+            if kept:
+                targets = {a.target for a in kept}
+                out.append(FusedElementwise(tuple(kept[::-1]), st.inputs, tuple(t for t in st.outputs if t in targets), st.phase))
+        elif want & set(st.targets):
+            out.append(st)
+            want |= st.reads()
+    return out[::-1]

@@ -49,7 +49,7 @@ def _small_nodes(order, limit=12):
 def reject_non_real(order, labelled_roots):
     """Our error at compile time for a non-real constant (I, zoo) among the nodes `order`: the
     generated code computes over the reals. `labelled_roots` (label, root) say where it is."""
-    bad = next((node for node in order if node.is_number and not node.args and node.is_extended_real is False), None)
+    bad = next((node for node in order if not node.args and node.is_number and node.is_extended_real is False), None)
     if bad is None:
         return
     where = next((label for label, root in labelled_roots if bad in topological([root])), "the model")

@@ -6,41 +6,14 @@ the per-sample loss with its parameters, inputs, targets and outputs; the loss o
 sum over its samples (the seed's E = Σ(yp − yt)²).
 """
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import sympy as sp
 
 from .errors import InvalidArgumentError
 from .functions import activation as _activation
 from .functions import logsumexp, softplus
-
-
-@dataclass(frozen=True)
-class Model:
-    """A differentiable model: per-sample `loss`, `params` to train, data `inputs` and `targets`."""
-
-    name: str
-    loss: sp.Expr
-    params: tuple
-    inputs: tuple
-    targets: tuple
-    outputs: tuple
-    init: dict = field(default_factory=dict, compare=False)
-
-    @property
-    def data(self):
-        return self.inputs + self.targets
-
-    def initial_values(self):
-        """A fresh copy of the initial parameter values (`init`): floats, or arrays for matrices."""
-        missing = [p for p in self.params if p not in self.init]
-        if missing:
-            raise InvalidArgumentError(
-                f"model {self.name!r} has no initial value for {', '.join(map(str, missing))}; pass "
-                "init={symbol: value, ...} to Model (the nn builders fill it) or give values explicitly")
-        return {p: np.array(self.init[p], dtype=float) if isinstance(p, sp.MatrixSymbol) else float(self.init[p])
-                for p in self.params}
+from .matrix.layers import matrix_mlp as matrix_mlp  # the matrix form: a batch is one N×d MatrixSymbol
+from .model import Model
 
 
 def symbols(prefix, n):
@@ -135,7 +108,3 @@ def mlp(sizes, activation="sigmoid", output_activation=None, loss="squared_error
         params += W + b
     label = name or "mlp_" + "_".join(map(str, sizes))
     return Model(label, LOSSES[loss](h, ys), tuple(params), tuple(xs), tuple(ys), tuple(h), init)
-
-
-# matrix form: a batch is one N×d MatrixSymbol (see symgrad.matrix.layers)
-from .matrix.layers import matrix_mlp  # noqa: E402, F401

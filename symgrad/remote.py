@@ -18,7 +18,7 @@ _LOADED = {}  # this process's kernels: (cache key or text sha256) -> kernel
 class KernelSpec:
     """What a worker needs to rebuild a kernel: plain text and symbols (pickled by value)."""
 
-    matrix: bool
+    kind: type  # the kernel's class (pickled by reference): what rebuilds it on the worker
     name: str
     source: str
     sha256: str
@@ -28,11 +28,13 @@ class KernelSpec:
     dtype: str
     target: str = "numpy"
 
+    @property
+    def matrix(self):
+        return any(c.__name__ == "MatrixKernel" for c in self.kind.__mro__)
+
     @classmethod
     def of(cls, kernel):
-        from .matrix.kernel import MatrixKernel
-
-        return cls(isinstance(kernel, MatrixKernel), kernel.name, kernel.source, digest(kernel.source),
+        return cls(type(kernel), kernel.name, kernel.source, digest(kernel.source),
                    getattr(kernel, "cache_key", None), tuple(kernel.wrt), tuple(kernel.inputs), str(kernel.dtype),
                    getattr(kernel, "target", "numpy"))
 
@@ -45,8 +47,7 @@ class KernelSpec:
 
     def _load(self):
         from .cache import KernelCache
-        from .matrix.kernel import MatrixKernel
-        from .runtime import Kernel, load_module
+        from .runtime import load_module
 
         if digest(self.source) != self.sha256:
             raise WorkerError(f"the text of kernel {self.name!r} arrived altered (sha256 mismatch); resend it")
@@ -68,8 +69,8 @@ class KernelSpec:
             ) from None
         build = _no_ir(self.name)
         if self.matrix:
-            return MatrixKernel.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, build, status)
-        return Kernel.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, self.target, build, status)
+            return self.kind.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, build, status)
+        return self.kind.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, self.target, build, status)
 
 
 def digest(source):

@@ -5,7 +5,7 @@ import types
 
 import numpy as np
 
-from .distributed import accepts_dask
+from .dask_hook import accepts_dask
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .values import bind
 
@@ -114,7 +114,7 @@ class Kernel:
         """
         args = dict(values)
         for s in self.inputs:
-            if s not in self._predict_inputs and s not in args and str(s) not in args:
+            if s not in args and str(s) not in args and s not in self._predict_inputs:
                 args[s] = 0.0  # a placeholder the generated predict never reads
         out = [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
         if not out:

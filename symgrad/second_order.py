@@ -9,11 +9,14 @@ reference is `symgrad.autodiff.hvp`/`hessian` (forward-over-reverse on dual numb
 import numpy as np
 import sympy as sp
 
-from . import matrix, symbolic
+from . import symbolic
 from .compiler import _normalize
 from .errors import InvalidArgumentError, ShapeError
 from .lower import lower
 from .matrix.graph import is_matrix_level
+from .matrix.hessian import hessian as matrix_hessian
+from .matrix.hessian import hvp as matrix_hvp
+from .matrix.hessian_kernel import compile_hessian as compile_matrix_hessian
 from .render.numpy_target import render_numpy
 from .rewrite import RULES, stabilize
 from .runtime import Kernel, load_module
@@ -40,7 +43,7 @@ def hvp(expr, wrt, v):
     """
     expr, wrt = as_expr(expr), as_symbol_list(wrt)
     if is_matrix_level(expr, wrt):
-        return matrix.hvp(expr, wrt, v)[0]
+        return matrix_hvp(expr, wrt, v)[0]
     v = _direction(v, wrt)
     grad = symbolic.reverse(expr, wrt)
     return symbolic.reverse(symbolic.add(*[symbolic.mul(g, x) for g, x in zip(grad, v, strict=True)]), wrt)
@@ -53,7 +56,7 @@ def hessian(expr, wrt):
     """
     expr, wrt = as_expr(expr), as_symbol_list(wrt)
     if is_matrix_level(expr, wrt):
-        return matrix.hessian(expr, wrt)
+        return matrix_hessian(expr, wrt)
     return [symbolic.reverse(g, wrt) for g in symbolic.reverse(expr, wrt)]
 
 
@@ -100,7 +103,7 @@ def compile_hessian(expr, wrt=None, inputs=None, name=None, full=True):
     """
     expr, wrt, inputs, _, name = _normalize(expr, wrt, inputs, (), name, "float64")
     if is_matrix_level(expr, wrt):  # one kernel: gradient, closed-form Hessian (n×1 parameter), H·V
-        return matrix.compile_hessian(expr, wrt, inputs, name)
+        return compile_matrix_hessian(expr, wrt, inputs, name)
     (expr,) = stabilize([expr], RULES)
     grad = symbolic.reverse(expr, wrt)
     directions = [sp.Symbol(f"v_{w.name}", real=True) for w in wrt]

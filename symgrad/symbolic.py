@@ -13,7 +13,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from . import functions as F
 from .dag import depends_on, gc_paused, topological
 from .errors import InvalidArgumentError, UnsupportedError
-from .matrix.graph import is_matrix_level
+from .matrix.graph import is_matrix
 from .registry import lookup
 from .values import as_expr, as_symbol_list
 
@@ -177,14 +177,16 @@ def grad(expr, wrt, method="reverse", simplify=False):
     method="reverse" (default) shares subexpressions between the forward pass and all gradient
     entries; method="diff" differentiates each entry separately with `sympy.diff`, which reads
     better for small models and swells for large ones. `simplify=True` applies sympy's cheap
-    `factor_terms` to each entry (for printing).
+    `factor_terms` to each entry (for printing). The scalar engine: `symgrad.grad` also takes
+    matrix-level expressions.
     """
     expr = as_expr(expr)
     wrt = as_symbol_list(wrt)
-    if is_matrix_level(expr, wrt):
-        from . import matrix
-
-        return matrix.grad(expr, wrt)
+    if is_matrix(expr) or any(isinstance(w, sp.MatrixSymbol) for w in wrt):  # no DAG walk: symgrad.grad did one
+        raise InvalidArgumentError(
+            f"symgrad.symbolic.grad differentiates scalar expressions; {str(expr)[:60]} involves "
+            "MatrixSymbols: call symgrad.grad, which hands matrix-level models to symgrad.matrix"
+        )
     if method == "reverse":
         out = reverse(expr, wrt)
     elif method == "diff":

@@ -27,10 +27,19 @@ def _values(model):
 def test_every_fused_block_is_one_generated_kernel_and_products_go_to_cublas():
     kernel = _cuda(MODELS["mlp-tanh-softmax-ce"]())
     blocks = [st for st in kernel.ir.statements if isinstance(st, FusedElementwise)]
-    assert len(re.findall(r'extern "C" __global__ void sg_fused_\d+\(', kernel.source)) == len(blocks)
+    on_host = [b for b in blocks if f"\n        {b.outputs[0]} = self.DTYPE.type(" in kernel.launcher_source]
+    assert len(re.findall(r'extern "C" __global__ void sg_fused_\d+\(', kernel.source)) == len(blocks) - len(on_host)
     assert "z1 = xp.matmul(X, W1)  # cuBLAS" in kernel.launcher_source
     assert "d_W1 = xp.matmul(X.T, d_z1)  # cuBLAS" in kernel.launcher_source
     assert "const sg_real h1 = tanh(b1 + z1);" in kernel.source  # registers, readable names
+
+
+def test_scalars_of_sizes_alone_are_computed_on_the_host_not_by_a_one_entry_kernel():
+    """The mean's 1/N is a launcher line; the kernels that read it take it by value, like N."""
+    kernel = _cuda(MODELS["mlp-tanh-softmax-ce"]())
+    assert "t = self.DTYPE.type(1/N)" in kernel.launcher_source
+    assert "1.0/N" not in kernel.source and "const sg_real t," in kernel.source
+    assert not re.search(r"from nothing \(\w+, 1x1\)", kernel.source)  # no kernel reads sizes alone
 
 
 @needs_nvcc

@@ -16,7 +16,10 @@ from symgrad import autodiff, models
 from symgrad.cli import main
 from symgrad.compiler import build_ir
 from symgrad.cuda_emu import Backend
+from symgrad.cuda_launcher import MatrixLauncher, SampleLauncher
 from symgrad.matrix.graph import is_matrix_level
+from symgrad.matrix.kernel import build_matrix_ir
+from symgrad.render.cuda_matrix import render_cuda_matrix
 from symgrad.render.cuda_target import render_cuda
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +55,23 @@ def test_rendering_is_deterministic():
     assert first == second
 
 
+def _launcher_class(source):
+    namespace = {}
+    exec(compile(source, "<launcher>", "exec"), namespace)  # noqa: S102
+    return namespace["Launcher"]
+
+
+def test_generated_launchers_subclass_the_shared_launcher_instead_of_copying_it():
+    """A scalar model's launcher module is constants only; a matrix model's adds just its methods."""
+    scalar = _launcher_class(render_cuda(build_ir(models.seed())).launcher)
+    assert scalar.__bases__ == (SampleLauncher,)
+    assert [name for name, value in vars(scalar).items() if callable(value)] == []
+    m = models.mlp_matrix()
+    matrix = _launcher_class(render_cuda_matrix(build_matrix_ir(m.loss, m.params, m.data, m.outputs, m.name)).launcher)
+    assert matrix.__bases__ == (MatrixLauncher,)
+    assert sorted(name for name, value in vars(matrix).items() if callable(value)) == ["loss", "loss_and_grad", "predict"]
+
+
 def test_generated_launcher_module_runs_from_its_folder(tmp_path):
     """`symgrad generate --target cuda` writes the .cu and a launcher whose `load()` reads it."""
     assert main(["generate", "perceptron", "--target", "cuda", "-o", str(tmp_path)]) == 0
@@ -59,7 +79,7 @@ def test_generated_launcher_module_runs_from_its_folder(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["perceptron.cu", "perceptron.py"]
     namespace = {"__file__": str(folder / "perceptron.py")}
     exec(compile((folder / "perceptron.py").read_text(), str(folder / "perceptron.py"), "exec"), namespace)  # noqa: S102
-    assert namespace["PARAMS"] == tuple(str(p) for p in models.perceptron().params)
+    assert namespace["Launcher"].PARAMS == tuple(str(p) for p in models.perceptron().params)
     if not HAVE_CXX:
         pytest.skip("no host C++20 compiler: the launcher's emulated run is not checked")
     launcher = namespace["load"](Backend())

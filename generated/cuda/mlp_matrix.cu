@@ -12,21 +12,8 @@
 
 typedef double sg_real;
 
-// sg_fused_0: t from N (forward, 1x1)
+// sg_fused_0: h1 from b1, z1 (forward, Nx8)
 extern "C" __global__ void sg_fused_0(
-    sg_real* __restrict__ t_,
-    const sg_real N,
-    const long long sg_rows,
-    const long long sg_cols)
-{
-    for (long long sg_k = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_k < sg_rows * sg_cols; sg_k += (long long)blockDim.x * gridDim.x) {
-        const sg_real t = 1.0/N;
-        t_[0] = t;
-    }
-}
-
-// sg_fused_1: h1 from b1, z1 (forward, Nx8)
-extern "C" __global__ void sg_fused_1(
     sg_real* __restrict__ h1_,
     const sg_real* __restrict__ b1_,
     const sg_real* __restrict__ z1_,
@@ -43,8 +30,8 @@ extern "C" __global__ void sg_fused_1(
     }
 }
 
-// sg_fused_2: output from b2, z2 (forward, Nx3)
-extern "C" __global__ void sg_fused_2(
+// sg_fused_1: output from b2, z2 (forward, Nx3)
+extern "C" __global__ void sg_fused_1(
     sg_real* __restrict__ output_,
     const sg_real* __restrict__ b2_,
     const sg_real* __restrict__ z2_,
@@ -61,8 +48,8 @@ extern "C" __global__ void sg_fused_2(
     }
 }
 
-// sg_fused_3: t_2 from output, t_1 (forward, Nx3)
-extern "C" __global__ void sg_fused_3(
+// sg_fused_2: t_2 from output, t_1 (forward, Nx3)
+extern "C" __global__ void sg_fused_2(
     sg_real* __restrict__ t_2_,
     const sg_real* __restrict__ output_,
     const sg_real* __restrict__ t_1_,
@@ -79,8 +66,8 @@ extern "C" __global__ void sg_fused_3(
     }
 }
 
-// sg_fused_4: t_4, t_5 from Y, output, t_1, t_3 (forward, Nx3)
-extern "C" __global__ void sg_fused_4(
+// sg_fused_3: t_4, t_5 from Y, output, t_1, t_3 (forward, Nx3)
+extern "C" __global__ void sg_fused_3(
     sg_real* __restrict__ t_4_,
     sg_real* __restrict__ t_5_,
     const sg_real* __restrict__ Y_,
@@ -104,27 +91,26 @@ extern "C" __global__ void sg_fused_4(
     }
 }
 
-// sg_fused_5: loss_value from t, t_6 (forward, 1x1)
-extern "C" __global__ void sg_fused_5(
+// sg_fused_4: loss_value from t, t_6 (forward, 1x1)
+extern "C" __global__ void sg_fused_4(
     sg_real* __restrict__ loss_value_,
-    const sg_real* __restrict__ t_,
     const sg_real* __restrict__ t_6_,
+    const sg_real t,
     const long long sg_rows,
     const long long sg_cols)
 {
     for (long long sg_k = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_k < sg_rows * sg_cols; sg_k += (long long)blockDim.x * gridDim.x) {
-        const sg_real t = t_[0];
         const sg_real t_6 = t_6_[0];
         const sg_real loss_value = t*t_6;
         loss_value_[0] = loss_value;
     }
 }
 
-// sg_fused_6: t_7 from Y, t (backward, Nx3)
-extern "C" __global__ void sg_fused_6(
+// sg_fused_5: t_7 from Y, t (backward, Nx3)
+extern "C" __global__ void sg_fused_5(
     sg_real* __restrict__ t_7_,
     const sg_real* __restrict__ Y_,
-    const sg_real* __restrict__ t_,
+    const sg_real t,
     const long long sg_rows,
     const long long sg_cols)
 {
@@ -132,20 +118,19 @@ extern "C" __global__ void sg_fused_6(
         const long long sg_i = sg_k / sg_cols;
         const long long sg_j = sg_k % sg_cols;
         const sg_real Y = Y_[sg_i * sg_cols + sg_j];
-        const sg_real t = t_[0];
         const sg_real t_7 = Y*t;
         t_7_[sg_i * sg_cols + sg_j] = t_7;
     }
 }
 
-// sg_fused_7: d_z2 from Y, output, t, t_4, t_8 (backward, Nx3)
-extern "C" __global__ void sg_fused_7(
+// sg_fused_6: d_z2 from Y, output, t, t_4, t_8 (backward, Nx3)
+extern "C" __global__ void sg_fused_6(
     sg_real* __restrict__ d_z2_,
     const sg_real* __restrict__ Y_,
     const sg_real* __restrict__ output_,
-    const sg_real* __restrict__ t_,
     const sg_real* __restrict__ t_4_,
     const sg_real* __restrict__ t_8_,
+    const sg_real t,
     const long long sg_rows,
     const long long sg_cols)
 {
@@ -154,7 +139,6 @@ extern "C" __global__ void sg_fused_7(
         const long long sg_j = sg_k % sg_cols;
         const sg_real Y = Y_[sg_i * sg_cols + sg_j];
         const sg_real output = output_[sg_i * sg_cols + sg_j];
-        const sg_real t = t_[0];
         const sg_real t_4 = t_4_[sg_i];
         const sg_real t_8 = t_8_[sg_i];
         const sg_real d_z2 = -Y*t + t_8*exp(output - t_4);
@@ -162,8 +146,8 @@ extern "C" __global__ void sg_fused_7(
     }
 }
 
-// sg_fused_8: d_z1 from d_h1, h1 (backward, Nx8)
-extern "C" __global__ void sg_fused_8(
+// sg_fused_7: d_z1 from d_h1, h1 (backward, Nx8)
+extern "C" __global__ void sg_fused_7(
     sg_real* __restrict__ d_z1_,
     const sg_real* __restrict__ d_h1_,
     const sg_real* __restrict__ h1_,

@@ -6,50 +6,26 @@ Source expression sha256: 4ef4f83bb43d9fed4e09db65d1eff339c29cf7ea934982ed8ee55d
 Regenerate: symgrad generate all -o generated (the bundled models in generated/)
 
 `Launcher(source)` compiles the fused entrywise kernels once through CuPy's RawModule. Matrix
-products go to cuBLAS (`xp.matmul`), reductions to CuPy, each fused block to its kernel; arrays
-in and out are CuPy arrays of DTYPE, arguments in DATA then PARAMS order.
+products go to cuBLAS (`xp.matmul`), reductions to CuPy, each fused block to its kernel
+(`symgrad.cuda_launcher.MatrixLauncher._fused`), scalars that depend on sizes alone are computed
+here on the host; arrays in and out are CuPy arrays of DTYPE, arguments in DATA then PARAMS order.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-DATA = ('X', 'Y')
-PARAMS = ('W1', 'b1', 'W2', 'b2')
-DTYPE = np.dtype("float64")
-BLOCK = 256  # threads per block of the fused kernels
-MAX_BLOCKS = 1 << 20  # beyond BLOCK · MAX_BLOCKS entries a thread loops (grid-stride)
-KERNELS = ('sg_fused_0', 'sg_fused_1', 'sg_fused_2', 'sg_fused_3', 'sg_fused_4', 'sg_fused_5', 'sg_fused_6', 'sg_fused_7', 'sg_fused_8')
+from symgrad.cuda_launcher import MatrixLauncher
 
 
-class Launcher:
-    """The compiled kernels; `backend` is cupy (the default) or an object with its interface."""
+class Launcher(MatrixLauncher):
+    """The kernels of this model; `backend` is cupy (the default) or an object with its interface."""
 
-    def __init__(self, source, backend=None):
-        if backend is None:
-            import cupy as backend
-        self.xp = backend
-        module = backend.RawModule(code=source)
-        self.kernels = {name: module.get_function(name) for name in KERNELS}
-
-    def _array(self, what, value, shape):
-        """`value` as a device array of DTYPE and `shape` (no copy when it is one)."""
-        array = value if isinstance(value, self.xp.ndarray) else self.xp.asarray(value)
-        if array.dtype != DTYPE:
-            raise TypeError(f"{what} has dtype {array.dtype}; this kernel was generated for {DTYPE.name}")
-        if array.shape != shape:
-            raise ValueError(f"{what} has shape {array.shape}, expected {shape}")
-        return array
-
-    def _fused(self, name, domain, shapes, arrays, sizes):
-        """Run one fused entrywise kernel over the rows × cols `domain`; returns its results."""
-        rows, cols = domain
-        outputs = [self.xp.empty(shape, dtype=DTYPE) for shape in shapes]
-        inputs = [self.xp.ascontiguousarray(a) for a in arrays]
-        grid = max(1, min((rows * cols + BLOCK - 1) // BLOCK, MAX_BLOCKS))
-        scalars = [DTYPE.type(s) for s in sizes] + [np.int64(rows), np.int64(cols)]
-        self.kernels[name]((grid,), (BLOCK,), (*outputs, *inputs, *scalars))
-        return outputs
+    DATA = ('X', 'Y')
+    PARAMS = ('W1', 'b1', 'W2', 'b2')
+    DTYPE = np.dtype("float64")
+    BLOCK = 256  # threads per block of the fused kernels
+    KERNELS = ('sg_fused_0', 'sg_fused_1', 'sg_fused_2', 'sg_fused_3', 'sg_fused_4', 'sg_fused_5', 'sg_fused_6', 'sg_fused_7')
 
     def predict(self, X, Y, W1, b1, W2, b2):
         """The model outputs (forward pass only)."""
@@ -61,9 +37,9 @@ class Launcher:
         W2 = self._array('W2', W2, (8, 3))
         b2 = self._array('b2', b2, (1, 3))
         z1 = xp.matmul(X, W1)  # cuBLAS
-        h1, = self._fused("sg_fused_1", (N, 8), [(N, 8)], [b1, z1], [])
+        h1, = self._fused("sg_fused_0", (N, 8), [(N, 8)], [b1, z1], [])
         z2 = xp.matmul(h1, W2)  # cuBLAS
-        output, = self._fused("sg_fused_2", (N, 3), [(N, 3)], [b2, z2], [])
+        output, = self._fused("sg_fused_1", (N, 3), [(N, 3)], [b2, z2], [])
         return (output,)
 
     def loss(self, X, Y, W1, b1, W2, b2):
@@ -76,17 +52,17 @@ class Launcher:
         b1 = self._array('b1', b1, (1, 8))
         W2 = self._array('W2', W2, (8, 3))
         b2 = self._array('b2', b2, (1, 3))
-        t, = self._fused("sg_fused_0", (1, 1), [()], [], [N])
+        t = self.DTYPE.type(1/N)
         z1 = xp.matmul(X, W1)  # cuBLAS
-        h1, = self._fused("sg_fused_1", (N, 8), [(N, 8)], [b1, z1], [])
+        h1, = self._fused("sg_fused_0", (N, 8), [(N, 8)], [b1, z1], [])
         z2 = xp.matmul(h1, W2)  # cuBLAS
-        output, = self._fused("sg_fused_2", (N, 3), [(N, 3)], [b2, z2], [])
+        output, = self._fused("sg_fused_1", (N, 3), [(N, 3)], [b2, z2], [])
         t_1 = xp.max(output, axis=1, keepdims=True)
-        t_2, = self._fused("sg_fused_3", (N, 3), [(N, 3)], [output, t_1], [])
+        t_2, = self._fused("sg_fused_2", (N, 3), [(N, 3)], [output, t_1], [])
         t_3 = xp.sum(t_2, axis=1, keepdims=True)
-        t_4, t_5, = self._fused("sg_fused_4", (N, 3), [(N, 1), (N, 3)], [Y, output, t_1, t_3], [])
+        t_4, t_5, = self._fused("sg_fused_3", (N, 3), [(N, 1), (N, 3)], [Y, output, t_1, t_3], [])
         t_6 = xp.sum(t_5)
-        loss_value, = self._fused("sg_fused_5", (1, 1), [()], [t, t_6], [])
+        loss_value, = self._fused("sg_fused_4", (1, 1), [()], [t_6], [t])
         return loss_value
 
     def loss_and_grad(self, X, Y, W1, b1, W2, b2):
@@ -99,22 +75,22 @@ class Launcher:
         b1 = self._array('b1', b1, (1, 8))
         W2 = self._array('W2', W2, (8, 3))
         b2 = self._array('b2', b2, (1, 3))
-        t, = self._fused("sg_fused_0", (1, 1), [()], [], [N])
+        t = self.DTYPE.type(1/N)
         z1 = xp.matmul(X, W1)  # cuBLAS
-        h1, = self._fused("sg_fused_1", (N, 8), [(N, 8)], [b1, z1], [])
+        h1, = self._fused("sg_fused_0", (N, 8), [(N, 8)], [b1, z1], [])
         z2 = xp.matmul(h1, W2)  # cuBLAS
-        output, = self._fused("sg_fused_2", (N, 3), [(N, 3)], [b2, z2], [])
+        output, = self._fused("sg_fused_1", (N, 3), [(N, 3)], [b2, z2], [])
         t_1 = xp.max(output, axis=1, keepdims=True)
-        t_2, = self._fused("sg_fused_3", (N, 3), [(N, 3)], [output, t_1], [])
+        t_2, = self._fused("sg_fused_2", (N, 3), [(N, 3)], [output, t_1], [])
         t_3 = xp.sum(t_2, axis=1, keepdims=True)
-        t_4, t_5, = self._fused("sg_fused_4", (N, 3), [(N, 1), (N, 3)], [Y, output, t_1, t_3], [])
+        t_4, t_5, = self._fused("sg_fused_3", (N, 3), [(N, 1), (N, 3)], [Y, output, t_1, t_3], [])
         t_6 = xp.sum(t_5)
-        loss_value, = self._fused("sg_fused_5", (1, 1), [()], [t, t_6], [])
-        t_7, = self._fused("sg_fused_6", (N, 3), [(N, 3)], [Y, t], [])
+        loss_value, = self._fused("sg_fused_4", (1, 1), [()], [t_6], [t])
+        t_7, = self._fused("sg_fused_5", (N, 3), [(N, 3)], [Y], [t])
         t_8 = xp.sum(t_7, axis=1, keepdims=True)
-        d_z2, = self._fused("sg_fused_7", (N, 3), [(N, 3)], [Y, output, t, t_4, t_8], [])
+        d_z2, = self._fused("sg_fused_6", (N, 3), [(N, 3)], [Y, output, t_4, t_8], [t])
         d_h1 = xp.matmul(d_z2, W2.T)  # cuBLAS
-        d_z1, = self._fused("sg_fused_8", (N, 8), [(N, 8)], [d_h1, h1], [])
+        d_z1, = self._fused("sg_fused_7", (N, 8), [(N, 8)], [d_h1, h1], [])
         d_W1 = xp.matmul(X.T, d_z1)  # cuBLAS
         d_b1 = xp.sum(d_z1, axis=0, keepdims=True)
         d_W2 = xp.matmul(h1.T, d_z2)  # cuBLAS

@@ -6,103 +6,29 @@ Source expression sha256: f67b2bf5d990820ad77f7c764d006ef0922f945acc929fcca641f4
 Regenerate: symgrad generate all -o generated (the bundled models in generated/)
 
 `Launcher(source)` compiles the kernel source (the `.cu` file of the same name) once through
-CuPy's RawModule; its methods check shapes and dtypes, pick launch sizes and return CuPy arrays.
-Data arrays go in DATA order (one value per sample), parameters as one array in PARAMS order.
+CuPy's RawModule; its methods (`symgrad.cuda_launcher.SampleLauncher`) check shapes and dtypes,
+pick launch sizes and return CuPy arrays. Data arrays go in DATA order (one value per sample),
+parameters as one array in PARAMS order.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-DATA = ('x0', 'x1', 'y0', 'y1')
-PARAMS = ('W1_0_0', 'W1_0_1', 'W1_1_0', 'W1_1_1', 'b1_0', 'b1_1')
-OUTPUTS = 2  # model outputs returned by predict
-DTYPE = np.dtype("float64")
-BLOCK = 256  # threads per block (a power of two, at most MAX_BLOCK)
-MAX_BLOCK = 256  # the kernel's shared-memory scratch size (SG_MAX_BLOCK)
-MAX_BLOCKS = 1024  # larger batches loop over samples (grid-stride) in these blocks
-KERNELS = ('sg_loss', 'sg_loss_grad', 'sg_per_sample_grad', 'sg_predict', 'sg_reduce')
+from symgrad.cuda_launcher import SampleLauncher
 
 
-def grid_size(n, block=BLOCK):
-    """Blocks to launch for n samples: one sample per thread, at most MAX_BLOCKS blocks."""
-    return min((n + block - 1) // block, MAX_BLOCKS)
+class Launcher(SampleLauncher):
+    """The kernels of this model; `backend` is cupy (the default) or an object with its interface."""
 
-
-class Launcher:
-    """The compiled kernels; `backend` is cupy (the default) or an object with its interface."""
-
-    def __init__(self, source, backend=None):
-        if backend is None:
-            import cupy as backend
-        self.xp = backend
-        module = backend.RawModule(code=source)
-        self.kernels = {name: module.get_function(name) for name in KERNELS}
-
-    def _array(self, what, value, shape):
-        """`value` as a contiguous device array of DTYPE and `shape` (no copy when it is one)."""
-        array = value if isinstance(value, self.xp.ndarray) else self.xp.asarray(value)
-        if array.dtype != DTYPE:
-            raise TypeError(f"{what} has dtype {array.dtype}; this kernel was generated for {DTYPE.name}")
-        if array.shape != shape:
-            raise ValueError(f"{what} has shape {array.shape}, expected {shape}")
-        return array if array.flags.c_contiguous else self.xp.ascontiguousarray(array)
-
-    def _arguments(self, data, params):
-        """Checked device arrays: data (each of length n), parameters; and n."""
-        if len(data) != len(DATA):
-            raise TypeError(f"expected {len(DATA)} data arrays ({', '.join(DATA)}), got {len(data)}")
-        n = int(np.shape(data[0])[0]) if data and np.ndim(data[0]) == 1 else 1
-        if n == 0:
-            raise ValueError("empty batch: pass at least one sample")
-        arrays = [self._array(f"data {name}", a, (n,)) for name, a in zip(DATA, data)]
-        return arrays, self._array("params", params, (len(PARAMS),)), n
-
-    def _check_block(self, block):
-        if not (1 <= block <= MAX_BLOCK and block & (block - 1) == 0):
-            raise ValueError(f"block must be a power of two between 1 and {MAX_BLOCK}, got {block}")
-
-    def _sum(self, kernel, outputs, data, params, deterministic, block):
-        self._check_block(block)
-        arrays, params, n = self._arguments(data, params)
-        grid = grid_size(n, block)
-        if not deterministic:
-            out = self.xp.zeros(outputs, dtype=DTYPE)
-            self.kernels[kernel]((grid,), (block,), (*arrays, params, np.int64(n), out, np.int32(1)))
-            return out
-        partials = self.xp.empty(grid * outputs, dtype=DTYPE)
-        self.kernels[kernel]((grid,), (block,), (*arrays, params, np.int64(n), partials, np.int32(0)))
-        out = self.xp.empty(outputs, dtype=DTYPE)
-        self.kernels["sg_reduce"]((outputs,), (block,), (partials, np.int32(grid), np.int32(outputs), out))
-        return out
-
-    def loss(self, data, params, deterministic=True, block=BLOCK):
-        """The loss summed over the batch, a 0-d array."""
-        return self._sum("sg_loss", 1, data, params, deterministic, block)[0]
-
-    def loss_and_grad(self, data, params, deterministic=True, block=BLOCK):
-        """(loss, gradient): the batch sums, a 0-d array and an array in PARAMS order.
-
-        deterministic=True reduces the per-block partial sums in a fixed order (same bits on every
-        run); False adds them atomically (one fewer launch, order varies between runs).
-        """
-        out = self._sum("sg_loss_grad", 1 + len(PARAMS), data, params, deterministic, block)
-        return out[0], out[1:]
-
-    def _per_sample(self, kernel, rows, data, params, block):
-        self._check_block(block)
-        arrays, params, n = self._arguments(data, params)
-        out = self.xp.empty((rows, n), dtype=DTYPE)
-        self.kernels[kernel]((grid_size(n, block),), (block,), (*arrays, params, np.int64(n), out))
-        return out
-
-    def per_sample_grad(self, data, params, block=BLOCK):
-        """The n × len(PARAMS) per-sample gradients (a transposed view: parameter-major storage)."""
-        return self._per_sample("sg_per_sample_grad", len(PARAMS), data, params, block).T
-
-    def predict(self, data, params, block=BLOCK):
-        """The model outputs, an OUTPUTS × n array."""
-        return self._per_sample("sg_predict", OUTPUTS, data, params, block)
+    DATA = ('x0', 'x1', 'y0', 'y1')
+    PARAMS = ('W1_0_0', 'W1_0_1', 'W1_1_0', 'W1_1_1', 'b1_0', 'b1_1')
+    OUTPUTS = 2  # model outputs returned by predict
+    DTYPE = np.dtype("float64")
+    BLOCK = 256  # threads per block (a power of two, at most MAX_BLOCK)
+    MAX_BLOCK = 256  # the kernel's shared-memory scratch size (SG_MAX_BLOCK)
+    MAX_BLOCKS = 1024  # larger batches loop over samples (grid-stride) in these blocks
+    KERNELS = ('sg_loss', 'sg_loss_grad', 'sg_per_sample_grad', 'sg_predict', 'sg_reduce')
 
 
 def load(backend=None):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from ..compiler import build_ir
 from ..dag import tree_op_count
-from ..matrix.graph import is_matrix_level
 from ..names import identifier
 from ..render.numpy_target import render_numpy
 from ..render.templates import render
@@ -98,13 +97,8 @@ def _intro(model):
     )
 
 
-def derive(model):
-    """The derivation of a `symgrad.nn.Model`'s gradient, as a `Derivation` (matrix-level models
-    are derived with matrices, see `matrix_document`)."""
-    if is_matrix_level(model.loss, model.params):
-        from .matrix_document import derive_matrix
-
-        return derive_matrix(model)
+def derive_scalar(model):
+    """The derivation of a scalar-level `symgrad.nn.Model`'s gradient, as a `Derivation`."""
     steps = scalar_steps(model)
     ir = build_ir(model)
     codemap = CodeMap(ir, render_numpy(ir))

@@ -2,7 +2,7 @@
 
 Written from the calculus, apart from `symgrad.matrix.rules`: comparing the two paths compares two
 derivations. Entrywise functions are differentiated by the scalar autodiff engine
-(`symgrad.autodiff`, itself independent of sympy's derivatives) on whole arrays.
+(`symgrad.vjp`, itself independent of sympy's derivatives) on whole arrays.
 """
 
 import numpy as np
@@ -10,11 +10,11 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from .. import autodiff as scalar_autodiff
-from ..autodiff import Result
+from .. import vjp as scalar_autodiff
 from ..errors import UnsupportedError
 from ..registry import lookup
 from ..values import as_symbol_list
+from ..vjp import Result
 from .evaluate import Env, NumpyOps, evaluate_all
 from .graph import matrix_symbols, operands, topological
 from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, power_exponent

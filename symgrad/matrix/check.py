@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from ..check import ATOL, FD_ATOL, FD_RTOL, RTOL, Report, Row, _rel, _scalar
+from ..report import ATOL, FD_ATOL, FD_RTOL, RTOL, Report, Row, relative_error, reported_value
 from ..values import as_symbol_list
 from . import autodiff, rules
 from .evaluate import TorchOps, evaluate
@@ -103,22 +103,22 @@ def check(expr, wrt, values, rtol=RTOL, atol=ATOL, fd_rtol=FD_RTOL, fd_atol=FD_A
 
     ad = [np.asarray(a, dtype=float) for a in result.grads]
     abs_err = max((float(np.max(np.abs(s - a))) if a.size else 0.0 for s, a in zip(sym_vals, ad, strict=True)), default=0.0)
-    rel_err = max((_rel(s, a, atol) for s, a in zip(sym_vals, ad, strict=True)), default=0.0)
+    rel_err = max((relative_error(s, a, atol) for s, a in zip(sym_vals, ad, strict=True)), default=0.0)
     ok = all(np.allclose(s, a, rtol=rtol, atol=atol) for s, a in zip(sym_vals, ad, strict=True))
     fd_errs = []
     for f, pairs, a in zip(fd, directions, ad, strict=True):
         if f is not None:
-            fd_errs.append(_rel(f, a, fd_atol))
+            fd_errs.append(relative_error(f, a, fd_atol))
             ok = ok and np.allclose(f, a, rtol=fd_rtol, atol=fd_atol)
         for v, slope in pairs:
             predicted = float(np.sum(a * v))
-            fd_errs.append(_rel(slope, predicted, fd_atol))
+            fd_errs.append(relative_error(slope, predicted, fd_atol))
             ok = ok and np.isclose(slope, predicted, rtol=fd_rtol, atol=fd_atol * max(1.0, np.sqrt(v.size)))
     torch_err = None
     if tg is not None:
-        torch_err = max((_rel(g, a, atol) for g, a in zip(tg, ad, strict=True)), default=0.0)
+        torch_err = max((relative_error(g, a, atol) for g, a in zip(tg, ad, strict=True)), default=0.0)
         ok = ok and all(np.allclose(g, a, rtol=rtol, atol=atol) for g, a in zip(tg, ad, strict=True))
-    rows = [Row(str(w), _scalar(s), _scalar(a), _scalar(f), None if tg is None else _scalar(g))
+    rows = [Row(str(w), reported_value(s), reported_value(a), reported_value(f), None if tg is None else reported_value(g))
             for w, s, a, f, g in zip(wrt, sym_vals, ad, fd, tg or [None] * len(wrt), strict=True)]
     counts = {"forward": _ops([expr]), "gradient_tree": None, "gradient_cse": _ops(sym_exprs)}
     return Report(rows, abs_err, rel_err, max(fd_errs, default=0.0), torch_err, bool(ok), counts, seconds,

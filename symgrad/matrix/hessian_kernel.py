@@ -15,10 +15,10 @@ from ..values import as_symbol_list
 from .forward import jvp
 from .graph import matrix_symbols
 from .hessian import direction_for
-from .kernel import _argument, _shaped
 from .linear import coefficient
 from .lower import lower
 from .rules import as_scalar_loss, reverse
+from .runtime import as_argument, shaped_grad
 from .values import bind
 
 
@@ -80,11 +80,11 @@ class HessianKernel:
     def arguments(self, values, nonfinite="raise"):
         symbols = self.inputs + self.wrt
         bound, _ = bind(symbols, values, dtype=self.dtype, nonfinite=nonfinite)
-        return [_argument(bound[s]) for s in symbols]
+        return [as_argument(bound[s]) for s in symbols]
 
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        value, grads = float(value), [_shaped(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
+        value, grads = float(value), [shaped_grad(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
         check_finite(self.ir.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
         return value, grads
 
@@ -108,7 +108,7 @@ class HessianKernel:
             want = np.shape(values[w]) if w in values else None
             if want is not None and np.shape(bound_dirs[d]) != want:
                 raise InvalidArgumentError(f"the direction for {w} has shape {np.shape(bound_dirs[d])}, not {want}")
-        args = self.arguments(values, nonfinite) + [_argument(bound_dirs[d]) for d in self.directions]
+        args = self.arguments(values, nonfinite) + [as_argument(bound_dirs[d]) for d in self.directions]
         out = [np.asarray(np.broadcast_to(p, np.shape(bound_dirs[d])), dtype=self.dtype)
                for p, d in zip(self.module.hvp(*args), self.directions, strict=True)]
         check_finite(self.ir.name, nonfinite, {f"H·v for {w}": p for w, p in zip(self.wrt, out, strict=True)})

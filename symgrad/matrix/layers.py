@@ -12,6 +12,7 @@ import sympy as sp
 from ..errors import InvalidArgumentError
 from ..functions import activation as _activation
 from ..functions import softplus
+from ..model import Model
 from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll
 
 
@@ -106,8 +107,6 @@ def matrix_mlp(sizes, activation="tanh", output_activation="identity", loss="sof
     symbolic. Parameters are W1 (d0×d1), b1 (1×d1), ...; inputs are X (N×d0) and Y (N×dL).
     `init` holds seeded He/Glorot-style initial values for concrete sizes.
     """
-    from ..nn import Model
-
     if len(sizes) < 2:
         raise InvalidArgumentError(f"matrix_mlp needs at least two layer widths, got {sizes}")
     if loss not in LOSSES:

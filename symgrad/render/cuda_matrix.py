@@ -4,14 +4,16 @@ products through cuBLAS (CuPy's matmul), reductions through CuPy, all driven by 
 A fused block runs over its domain, the broadcast of its assignments' shapes: one thread per
 entry (grid-stride), every assignment in registers. Operands of shape (m, 1), (1, n) or () are
 read with the matching broadcast index; a result of such a shape is written by the threads of
-column 0, row 0 or entry (0, 0) only. Sizes (e.g. the batch N) are passed by value.
+column 0, row 0 or entry (0, 0) only. Sizes (e.g. the batch N) are passed by value, and so are
+scalars computed from sizes alone, which the launcher computes on the host.
 """
 
-from .. import __version__
 from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, TransposeView
 from ..names import comment_text
+from ..version import __version__
 from .cuda_printer import CudaExprPrinter
 from .cuda_target import BLOCK, C_TYPES, REGENERATE, CudaSources, pointer
+from .printers import NumpyExprPrinter
 from .templates import render
 
 INDEX = {"sg_i": "const long long sg_i = sg_k / sg_cols;", "sg_j": "const long long sg_j = sg_k % sg_cols;"}
@@ -49,26 +51,50 @@ def _shape(dims, ir):
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
+def _device_reads(ir):
+    """Values read by statements other than fused blocks (cuBLAS, CuPy): they must be device arrays."""
+    return set(ir.predictions) | {ir.loss, *ir.grads}.union(
+        *(st.reads() for st in ir.statements if not isinstance(st, FusedElementwise)))
+
+
 class _FusedKernels:
-    """One `__global__` function per fused block, and the launcher line that runs it."""
+    """One `__global__` function per fused block, and the launcher line(s) that run it.
+
+    A block of scalars computed from sizes alone (the `1/N` of a mean) is no kernel: the launcher
+    computes it on the host and passes it to the kernels that read it by value, like a size.
+    """
 
     def __init__(self, ir, printer):
         self.ir, self.printer = ir, printer
         self.sizes = set(ir.size_names.values())
+        self.host = set()  # values the launcher computes on the host
+        self.device_reads = _device_reads(ir)
         self.kernels, self.calls = [], {}
 
     def call(self, block):
-        """The launcher line running `block` (its kernel generated on first use)."""
+        """The launcher lines running `block` (its kernel generated on first use)."""
         if id(block) not in self.calls:
-            self.calls[id(block)] = self._generate(block)
+            self.calls[id(block)] = self._on_host(block) or [self._generate(block)]
         return self.calls[id(block)]
+
+    def _on_host(self, block):
+        """Launcher lines computing `block` on the host, or None when it belongs on the device."""
+        scalars = all(a.type.shape == () for a in block.assigns)
+        if not scalars or not set(block.inputs) <= self.sizes | self.host or set(block.outputs) & self.device_reads:
+            return None
+        printer = NumpyExprPrinter()
+        lines = [f"{a.target} = self.DTYPE.type({printer.doprint(a.expr)})" for a in block.assigns]
+        if printer.helpers:  # symgrad's functions are defined in the kernel source only
+            return None
+        self.host |= {a.target for a in block.assigns}
+        return lines
 
     def _generate(self, block):
         name = f"sg_fused_{len(self.kernels)}"
         types = self.ir.types
         domain = _domain([a.type.shape for a in block.assigns])
-        arrays = [s for s in block.inputs if s not in self.sizes]
-        sizes = [s for s in block.inputs if s in self.sizes]
+        arrays = [s for s in block.inputs if s not in self.sizes | self.host]
+        sizes = [s for s in block.inputs if s in self.sizes | self.host]
         args = [f"sg_real* __restrict__ {pointer(o)}" for o in block.outputs]
         args += [f"const sg_real* __restrict__ {pointer(s)}" for s in arrays]
         args += [f"const sg_real {s}" for s in sizes] + ["const long long sg_rows", "const long long sg_cols"]
@@ -92,7 +118,7 @@ class _FusedKernels:
 def _lines(st, fused, ir):
     """The launcher line(s) for one IR statement."""
     if isinstance(st, FusedElementwise):
-        return [fused.call(st)]
+        return fused.call(st)
     if isinstance(st, MatMul):
         a = st.a + (".T" if st.transpose_a else "")
         b = st.b + (".T" if st.transpose_b else "")
@@ -105,8 +131,8 @@ def _lines(st, fused, ir):
     if isinstance(st, Constant):
         shape = _shape(st.type.shape, ir)
         if st.kind == "eye":
-            return [f"{st.target} = xp.eye({shape[1:].split(',')[0]}, dtype=DTYPE)"]
-        lines = [f"{st.target} = xp.{'ones' if st.kind == 'ones' else 'zeros'}({shape}, dtype=DTYPE)"]
+            return [f"{st.target} = xp.eye({shape[1:].split(',')[0]}, dtype=self.DTYPE)"]
+        lines = [f"{st.target} = xp.{'ones' if st.kind == 'ones' else 'zeros'}({shape}, dtype=self.DTYPE)"]
         if st.kind == "unit":
             lines.append(f"{st.target}[{st.index[0]}, {st.index[1]}] = 1.0")
         return lines

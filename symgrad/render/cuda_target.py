@@ -9,8 +9,8 @@ atomic add per block and output. The launcher compiles the source once through C
 
 from dataclasses import dataclass
 
-from .. import __version__
 from ..names import comment_text
+from ..version import __version__
 from .cuda_printer import CudaExprPrinter
 from .templates import render
 

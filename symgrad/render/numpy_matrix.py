@@ -8,8 +8,8 @@ line per value a reader needs, so the backward pass reads like textbook backprop
 
 import sympy as sp
 
-from .. import __version__
-from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp
+from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, live
+from ..version import __version__
 from .buffers import Line, reuse_buffers
 from .printers import HELPERS, NumpyExprPrinter
 from .templates import render
@@ -94,27 +94,8 @@ class _Raw(Line):
         return self.text
 
 
-def _live(statements, results):
-    """The statements (fused blocks pruned to their needed assignments) that `results` need."""
-    want, out = set(results), []
-    for st in reversed(statements):
-        if isinstance(st, FusedElementwise):
-            kept = []
-            for a in reversed(st.assigns):
-                if a.target in want:
-                    kept.append(a)
-                    want |= a.reads()
-            if kept:
-                targets = {a.target for a in kept}
-                out.append(FusedElementwise(tuple(kept[::-1]), st.inputs, tuple(t for t in st.outputs if t in targets), st.phase))
-        elif want & set(st.targets):
-            out.append(st)
-            want |= st.reads()
-    return out[::-1]
-
-
 def _body(ir, results, printer, sizes_from=None):
-    statements = _live(ir.statements, results)
+    statements = live(ir.statements, results)
     keep = set(results)
     for st in statements:
         if not isinstance(st, FusedElementwise):

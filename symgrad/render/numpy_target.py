@@ -1,7 +1,7 @@
 """Render a `KernelIR` as a Python module with numpy (vectorized) and per-sample-loop functions."""
 
-from .. import __version__
 from ..dag import gc_paused
+from ..version import __version__
 from .linear import LinearPrinter
 from .printers import HELPERS, MathExprPrinter, NumpyExprPrinter
 from .templates import render

@@ -29,6 +29,7 @@ from .graph import (
     float32,
     float64,
     get_default_graph,
+    get_default_session,
     reset_default_graph,
 )
 from .ops import (
@@ -60,7 +61,7 @@ from .ops import (
     transpose,
     zeros,
 )
-from .session import Session, get_default_session
+from .session import Session
 from .variables import global_variables_initializer, group, variables_initializer
 
 __all__ = [

@@ -8,9 +8,8 @@ depend on gets `None` (or zeros with `unconnected_gradients="zero"`).
 import numpy as np
 
 from ..errors import InvalidArgumentError, UnsupportedError
-from .graph import RECORDING, Tensor, Variable
+from .graph import RECORDING, Tensor, Variable, walk
 from .ops import constant, convert_to_tensor, needs_feed, zeros
-from .session import walk
 
 
 def _as_list(x):

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, ShapeError
 
 _uids = itertools.count()
 
@@ -66,17 +66,13 @@ class Graph:
         finally:
             _GRAPH_STACK.pop()
 
-    def eager_session(self):
-        """The session that evaluates this graph's tensors eagerly, on the variables' own values."""
-        if self._eager_session is None:
-            from .session import EagerStore, Session
-
-            self._eager_session = Session(graph=self, store=EagerStore())
-        return self._eager_session
+    # `eager_session()`, the session that evaluates this graph's tensors on the variables' own
+    # values: attached by `symgrad.tf.session`, the layer above this one
 
 
 _GRAPH_STACK = []
 RECORDING = []  # the GradientTapes whose `with` block is running: they record every node built
+SESSIONS = []  # the Sessions whose `with` block is running, innermost last
 _STATE = {"default": Graph(), "eager": True}
 
 
@@ -131,54 +127,11 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    # -- operators build nodes (symgrad.tf.ops) --------------------------------------------------
-    def __add__(self, other):
-        return _ops().add(self, other)
-
-    def __radd__(self, other):
-        return _ops().add(other, self)
-
-    def __sub__(self, other):
-        return _ops().subtract(self, other)
-
-    def __rsub__(self, other):
-        return _ops().subtract(other, self)
-
-    def __mul__(self, other):
-        return _ops().multiply(self, other)
-
-    def __rmul__(self, other):
-        return _ops().multiply(other, self)
-
-    def __truediv__(self, other):
-        return _ops().divide(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops().divide(other, self)
-
-    def __pow__(self, other):
-        return _ops().pow(self, other)
-
-    def __rpow__(self, other):
-        return _ops().pow(other, self)
-
-    def __matmul__(self, other):
-        return _ops().matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops().matmul(other, self)
-
-    def __neg__(self):
-        return _ops().negative(self)
-
-    @property
-    def T(self):  # noqa: N802 - numpy's name
-        return _ops().transpose(self)
+    # `+ - * / ** @`, unary `-` and `.T` build nodes too: `symgrad.tf.ops` attaches them to
+    # Tensor (as TensorFlow's math_ops does), being the layer above this one.
 
     # -- values ---------------------------------------------------------------------------------
     def eval(self, feed_dict=None, session=None):
-        from .session import get_default_session
-
         return (session or get_default_session() or self.graph.eager_session()).run(self, feed_dict)
 
     def numpy(self):
@@ -235,19 +188,10 @@ class Variable(Tensor):
     def __repr__(self):
         return f"<symgrad.tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
-    def assign(self, value):
-        return _ops().assign(self, value)
-
-    def assign_add(self, delta):
-        return _ops().assign(self, self + delta)
-
-    def assign_sub(self, delta):
-        return _ops().assign(self, self - delta)
+    # `assign`, `assign_add`, `assign_sub`: attached by `symgrad.tf.ops` (see Tensor's operators)
 
     def load(self, value, session=None):
         """Set the value in `session` (TF1's `Variable.load`)."""
-        from .session import get_default_session
-
         session = session or get_default_session()
         if session is None:
             raise InvalidArgumentError(f"{self.name}.load needs a session (pass session= or use `with sess:`)")
@@ -268,8 +212,6 @@ def _value_dtype(value):
 
 
 def _checked_value(var, value):
-    from ..errors import ShapeError
-
     arr = np.asarray(value, dtype=var.dtype.as_numpy_dtype)
     if arr.shape != tuple(var.shape):
         raise ShapeError(f"cannot assign a value of shape {arr.shape} to variable {var.name!r} of shape {var.shape}")
@@ -283,7 +225,26 @@ def _initialize(var):
     return effect
 
 
-def _ops():
-    from . import ops
+def get_default_session():
+    return SESSIONS[-1] if SESSIONS else None
 
-    return ops
+
+def walk(roots):
+    """The nodes `roots` depend on, each once, inputs before the nodes that use them (iterative)."""
+    order, seen = [], set()
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            node, it = stack[-1]
+            for child in it:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError
-from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph
+from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph, walk
 
 
 def _graph_of(*xs):
@@ -245,6 +245,21 @@ def assign(ref, value, name=None):
 
 def needs_feed(*tensors):
     """True when the subgraph of `tensors` reads a placeholder (so it cannot be evaluated now)."""
-    from .session import walk
-
     return any(t.op == "placeholder" for t in walk([t for t in tensors if t is not None]))
+
+
+def _install_operators():
+    """Tensor's operators build these ops (TensorFlow's math_ops attaches them the same way):
+    `symgrad.tf.graph`, where Tensor lives, is the layer below this one."""
+    binary = {"add": add, "sub": subtract, "mul": multiply, "truediv": divide, "pow": pow, "matmul": matmul}
+    for name, op in binary.items():
+        setattr(Tensor, f"__{name}__", lambda self, other, op=op: op(self, other))
+        setattr(Tensor, f"__r{name}__", lambda self, other, op=op: op(other, self))
+    Tensor.__neg__ = lambda self: negative(self)
+    Tensor.T = property(lambda self: transpose(self), doc="numpy's name for the transpose")
+    Variable.assign = lambda self, value: assign(self, value)
+    Variable.assign_add = lambda self, delta: assign(self, self + delta)
+    Variable.assign_sub = lambda self, delta: assign(self, self - delta)
+
+
+_install_operators()

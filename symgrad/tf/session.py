@@ -28,36 +28,10 @@ from ..errors import (
     ShapeError,
     UnboundSymbolError,
 )
-from .graph import Operation, Tensor, Variable, get_default_graph
+from .graph import SESSIONS, Graph, Operation, Tensor, Variable, get_default_graph, walk
 from .trace import BATCH_SIZE, RULES, Value, obj
 
 CACHE_SIZE = 128
-_SESSIONS = []
-
-
-def get_default_session():
-    return _SESSIONS[-1] if _SESSIONS else None
-
-
-def walk(roots):
-    """The nodes `roots` depend on, each once, inputs before the nodes that use them (iterative)."""
-    order, seen = [], set()
-    for root in roots:
-        if root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, iter(root.inputs))]
-        while stack:
-            node, it = stack[-1]
-            for child in it:
-                if child not in seen:
-                    seen.add(child)
-                    stack.append((child, iter(child.inputs)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
 
 
 class EagerStore:
@@ -114,11 +88,11 @@ class Session:
         self._closed = False
 
     def __enter__(self):
-        _SESSIONS.append(self)
+        SESSIONS.append(self)
         return self
 
     def __exit__(self, *exc):
-        _SESSIONS.remove(self)
+        SESSIONS.remove(self)
         self.close()
 
     def close(self):
@@ -494,3 +468,13 @@ def _join(parts, build):
         return build(out)
 
     return flat, rebuild
+
+
+def _eager_session(graph):
+    """The session that evaluates `graph`'s tensors eagerly, on the variables' own values."""
+    if graph._eager_session is None:
+        graph._eager_session = Session(graph=graph, store=EagerStore())
+    return graph._eager_session
+
+
+Graph.eager_session = _eager_session  # graphs sit below sessions, so the session layer attaches it

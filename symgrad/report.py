@@ -1,0 +1,76 @@
+"""The agreement table `symgrad.check` and `symgrad.matrix.check` both fill in, and its tolerances.
+
+Below both checks, so that the matrix check does not import the scalar one (which hands matrix
+models to it).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+RTOL, ATOL = 1e-6, 1e-8
+FD_RTOL, FD_ATOL = 1e-5, 1e-6
+
+
+@dataclass
+class Row:
+    name: str
+    symbolic: object
+    autodiff: object
+    fd: object
+    torch: object = None
+
+
+@dataclass
+class Report:
+    """The agreement table; `.ok` is True when every path matches within the stated tolerances."""
+
+    rows: list
+    max_abs_error: float
+    max_rel_error: float
+    fd_max_rel_error: float
+    torch_max_rel_error: float | None
+    ok: bool
+    op_counts: dict
+    seconds: dict
+    fallbacks: list = field(default_factory=list)
+    tolerances: dict = field(default_factory=dict)
+
+    def __str__(self):
+        has_torch = self.torch_max_rel_error is not None
+        head = f"{'parameter':<14}{'symbolic':>16}{'autodiff':>16}{'finite diff':>16}" + (f"{'pytorch':>16}" if has_torch else "")
+        lines = [head, "-" * len(head)]
+        for r in self.rows:
+            vals = [r.symbolic, r.autodiff, r.fd] + ([r.torch] if has_torch else [])
+            lines.append(f"{r.name[:13]:<14}" + "".join(f"{_fmt(v):>16}" for v in vals))
+        lines.append("")
+        lines.append(f"symbolic vs autodiff: max abs error {self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}"
+                     f" (tolerance rel {self.tolerances['rtol']:.0e}, abs {self.tolerances['atol']:.0e})")
+        lines.append(f"finite differences vs autodiff: max rel error {self.fd_max_rel_error:.2e}"
+                     f" (tolerance rel {self.tolerances['fd_rtol']:.0e}, abs {self.tolerances['fd_atol']:.0e})")
+        if has_torch:
+            lines.append(f"pytorch vs autodiff: max rel error {self.torch_max_rel_error:.2e}")
+        c = self.op_counts
+        tree = "" if c["gradient_tree"] is None else f"gradient naive (tree) {c['gradient_tree']}, "
+        lines.append(f"ops: forward {c['forward']}, {tree}gradient after CSE {c['gradient_cse']}")
+        lines.append("seconds: " + ", ".join(f"{k} {v:.4f}" for k, v in self.seconds.items()))
+        if self.fallbacks:
+            lines.append("autodiff used sympy's derivative for: " + ", ".join(self.fallbacks))
+        lines.append("PASS" if self.ok else "FAIL")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self):
+        return "```\n" + str(self) + "\n```"
+
+
+def _fmt(v):
+    return "—" if v is None else (f"{v:.9g}" if np.ndim(v) == 0 else f"array{np.shape(v)}")
+
+
+def relative_error(a, b, atol):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), atol))) if a.size else 0.0
+
+
+def reported_value(v):
+    return None if v is None else (float(v) if np.ndim(v) == 0 else np.asarray(v))

@@ -1,0 +1,247 @@
+"""The scalar numeric reverse mode: the VJP table and the sweep over a sympy expression DAG.
+
+The engine under `symgrad.autodiff` (the public entry points, which hand matrix-level models to
+`symgrad.matrix.autodiff`); the matrix engine uses this one for entrywise functions.
+
+The forward pass evaluates each distinct subexpression once (`symgrad.numeric`); the backward pass
+visits nodes in reverse topological order and *accumulates* each node's adjoint from all of its
+consumers before pushing it on, so shared subexpressions get every contribution.
+
+The vector-Jacobian products below are our own table, written from the calculus and not taken
+from sympy's `fdiff`/`diff`: comparing this path with symbolic differentiation really compares two
+derivations. A sympy `Function` with no entry here falls back on sympy's derivative and says so in
+`Result.fallbacks`; any other node type without a rule raises `UnsupportedError`.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.functions.elementary.piecewise import ExprCondPair
+
+from . import functions as F
+from .dag import depends_on, free_symbols, topological
+from .errors import ShapeError, UnsupportedError
+from .numeric import check_supported, evaluate, evaluate_all
+from .registry import lookup
+from .values import as_expr, as_symbol_list, bind
+
+
+def _sigmoid(x):
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _mul_vjp(g, ans, *xs):
+    out = []
+    for i in range(len(xs)):
+        prod = g
+        for j, x in enumerate(xs):
+            if j != i:
+                prod = prod * x
+        out.append(prod)
+    return out
+
+
+def _pow_vjp(g, ans, x, e):
+    dx = g * e * x ** (e - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        de = g * ans * np.log(np.where(x > 0, x, 1.0))
+    return [dx, de]
+
+
+def _logsumexp_vjp(g, ans, *xs):
+    return [g * np.exp(x - ans) for x in xs]
+
+
+def _extremum_vjp(g, ans, *xs):
+    """Subgradient convention: the whole adjoint goes to the first argument attaining the extremum."""
+    taken = np.zeros(np.shape(ans), dtype=bool)
+    out = []
+    for x in xs:
+        hit = (x == ans) & ~taken
+        taken = taken | hit
+        out.append(g * hit)
+    return out
+
+
+def _piecewise_vjp(g, ans, *pairs):
+    """The adjoint flows to the first branch whose condition holds; conditions get none."""
+    taken = np.zeros(np.shape(ans), dtype=bool)
+    out = []
+    for _, cond in pairs:
+        pick = np.asarray(cond, dtype=bool) & ~taken
+        taken = taken | pick
+        out.append(g * pick)
+    return out
+
+
+def _zero(g, ans, *xs):
+    return [g * 0.0 for _ in xs]
+
+
+# node type -> vjp(g, ans, *argument values) -> one adjoint contribution per argument (None: none)
+VJP = {
+    sp.Add: lambda g, ans, *xs: [g] * len(xs),
+    sp.Mul: _mul_vjp,
+    sp.Pow: _pow_vjp,
+    sp.exp: lambda g, ans, x: [g * ans],
+    sp.log: lambda g, ans, x: [g / x],
+    sp.sin: lambda g, ans, x: [g * np.cos(x)],
+    sp.cos: lambda g, ans, x: [-g * np.sin(x)],
+    sp.tan: lambda g, ans, x: [g * (1.0 + ans * ans)],
+    sp.asin: lambda g, ans, x: [g / np.sqrt(1.0 - x * x)],
+    sp.acos: lambda g, ans, x: [-g / np.sqrt(1.0 - x * x)],
+    sp.atan: lambda g, ans, x: [g / (1.0 + x * x)],
+    sp.sinh: lambda g, ans, x: [g * np.cosh(x)],
+    sp.cosh: lambda g, ans, x: [g * np.sinh(x)],
+    sp.tanh: lambda g, ans, x: [g * (1.0 - ans * ans)],
+    sp.erf: lambda g, ans, x: [g * (2.0 / np.sqrt(np.pi)) * np.exp(-x * x)],
+    sp.Abs: lambda g, ans, x: [g * np.sign(x)],
+    sp.sign: _zero,
+    sp.Heaviside: _zero,
+    sp.Max: _extremum_vjp,
+    sp.Min: _extremum_vjp,
+    sp.Piecewise: _piecewise_vjp,
+    ExprCondPair: lambda g, ans, value, cond: [g, None],
+    F.sigmoid: lambda g, ans, x: [g * ans * (1.0 - ans)],
+    F.relu: lambda g, ans, x: [g * (x > 0)],
+    F.softplus: lambda g, ans, x: [g * _sigmoid(x)],
+    F.logsigmoid: lambda g, ans, x: [g * _sigmoid(-x)],
+    F.logsumexp: _logsumexp_vjp,
+    log1p: lambda g, ans, x: [g / (1.0 + x)],
+    expm1: lambda g, ans, x: [g * (ans + 1.0)],
+}
+
+
+def vjp_rule(node):
+    """The VJP for `node`'s type, searching base classes; None for an unregistered Function."""
+    if (found := lookup(VJP, node)) is not None:
+        return found
+    if isinstance(node, sp.Function):
+        return None
+    raise UnsupportedError(
+        f"autodiff has no rule for {type(node).__name__} (in {str(node)[:60]}); "
+        "rewrite it with supported functions or register a VJP in symgrad.vjp.VJP"
+    )
+
+
+def _sympy_fallback(node, g, values):
+    """Differentiate an unregistered Function with sympy's fdiff, evaluated numerically."""
+    out = []
+    for i in range(len(node.args)):
+        try:
+            d = node.fdiff(i + 1)
+        except Exception:  # noqa: BLE001 - sympy signals "no derivative" many ways
+            raise UnsupportedError(
+                f"{type(node).__name__} has no autodiff rule and sympy cannot differentiate it"
+            ) from None
+        (dv,) = evaluate([d], values)
+        out.append(g * dv)
+    return out
+
+
+def unbroadcast(adjoint, shape):
+    """Sum an adjoint down to a value's shape (the batch sum for parameters given as scalars)."""
+    adjoint = np.asarray(adjoint, dtype=float)
+    if adjoint.shape == tuple(shape):
+        return adjoint
+    extra = adjoint.ndim - len(shape)
+    adjoint = adjoint.sum(axis=tuple(range(extra))) if extra > 0 else adjoint
+    keep = tuple(i for i, n in enumerate(shape) if n == 1 and adjoint.shape[i] != 1)
+    if keep:
+        adjoint = adjoint.sum(axis=keep, keepdims=True)
+    return np.broadcast_to(adjoint, shape).copy() if adjoint.shape != tuple(shape) else adjoint
+
+
+@dataclass
+class Result:
+    """Value, gradients (in `wrt` order) and the functions differentiated by sympy's fallback."""
+
+    value: object
+    grads: list
+    fallbacks: list = field(default_factory=list)
+
+
+def _sweep(expr, wrt, table, seed, bound):
+    """The reverse pass: adjoints accumulated from every consumer, in reverse topological order.
+
+    Written against numpy operations only, so the same pass runs on `symgrad.dual.Dual` values
+    (forward-over-reverse, see `hvp`). Returns (adjoint by node, functions sympy differentiated).
+    """
+    needed = depends_on([expr], wrt)
+    adjoint = {expr: seed}
+    fallbacks = []
+    for node in reversed(topological([expr])):
+        if node not in adjoint or not node.args or node in bound:
+            continue
+        g = adjoint.pop(node) if node not in wrt else adjoint[node]
+        rule = vjp_rule(node)
+        if rule is None:
+            fallbacks.append(type(node).__name__)
+            contributions = _sympy_fallback(node, g, bound)
+        else:
+            contributions = rule(g, table[node], *[table[a] for a in node.args])
+        for arg, c in zip(node.args, contributions):
+            if c is None or arg not in needed:
+                continue
+            adjoint[arg] = adjoint[arg] + c if arg in adjoint else c
+    return adjoint, fallbacks
+
+
+def backward(expr, wrt, values, nonfinite="raise"):
+    """Reverse mode on the scalar-level `expr`; see `symgrad.autodiff.grad`. Returns a `Result`."""
+    expr = as_expr(expr)
+    wrt = as_symbol_list(wrt)
+    symbols = sorted(free_symbols([expr]) | set(wrt), key=str)
+    check_supported(topological([expr]))
+    bound, batch = bind(symbols, values, nonfinite=nonfinite)
+    with np.errstate(all="ignore"):
+        table = evaluate_all([expr], bound)
+        adjoint, fallbacks = _sweep(expr, wrt, table, np.ones(batch), bound)
+    grads = []
+    for w in wrt:
+        shape = np.shape(bound[w])
+        g = adjoint.get(w)
+        grads.append(unbroadcast(g, shape) if g is not None else np.zeros(shape))
+    grads = [float(g) if np.ndim(g) == 0 else g for g in grads]
+    return Result(table[expr], grads, sorted(set(fallbacks)))
+
+
+def hvp(expr, wrt, values, v, nonfinite="raise"):
+    """Hessian-vector product H·v of Σ_batch expr, by forward-over-reverse.
+
+    The reverse pass above runs on dual numbers (`symgrad.dual`) whose tangents start at `v` on
+    the parameters: the tangent of each adjoint is the directional derivative of the gradient,
+    i.e. (H·v)_i. `wrt` are scalar parameters, `v` one number per parameter. A list of floats.
+    """
+    from .dual import Dual
+
+    expr = as_expr(expr)
+    wrt = as_symbol_list(wrt)
+    v = [float(x) for x in v]
+    if len(v) != len(wrt):
+        raise ShapeError(f"v has {len(v)} entries but there are {len(wrt)} parameters in wrt")
+    symbols = sorted(free_symbols([expr]) | set(wrt), key=str)
+    check_supported(topological([expr]))
+    bound, batch = bind(symbols, values, nonfinite=nonfinite)
+    for w in wrt:
+        if np.ndim(bound[w]) != 0:
+            raise ShapeError(f"hvp needs scalar parameters; {w} is bound to an array of shape {np.shape(bound[w])}")
+    direction = dict(zip(wrt, v, strict=True))
+    duals = {s: Dual(x, direction.get(s, 0.0)) for s, x in bound.items()}
+    with np.errstate(all="ignore"):
+        table = evaluate_all([expr], duals)
+        adjoint, _ = _sweep(expr, wrt, table, Dual(np.ones(batch), np.zeros(batch)), duals)
+    out = []
+    for w in wrt:
+        tangent = adjoint[w].tangent if isinstance(adjoint.get(w), Dual) else 0.0
+        out.append(float(np.sum(tangent)))
+    return out
+
+
+def hessian(expr, wrt, values, nonfinite="raise"):
+    """The Hessian of Σ_batch expr (a P×P numpy array), one forward-over-reverse pass per column."""
+    wrt = as_symbol_list(wrt)
+    eye = np.eye(len(wrt))
+    return np.array([hvp(expr, wrt, values, eye[i], nonfinite) for i in range(len(wrt))]).T
