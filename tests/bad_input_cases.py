@@ -70,6 +70,29 @@ CASES = [
      symgrad.InvalidArgumentError),
 ]
 
+# compiles, but warns: (case, code that triggers it, warning class it must issue)
+WARNING_CASES = [
+    ("softmax cross-entropy over one output (scalar level: the loss folds to 0)",
+     lambda: symgrad.compile(symgrad.nn.mlp([2, 3, 1], output_activation="identity", loss="softmax_cross_entropy"),
+                             cache=False), symgrad.ConstantLossWarning),
+    ("softmax cross-entropy over one output (matrix level)",
+     lambda: symgrad.compile(symgrad.nn.matrix_mlp([2, 3, 1]), cache=False), symgrad.ConstantLossWarning),
+    ("a loss that reads no parameter", lambda: kernel((x - y) ** 2), symgrad.ConstantLossWarning),
+]
+
+
+def warning_message(trigger, expected):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trigger()
+    found = [str(c.message) for c in caught if issubclass(c.category, expected)]
+    if len(found) != 1:
+        raise AssertionError(f"{trigger} issued {len(found)} {expected.__name__}s, not one")
+    return found[0]
+
+
 # command lines refused while parsing, before any work starts: exit status 2, one line on stderr
 CLI_CASES = [
     ["demo", "--epochs", "0"],
@@ -146,6 +169,18 @@ def render():
     ]
     for case, trigger, expected in CASES:
         text = message(trigger, expected).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {case} | `{expected.__name__}` | {text} |")
+    lines += [
+        "",
+        "## Warnings",
+        "",
+        "Models that compile but cannot learn issue a `symgrad.SymgradWarning` subclass (a `UserWarning`).",
+        "",
+        "| case | warning | message |",
+        "|---|---|---|",
+    ]
+    for case, trigger, expected in WARNING_CASES:
+        text = warning_message(trigger, expected).replace("|", "\\|")
         lines.append(f"| {case} | `{expected.__name__}` | {text} |")
     lines += [
         "",

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import symgrad
 from symgrad import cli
@@ -226,3 +228,26 @@ def test_cli_info_and_clear(tmp_path, capsys):
     assert "removed 2 entries" in capsys.readouterr().out
     assert KernelCache(tmp_path).info()["entries"] == 0
     assert _compile(tmp_path).cache_status == "miss"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damage_to_an_entry_is_a_miss_or_the_original_text(tmp_path, data):
+    """Bytes flipped, cut, inserted anywhere: `load` never raises and never returns other text."""
+    directory = tmp_path / data.draw(st.uuids()).hex
+    store = KernelCache(directory)
+    key, source = "ab" + "0" * 62, "def loss(x):\n    return x  # \u00e9\n"
+    path = store.store(key, source)
+    raw = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(raw)))
+        how = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if how == "flip" and at < len(raw):
+            raw[at] ^= data.draw(st.integers(1, 255))
+        elif how == "cut":
+            del raw[at:at + data.draw(st.integers(1, 40))]
+        else:
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+    path.write_bytes(bytes(raw))
+    got, status = KernelCache(directory).load(key)
+    assert (got, status) in ((source, "hit"), (None, "corrupt"))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from symgrad.cli import main
 from symgrad.errors import InvalidArgumentError
@@ -150,3 +152,19 @@ def test_demo_refuses_bad_arguments_before_writing(tmp_path):
         with pytest.raises(InvalidArgumentError, match="demo needs epochs"):
             demo.run(tmp_path / "out", **kw)
     assert not (tmp_path / "out").exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="0123456789,-+ x.", max_size=12))
+def test_widths_argument_is_positive_integers_or_a_usage_error(text):
+    import argparse
+
+    from symgrad.cli import widths
+
+    try:
+        got = widths(text)
+    except argparse.ArgumentTypeError as exc:
+        assert repr(text) in str(exc)
+    else:
+        assert got and all(isinstance(v, int) and v >= 1 for v in got)
+        assert got == [int(part) for part in text.split(",")]

@@ -5,7 +5,17 @@ import difflib
 import warnings
 
 import pytest
-from bad_input_cases import CASES, CLI_CASES, DOC, KINKS, cli_message, kink_values, render
+from bad_input_cases import (
+    CASES,
+    CLI_CASES,
+    DOC,
+    KINKS,
+    WARNING_CASES,
+    cli_message,
+    kink_values,
+    render,
+    warning_message,
+)
 
 import symgrad
 
@@ -18,6 +28,12 @@ def test_bad_input_raises_our_named_error(case, trigger, expected):
             trigger()
     assert isinstance(info.value, symgrad.SymgradError)
     assert "Traceback" not in str(info.value) and len(str(info.value)) > 20
+
+
+@pytest.mark.parametrize("case,trigger,expected", WARNING_CASES, ids=[c[0] for c in WARNING_CASES])
+def test_model_that_cannot_learn_warns_once(case, trigger, expected):
+    assert issubclass(expected, symgrad.SymgradWarning)
+    assert len(warning_message(trigger, expected)) > 40
 
 
 @pytest.mark.parametrize("argv", CLI_CASES, ids=[" ".join(a) for a in CLI_CASES])

@@ -49,6 +49,7 @@ def test_printed_gradients_spell_entrywise_functions_in_place_and_keep_their_val
     (printed,) = symgrad.grad(loss, [W])
     text = str(printed)
     assert "Lambda" not in text and "_d" not in text and "entrywise(" in text
+    assert r"\mapsto" not in sp.latex(printed)
     rng = np.random.default_rng(seed)
     bound = {X: rng.normal(size=(4, 3)) / 3, W: rng.normal(size=(3, 2)) / 3}
     (raw,) = reverse(loss, [W])
@@ -60,3 +61,6 @@ def test_matrix_mlp_gradient_prints_without_lambdas():
     text = str(symgrad.grad(model.loss, model.params))
     assert "Lambda" not in text and "entrywise(tanh(X*W1 + ones(N, 1)*b1))" in text
     assert "1 - entrywise(tanh(X*W1 + ones(N, 1)*b1))**2" in text
+    latex = sp.latex(symgrad.grad(model.loss, model.params)[0])
+    assert r"\mapsto" not in latex and "Lambda" not in latex
+    assert r"\operatorname{entrywise}\left(\tanh{\left(X W_{1} + \mathbb{1}_{N \times 1} b_{1} \right)}\right)" in latex

@@ -67,15 +67,27 @@ class Map(MatrixExpr):
     def shape(self):
         return broadcast_shape(self.operands)
 
-    def _sympystr(self, printer):
-        """The body with each variable spelled as its operand: `entrywise(2*(M*x - b))`."""
+    def _spelled_body(self, printer, parens):
+        """The body printed with each variable spelled as its operand's printed text."""
         body = self.function.expr
         names = {}
         for var, op in zip(self.function.variables, self.operands, strict=True):
             text = printer._print(op)
             bare = op.is_Atom or isinstance(op, (sp.MatrixSymbol, Map, RowLogSumExp, RowSoftmax)) or _only_called(var, body)
-            names[var] = sp.Symbol(text if bare else f"({text})")
-        return f"entrywise({printer._print(body.xreplace(names))})"
+            names[var] = _Spelled(text if bare else parens.format(text))
+        return printer._print(body.xreplace(names))
+
+    def _sympystr(self, printer):
+        """`entrywise(2*(M*x - b))`: the body with its operands in place, no Lambda variables."""
+        return f"entrywise({self._spelled_body(printer, '({})')})"
+
+    def _latex(self, printer):
+        """The same in LaTeX; a printer with its own `_print_Map` (the derivations') keeps it."""
+        own = getattr(type(printer), "_print_Map", None)
+        if own is not None:
+            return own(printer, self)
+        body = self._spelled_body(printer, r"\left({}\right)")
+        return rf"\operatorname{{entrywise}}\left({body}\right)"
 
     def _entry(self, i, j, **kwargs):
         vals = []
@@ -85,6 +97,16 @@ class Map(MatrixExpr):
             else:
                 vals.append(op._entry(0 if op.shape[0] == 1 else i, 0 if op.shape[1] == 1 else j, **kwargs))
         return self.function(*vals)
+
+
+class _Spelled(sp.Symbol):
+    """A placeholder printed as the text it is named (an operand's printed form) by str and LaTeX."""
+
+    def _sympystr(self, printer):
+        return self.name
+
+    def _latex(self, printer):
+        return self.name
 
 
 class Ones(sp.OneMatrix):
