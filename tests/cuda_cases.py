@@ -92,7 +92,7 @@ def emulate_expressions(exprs, symbols, columns, dtype="float64"):
     source = render(
         "cuda/kernel.cu.j2", title="printer check", version="", source_hash="", regenerate="", dtype=dtype,
         c_type="double" if dtype == "float64" else "float", literal=printer.literal_suffix, max_block=32,
-        data_names="", param_names="", helpers=[printer.helpers[h] for h in sorted(printer.helpers)],
+        data_names="", param_names="", helpers=[printer.helpers[h] for h in sorted(printer.helpers)], functions=[],
         kernels=[dict(
             name="sg_eval", doc="expression check",
             args=[f"const sg_real* __restrict__ {s}_" for s in names] + ["long long sg_n", "sg_real* sg_out"],

@@ -39,6 +39,53 @@ def test_every_generated_kernel_compiles_to_ptx(case, dtype, arch, tmp_path):
         assert not re.search(r"\.f64\b", text), "float32 kernel computes in double"
 
 
+def _sample_loop(entry):
+    """The line numbers of a PTX entry's longest loop (label … backward branch): its loop over samples."""
+    lines = entry.splitlines()
+    labels = {line.strip()[:-1]: i for i, line in enumerate(lines) if re.fullmatch(r"\$L__\w+:", line.strip())}
+    loops = [range(labels[m.group(1)], i) for i, line in enumerate(lines)
+             if (m := re.search(r"bra(?:\.uni)?\s+(\$L__\w+);", line)) and labels.get(m.group(1), i) < i]
+    return max(loops, key=len)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_entry_kernels_call_shared_device_functions_instead_of_repeating_the_body(case):
+    """Each per-sample computation is one `__device__` function; the backward pass is written once
+    (sg_loss_grad and sg_per_sample_grad both call sg_sample_grad)."""
+    kernel = case.compile("cuda")
+    assert kernel.source.count("__device__ __forceinline__ void sg_sample_") == 3
+    assert kernel.source.count("sg_sample_grad(sg_params, ") == 2
+    backward = [st.target for st in kernel.ir.statements if st.phase.value == "backward"]
+    assert backward and all(kernel.source.count(f"const sg_real {t} = ") == 1 for t in backward)
+
+
+def _loads_through(entry, param):
+    """The `ld.global` lines of a PTX entry that read through its pointer argument number `param`."""
+    name = re.match(r"(\w+)\(", entry).group(1)
+    registers = set(re.findall(rf"ld\.param\.u64\s+(%rd\d+), \[{name}_param_{param}\];", entry))
+    for target, source in re.findall(r"(?:cvta\.to\.global\.u64|mov\.u64)\s+(%rd\d+), (%rd\d+);", entry):
+        if source in registers:
+            registers.add(target)
+    return [i for i, line in enumerate(entry.splitlines())
+            if "ld.global" in line and any(re.search(rf"\[{r}(\+\d+)?\]", line) for r in registers)]
+
+
+@needs_nvcc
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_inlined_device_functions_read_the_parameters_once_per_thread(case, tmp_path):
+    """In the PTX, no entry kernel loads a parameter inside its loop over samples: the parameter
+    loads of the inlined device function are hoisted out of it, as in a hand-fused kernel."""
+    kernel = case.compile("cuda")
+    text = ptx(kernel.source, "sm_90", tmp_path)
+    for name in ("sg_loss", "sg_loss_grad", "sg_per_sample_grad", "sg_predict"):
+        entry = text[text.index(f".entry {name}(") + len(".entry "):]
+        entry = entry[:entry.find(".visible .entry")] if ".visible .entry" in entry else entry
+        params = _loads_through(entry, len(kernel.ir.data))  # sg_params follows the data pointers
+        assert params, f"{name}: found no parameter loads at all (the check would pass vacuously)"
+        loop = _sample_loop(entry)
+        assert not [i for i in params if i in loop], f"{name} loads parameters once per sample"
+
+
 @needs_nvcc
 @pytest.mark.parametrize("arch", ARCHS)
 def test_checked_in_kernels_compile_to_ptx(arch, tmp_path):

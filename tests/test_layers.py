@@ -5,6 +5,7 @@ fails the suite: the import graph is grimp's (import-linter's own), which reads 
 statement, those inside functions included.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,11 +65,16 @@ def import_circles(graph):
     return sorted(out)
 
 
-def _layer_modules():
+def _layers():
+    """The layers of the pyproject.toml contract, top first, each a set of module names."""
     tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
-    return [name.strip() for layer in layers for name in layer.replace("|", ":").split(":")]
+    return [{name.strip() for name in layer.replace("|", ":").split(":")} for layer in layers]
+
+
+def _layer_modules():
+    return [name for layer in _layers() for name in sorted(layer)]
 
 
 def test_symgrad_has_no_import_circles():
@@ -131,3 +137,15 @@ def test_the_scalar_engine_refuses_matrix_models_and_the_public_grad_takes_both(
         symbolic.grad(loss, [W])
     (g,) = symgrad.grad(loss, [W])
     assert sp.Matrix(g.subs({W: sp.Matrix([[1, 2], [3, 4]])}).doit()) == sp.Matrix([[2, 4], [6, 8]])
+
+
+def test_readme_layout_table_lists_the_contract_layers_in_order():
+    """README's Layout table names the same layers as the contract, bottom row (and group) first."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| layer | modules"):].split("\n\n")[0].splitlines()[2:]
+    groups = []
+    for row in table:
+        for group in row.split("|")[2].split(";"):
+            names = re.findall(r"`([\w/]+(?:\.py|/))`", group)
+            groups.append({"symgrad." + n.removesuffix(".py").removesuffix("/").replace("/", ".") for n in names})
+    assert groups == list(reversed(_layers()))

@@ -6,8 +6,10 @@
 //
 // Precision: float64. Data (one array of n values each): x0, x1, y0, y1.
 // Parameters (one array, in this order): 0: W1_0_0, 1: W1_0_1, 2: W1_1_0, 3: W1_1_1, 4: b1_0, 5: b1_1.
-// One thread per sample, forward and backward pass in registers. Batch sums are reduced per block
-// in a fixed order; across blocks by sg_reduce (deterministic) or by atomic adds.
+// One thread per sample, forward and backward pass in registers: each per-sample computation is one
+// __device__ function (sg_sample_*), which the entry kernels call in their loop over samples. Batch
+// sums are reduced per block in a fixed order; across blocks by sg_reduce (deterministic) or by
+// atomic adds.
 
 typedef double sg_real;
 
@@ -55,6 +57,84 @@ extern "C" __global__ void sg_reduce(const sg_real* __restrict__ partials, int b
     if (threadIdx.x == 0) out[k] = total;
 }
 
+// sg_sample_loss: one sample's loss (forward pass only)
+__device__ __forceinline__ void sg_sample_loss(
+    const sg_real* __restrict__ sg_params,
+    const sg_real x0,
+    const sg_real x1,
+    const sg_real y0,
+    const sg_real y1,
+    sg_real* __restrict__ sg_v)
+{
+    const sg_real W1_0_0 = sg_params[0];
+    const sg_real W1_0_1 = sg_params[1];
+    const sg_real W1_1_0 = sg_params[2];
+    const sg_real W1_1_1 = sg_params[3];
+    const sg_real b1_0 = sg_params[4];
+    const sg_real b1_1 = sg_params[5];
+    const sg_real t0 = y0 + y1;
+    const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
+    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
+    const sg_real t3 = sg_logsumexp2(t1, t2);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    const sg_real t4 = t0*t3 - t1*y0 - t2*y1;
+    sg_v[0] = t4;
+}
+
+// sg_sample_grad: one sample's loss (sg_v[0]) and gradient (sg_v[1 + k], parameter k)
+__device__ __forceinline__ void sg_sample_grad(
+    const sg_real* __restrict__ sg_params,
+    const sg_real x0,
+    const sg_real x1,
+    const sg_real y0,
+    const sg_real y1,
+    sg_real* __restrict__ sg_v)
+{
+    const sg_real W1_0_0 = sg_params[0];
+    const sg_real W1_0_1 = sg_params[1];
+    const sg_real W1_1_0 = sg_params[2];
+    const sg_real W1_1_1 = sg_params[3];
+    const sg_real b1_0 = sg_params[4];
+    const sg_real b1_1 = sg_params[5];
+    const sg_real t0 = y0 + y1;
+    const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
+    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
+    const sg_real t3 = sg_logsumexp2(t1, t2);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    const sg_real t4 = t0*t3 - t1*y0 - t2*y1;
+    const sg_real t5 = -t3;  // -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    const sg_real t6 = t0*exp(t1 + t5) - y0;
+    const sg_real t7 = t6*x0;
+    const sg_real t8 = t0*exp(t2 + t5) - y1;
+    const sg_real t9 = t8*x0;
+    const sg_real t10 = t6*x1;
+    const sg_real t11 = t8*x1;
+    sg_v[0] = t4;
+    sg_v[1] = t7;
+    sg_v[2] = t9;
+    sg_v[3] = t10;
+    sg_v[4] = t11;
+    sg_v[5] = t6;
+    sg_v[6] = t8;
+}
+
+// sg_sample_predict: one sample's model outputs
+__device__ __forceinline__ void sg_sample_predict(
+    const sg_real* __restrict__ sg_params,
+    const sg_real x0,
+    const sg_real x1,
+    sg_real* __restrict__ sg_v)
+{
+    const sg_real W1_0_0 = sg_params[0];
+    const sg_real W1_0_1 = sg_params[1];
+    const sg_real W1_1_0 = sg_params[2];
+    const sg_real W1_1_1 = sg_params[3];
+    const sg_real b1_0 = sg_params[4];
+    const sg_real b1_1 = sg_params[5];
+    const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
+    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
+    sg_v[0] = t1;
+    sg_v[1] = t2;
+}
+
 // sg_loss: the loss summed over the batch (forward pass only)
 extern "C" __global__ void sg_loss(
     const sg_real* __restrict__ x0_,
@@ -66,25 +146,12 @@ extern "C" __global__ void sg_loss(
     sg_real* __restrict__ sg_out,
     int sg_atomic)
 {
-    const sg_real W1_0_0 = sg_params[0];
-    const sg_real W1_0_1 = sg_params[1];
-    const sg_real W1_1_0 = sg_params[2];
-    const sg_real W1_1_1 = sg_params[3];
-    const sg_real b1_0 = sg_params[4];
-    const sg_real b1_1 = sg_params[5];
     __shared__ sg_real sg_scratch[SG_MAX_BLOCK];
     sg_real loss = 0.0;
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
-        const sg_real x0 = x0_[sg_i];
-        const sg_real x1 = x1_[sg_i];
-        const sg_real y0 = y0_[sg_i];
-        const sg_real y1 = y1_[sg_i];
-        const sg_real t0 = y0 + y1;
-        const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
-        const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
-        const sg_real t3 = sg_logsumexp2(t1, t2);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-        const sg_real t4 = t0*t3 - t1*y0 - t2*y1;
-        loss += t4;
+        sg_real sg_v[1];
+        sg_sample_loss(sg_params, x0_[sg_i], x1_[sg_i], y0_[sg_i], y1_[sg_i], sg_v);
+        loss += sg_v[0];
     }
     sg_store_sum(loss, sg_scratch, sg_out, 0, 1, sg_atomic);  // loss summed over the batch
 }
@@ -100,12 +167,6 @@ extern "C" __global__ void sg_loss_grad(
     sg_real* __restrict__ sg_out,
     int sg_atomic)
 {
-    const sg_real W1_0_0 = sg_params[0];
-    const sg_real W1_0_1 = sg_params[1];
-    const sg_real W1_1_0 = sg_params[2];
-    const sg_real W1_1_1 = sg_params[3];
-    const sg_real b1_0 = sg_params[4];
-    const sg_real b1_1 = sg_params[5];
     __shared__ sg_real sg_scratch[SG_MAX_BLOCK];
     sg_real loss = 0.0;
     sg_real d_W1_0_0 = 0.0;
@@ -115,29 +176,15 @@ extern "C" __global__ void sg_loss_grad(
     sg_real d_b1_0 = 0.0;
     sg_real d_b1_1 = 0.0;
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
-        const sg_real x0 = x0_[sg_i];
-        const sg_real x1 = x1_[sg_i];
-        const sg_real y0 = y0_[sg_i];
-        const sg_real y1 = y1_[sg_i];
-        const sg_real t0 = y0 + y1;
-        const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
-        const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
-        const sg_real t3 = sg_logsumexp2(t1, t2);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-        const sg_real t4 = t0*t3 - t1*y0 - t2*y1;
-        const sg_real t5 = -t3;  // -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-        const sg_real t6 = t0*exp(t1 + t5) - y0;
-        const sg_real t7 = t6*x0;
-        const sg_real t8 = t0*exp(t2 + t5) - y1;
-        const sg_real t9 = t8*x0;
-        const sg_real t10 = t6*x1;
-        const sg_real t11 = t8*x1;
-        loss += t4;
-        d_W1_0_0 += t7;
-        d_W1_0_1 += t9;
-        d_W1_1_0 += t10;
-        d_W1_1_1 += t11;
-        d_b1_0 += t6;
-        d_b1_1 += t8;
+        sg_real sg_v[7];
+        sg_sample_grad(sg_params, x0_[sg_i], x1_[sg_i], y0_[sg_i], y1_[sg_i], sg_v);
+        loss += sg_v[0];
+        d_W1_0_0 += sg_v[1];
+        d_W1_0_1 += sg_v[2];
+        d_W1_1_0 += sg_v[3];
+        d_W1_1_1 += sg_v[4];
+        d_b1_0 += sg_v[5];
+        d_b1_1 += sg_v[6];
     }
     sg_store_sum(loss, sg_scratch, sg_out, 0, 7, sg_atomic);  // loss summed over the batch
     sg_store_sum(d_W1_0_0, sg_scratch, sg_out, 1, 7, sg_atomic);  // dloss/dW1_0_0
@@ -158,34 +205,15 @@ extern "C" __global__ void sg_per_sample_grad(
     long long sg_n,
     sg_real* __restrict__ sg_out)
 {
-    const sg_real W1_0_0 = sg_params[0];
-    const sg_real W1_0_1 = sg_params[1];
-    const sg_real W1_1_0 = sg_params[2];
-    const sg_real W1_1_1 = sg_params[3];
-    const sg_real b1_0 = sg_params[4];
-    const sg_real b1_1 = sg_params[5];
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
-        const sg_real x0 = x0_[sg_i];
-        const sg_real x1 = x1_[sg_i];
-        const sg_real y0 = y0_[sg_i];
-        const sg_real y1 = y1_[sg_i];
-        const sg_real t0 = y0 + y1;
-        const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
-        const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
-        const sg_real t3 = sg_logsumexp2(t1, t2);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-        const sg_real t5 = -t3;  // -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-        const sg_real t6 = t0*exp(t1 + t5) - y0;
-        const sg_real t7 = t6*x0;
-        const sg_real t8 = t0*exp(t2 + t5) - y1;
-        const sg_real t9 = t8*x0;
-        const sg_real t10 = t6*x1;
-        const sg_real t11 = t8*x1;
-        sg_out[0 * sg_n + sg_i] = t7;
-        sg_out[1 * sg_n + sg_i] = t9;
-        sg_out[2 * sg_n + sg_i] = t10;
-        sg_out[3 * sg_n + sg_i] = t11;
-        sg_out[4 * sg_n + sg_i] = t6;
-        sg_out[5 * sg_n + sg_i] = t8;
+        sg_real sg_v[7];
+        sg_sample_grad(sg_params, x0_[sg_i], x1_[sg_i], y0_[sg_i], y1_[sg_i], sg_v);
+        sg_out[0 * sg_n + sg_i] = sg_v[1];
+        sg_out[1 * sg_n + sg_i] = sg_v[2];
+        sg_out[2 * sg_n + sg_i] = sg_v[3];
+        sg_out[3 * sg_n + sg_i] = sg_v[4];
+        sg_out[4 * sg_n + sg_i] = sg_v[5];
+        sg_out[5 * sg_n + sg_i] = sg_v[6];
     }
 }
 
@@ -199,18 +227,10 @@ extern "C" __global__ void sg_predict(
     long long sg_n,
     sg_real* __restrict__ sg_out)
 {
-    const sg_real W1_0_0 = sg_params[0];
-    const sg_real W1_0_1 = sg_params[1];
-    const sg_real W1_1_0 = sg_params[2];
-    const sg_real W1_1_1 = sg_params[3];
-    const sg_real b1_0 = sg_params[4];
-    const sg_real b1_1 = sg_params[5];
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
-        const sg_real x0 = x0_[sg_i];
-        const sg_real x1 = x1_[sg_i];
-        const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
-        const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
-        sg_out[0 * sg_n + sg_i] = t1;
-        sg_out[1 * sg_n + sg_i] = t2;
+        sg_real sg_v[2];
+        sg_sample_predict(sg_params, x0_[sg_i], x1_[sg_i], sg_v);
+        sg_out[0 * sg_n + sg_i] = sg_v[0];
+        sg_out[1 * sg_n + sg_i] = sg_v[1];
     }
 }

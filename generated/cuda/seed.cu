@@ -6,8 +6,10 @@
 //
 // Precision: float64. Data (one array of n values each): x0, x1, x2, x3, y0.
 // Parameters (one array, in this order): 0: W1_0_0, 1: W1_0_1, 2: W1_0_2, 3: W1_1_0, 4: W1_1_1, 5: W1_1_2, 6: W1_2_0, 7: W1_2_1, 8: W1_2_2, 9: W1_3_0, 10: W1_3_1, 11: W1_3_2, 12: b1_0, 13: b1_1, 14: b1_2, 15: W2_0_0, 16: W2_1_0, 17: W2_2_0, 18: b2_0.
-// One thread per sample, forward and backward pass in registers. Batch sums are reduced per block
-// in a fixed order; across blocks by sg_reduce (deterministic) or by atomic adds.
+// One thread per sample, forward and backward pass in registers: each per-sample computation is one
+// __device__ function (sg_sample_*), which the entry kernels call in their loop over samples. Batch
+// sums are reduced per block in a fixed order; across blocks by sg_reduce (deterministic) or by
+// atomic adds.
 
 typedef double sg_real;
 
@@ -55,17 +57,15 @@ extern "C" __global__ void sg_reduce(const sg_real* __restrict__ partials, int b
     if (threadIdx.x == 0) out[k] = total;
 }
 
-// sg_loss: the loss summed over the batch (forward pass only)
-extern "C" __global__ void sg_loss(
-    const sg_real* __restrict__ x0_,
-    const sg_real* __restrict__ x1_,
-    const sg_real* __restrict__ x2_,
-    const sg_real* __restrict__ x3_,
-    const sg_real* __restrict__ y0_,
+// sg_sample_loss: one sample's loss (forward pass only)
+__device__ __forceinline__ void sg_sample_loss(
     const sg_real* __restrict__ sg_params,
-    long long sg_n,
-    sg_real* __restrict__ sg_out,
-    int sg_atomic)
+    const sg_real x0,
+    const sg_real x1,
+    const sg_real x2,
+    const sg_real x3,
+    const sg_real y0,
+    sg_real* __restrict__ sg_v)
 {
     const sg_real W1_0_0 = sg_params[0];
     const sg_real W1_0_1 = sg_params[1];
@@ -86,25 +86,156 @@ extern "C" __global__ void sg_loss(
     const sg_real W2_1_0 = sg_params[16];
     const sg_real W2_2_0 = sg_params[17];
     const sg_real b2_0 = sg_params[18];
+    const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
+    const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
+    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
+    const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
+    const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
+    const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
+    const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
+    const sg_real t7 = sg_sigmoid(t6);
+    const sg_real t8 = t7 - y0;
+    const sg_real t9 = t8*t8;
+    sg_v[0] = t9;
+}
+
+// sg_sample_grad: one sample's loss (sg_v[0]) and gradient (sg_v[1 + k], parameter k)
+__device__ __forceinline__ void sg_sample_grad(
+    const sg_real* __restrict__ sg_params,
+    const sg_real x0,
+    const sg_real x1,
+    const sg_real x2,
+    const sg_real x3,
+    const sg_real y0,
+    sg_real* __restrict__ sg_v)
+{
+    const sg_real W1_0_0 = sg_params[0];
+    const sg_real W1_0_1 = sg_params[1];
+    const sg_real W1_0_2 = sg_params[2];
+    const sg_real W1_1_0 = sg_params[3];
+    const sg_real W1_1_1 = sg_params[4];
+    const sg_real W1_1_2 = sg_params[5];
+    const sg_real W1_2_0 = sg_params[6];
+    const sg_real W1_2_1 = sg_params[7];
+    const sg_real W1_2_2 = sg_params[8];
+    const sg_real W1_3_0 = sg_params[9];
+    const sg_real W1_3_1 = sg_params[10];
+    const sg_real W1_3_2 = sg_params[11];
+    const sg_real b1_0 = sg_params[12];
+    const sg_real b1_1 = sg_params[13];
+    const sg_real b1_2 = sg_params[14];
+    const sg_real W2_0_0 = sg_params[15];
+    const sg_real W2_1_0 = sg_params[16];
+    const sg_real W2_2_0 = sg_params[17];
+    const sg_real b2_0 = sg_params[18];
+    const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
+    const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
+    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
+    const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
+    const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
+    const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
+    const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
+    const sg_real t7 = sg_sigmoid(t6);
+    const sg_real t8 = t7 - y0;
+    const sg_real t9 = t8*t8;
+    const sg_real t10 = (2.0*t8)*(t7*sg_sigmoid(-t6));
+    const sg_real t11 = (W2_0_0*t10)*(t1*sg_sigmoid(-t0));
+    const sg_real t12 = t11*x0;
+    const sg_real t13 = (W2_1_0*t10)*(t3*sg_sigmoid(-t2));
+    const sg_real t14 = t13*x0;
+    const sg_real t15 = (W2_2_0*t10)*(t5*sg_sigmoid(-t4));
+    const sg_real t16 = t15*x0;
+    const sg_real t17 = t11*x1;
+    const sg_real t18 = t13*x1;
+    const sg_real t19 = t15*x1;
+    const sg_real t20 = t11*x2;
+    const sg_real t21 = t13*x2;
+    const sg_real t22 = t15*x2;
+    const sg_real t23 = t11*x3;
+    const sg_real t24 = t13*x3;
+    const sg_real t25 = t15*x3;
+    const sg_real t26 = t1*t10;
+    const sg_real t27 = t10*t3;
+    const sg_real t28 = t10*t5;
+    sg_v[0] = t9;
+    sg_v[1] = t12;
+    sg_v[2] = t14;
+    sg_v[3] = t16;
+    sg_v[4] = t17;
+    sg_v[5] = t18;
+    sg_v[6] = t19;
+    sg_v[7] = t20;
+    sg_v[8] = t21;
+    sg_v[9] = t22;
+    sg_v[10] = t23;
+    sg_v[11] = t24;
+    sg_v[12] = t25;
+    sg_v[13] = t11;
+    sg_v[14] = t13;
+    sg_v[15] = t15;
+    sg_v[16] = t26;
+    sg_v[17] = t27;
+    sg_v[18] = t28;
+    sg_v[19] = t10;
+}
+
+// sg_sample_predict: one sample's model outputs
+__device__ __forceinline__ void sg_sample_predict(
+    const sg_real* __restrict__ sg_params,
+    const sg_real x0,
+    const sg_real x1,
+    const sg_real x2,
+    const sg_real x3,
+    sg_real* __restrict__ sg_v)
+{
+    const sg_real W1_0_0 = sg_params[0];
+    const sg_real W1_0_1 = sg_params[1];
+    const sg_real W1_0_2 = sg_params[2];
+    const sg_real W1_1_0 = sg_params[3];
+    const sg_real W1_1_1 = sg_params[4];
+    const sg_real W1_1_2 = sg_params[5];
+    const sg_real W1_2_0 = sg_params[6];
+    const sg_real W1_2_1 = sg_params[7];
+    const sg_real W1_2_2 = sg_params[8];
+    const sg_real W1_3_0 = sg_params[9];
+    const sg_real W1_3_1 = sg_params[10];
+    const sg_real W1_3_2 = sg_params[11];
+    const sg_real b1_0 = sg_params[12];
+    const sg_real b1_1 = sg_params[13];
+    const sg_real b1_2 = sg_params[14];
+    const sg_real W2_0_0 = sg_params[15];
+    const sg_real W2_1_0 = sg_params[16];
+    const sg_real W2_2_0 = sg_params[17];
+    const sg_real b2_0 = sg_params[18];
+    const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
+    const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
+    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
+    const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
+    const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
+    const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
+    const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
+    const sg_real t7 = sg_sigmoid(t6);
+    sg_v[0] = t7;
+}
+
+// sg_loss: the loss summed over the batch (forward pass only)
+extern "C" __global__ void sg_loss(
+    const sg_real* __restrict__ x0_,
+    const sg_real* __restrict__ x1_,
+    const sg_real* __restrict__ x2_,
+    const sg_real* __restrict__ x3_,
+    const sg_real* __restrict__ y0_,
+    const sg_real* __restrict__ sg_params,
+    long long sg_n,
+    sg_real* __restrict__ sg_out,
+    int sg_atomic)
+{
     __shared__ sg_real sg_scratch[SG_MAX_BLOCK];
     sg_real loss = 0.0;
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
-        const sg_real x0 = x0_[sg_i];
-        const sg_real x1 = x1_[sg_i];
-        const sg_real x2 = x2_[sg_i];
-        const sg_real x3 = x3_[sg_i];
-        const sg_real y0 = y0_[sg_i];
-        const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
-        const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-        const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
-        const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-        const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
-        const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-        const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
-        const sg_real t7 = sg_sigmoid(t6);
-        const sg_real t8 = t7 - y0;
-        const sg_real t9 = t8*t8;
-        loss += t9;
+        sg_real sg_v[1];
+        sg_sample_loss(sg_params, x0_[sg_i], x1_[sg_i], x2_[sg_i], x3_[sg_i], y0_[sg_i], sg_v);
+        loss += sg_v[0];
     }
     sg_store_sum(loss, sg_scratch, sg_out, 0, 1, sg_atomic);  // loss summed over the batch
 }
@@ -121,25 +252,6 @@ extern "C" __global__ void sg_loss_grad(
     sg_real* __restrict__ sg_out,
     int sg_atomic)
 {
-    const sg_real W1_0_0 = sg_params[0];
-    const sg_real W1_0_1 = sg_params[1];
-    const sg_real W1_0_2 = sg_params[2];
-    const sg_real W1_1_0 = sg_params[3];
-    const sg_real W1_1_1 = sg_params[4];
-    const sg_real W1_1_2 = sg_params[5];
-    const sg_real W1_2_0 = sg_params[6];
-    const sg_real W1_2_1 = sg_params[7];
-    const sg_real W1_2_2 = sg_params[8];
-    const sg_real W1_3_0 = sg_params[9];
-    const sg_real W1_3_1 = sg_params[10];
-    const sg_real W1_3_2 = sg_params[11];
-    const sg_real b1_0 = sg_params[12];
-    const sg_real b1_1 = sg_params[13];
-    const sg_real b1_2 = sg_params[14];
-    const sg_real W2_0_0 = sg_params[15];
-    const sg_real W2_1_0 = sg_params[16];
-    const sg_real W2_2_0 = sg_params[17];
-    const sg_real b2_0 = sg_params[18];
     __shared__ sg_real sg_scratch[SG_MAX_BLOCK];
     sg_real loss = 0.0;
     sg_real d_W1_0_0 = 0.0;
@@ -162,60 +274,28 @@ extern "C" __global__ void sg_loss_grad(
     sg_real d_W2_2_0 = 0.0;
     sg_real d_b2_0 = 0.0;
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
-        const sg_real x0 = x0_[sg_i];
-        const sg_real x1 = x1_[sg_i];
-        const sg_real x2 = x2_[sg_i];
-        const sg_real x3 = x3_[sg_i];
-        const sg_real y0 = y0_[sg_i];
-        const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
-        const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-        const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
-        const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-        const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
-        const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-        const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
-        const sg_real t7 = sg_sigmoid(t6);
-        const sg_real t8 = t7 - y0;
-        const sg_real t9 = t8*t8;
-        const sg_real t10 = (2.0*t8)*(t7*sg_sigmoid(-t6));
-        const sg_real t11 = (W2_0_0*t10)*(t1*sg_sigmoid(-t0));
-        const sg_real t12 = t11*x0;
-        const sg_real t13 = (W2_1_0*t10)*(t3*sg_sigmoid(-t2));
-        const sg_real t14 = t13*x0;
-        const sg_real t15 = (W2_2_0*t10)*(t5*sg_sigmoid(-t4));
-        const sg_real t16 = t15*x0;
-        const sg_real t17 = t11*x1;
-        const sg_real t18 = t13*x1;
-        const sg_real t19 = t15*x1;
-        const sg_real t20 = t11*x2;
-        const sg_real t21 = t13*x2;
-        const sg_real t22 = t15*x2;
-        const sg_real t23 = t11*x3;
-        const sg_real t24 = t13*x3;
-        const sg_real t25 = t15*x3;
-        const sg_real t26 = t1*t10;
-        const sg_real t27 = t10*t3;
-        const sg_real t28 = t10*t5;
-        loss += t9;
-        d_W1_0_0 += t12;
-        d_W1_0_1 += t14;
-        d_W1_0_2 += t16;
-        d_W1_1_0 += t17;
-        d_W1_1_1 += t18;
-        d_W1_1_2 += t19;
-        d_W1_2_0 += t20;
-        d_W1_2_1 += t21;
-        d_W1_2_2 += t22;
-        d_W1_3_0 += t23;
-        d_W1_3_1 += t24;
-        d_W1_3_2 += t25;
-        d_b1_0 += t11;
-        d_b1_1 += t13;
-        d_b1_2 += t15;
-        d_W2_0_0 += t26;
-        d_W2_1_0 += t27;
-        d_W2_2_0 += t28;
-        d_b2_0 += t10;
+        sg_real sg_v[20];
+        sg_sample_grad(sg_params, x0_[sg_i], x1_[sg_i], x2_[sg_i], x3_[sg_i], y0_[sg_i], sg_v);
+        loss += sg_v[0];
+        d_W1_0_0 += sg_v[1];
+        d_W1_0_1 += sg_v[2];
+        d_W1_0_2 += sg_v[3];
+        d_W1_1_0 += sg_v[4];
+        d_W1_1_1 += sg_v[5];
+        d_W1_1_2 += sg_v[6];
+        d_W1_2_0 += sg_v[7];
+        d_W1_2_1 += sg_v[8];
+        d_W1_2_2 += sg_v[9];
+        d_W1_3_0 += sg_v[10];
+        d_W1_3_1 += sg_v[11];
+        d_W1_3_2 += sg_v[12];
+        d_b1_0 += sg_v[13];
+        d_b1_1 += sg_v[14];
+        d_b1_2 += sg_v[15];
+        d_W2_0_0 += sg_v[16];
+        d_W2_1_0 += sg_v[17];
+        d_W2_2_0 += sg_v[18];
+        d_b2_0 += sg_v[19];
     }
     sg_store_sum(loss, sg_scratch, sg_out, 0, 20, sg_atomic);  // loss summed over the batch
     sg_store_sum(d_W1_0_0, sg_scratch, sg_out, 1, 20, sg_atomic);  // dloss/dW1_0_0
@@ -250,78 +330,28 @@ extern "C" __global__ void sg_per_sample_grad(
     long long sg_n,
     sg_real* __restrict__ sg_out)
 {
-    const sg_real W1_0_0 = sg_params[0];
-    const sg_real W1_0_1 = sg_params[1];
-    const sg_real W1_0_2 = sg_params[2];
-    const sg_real W1_1_0 = sg_params[3];
-    const sg_real W1_1_1 = sg_params[4];
-    const sg_real W1_1_2 = sg_params[5];
-    const sg_real W1_2_0 = sg_params[6];
-    const sg_real W1_2_1 = sg_params[7];
-    const sg_real W1_2_2 = sg_params[8];
-    const sg_real W1_3_0 = sg_params[9];
-    const sg_real W1_3_1 = sg_params[10];
-    const sg_real W1_3_2 = sg_params[11];
-    const sg_real b1_0 = sg_params[12];
-    const sg_real b1_1 = sg_params[13];
-    const sg_real b1_2 = sg_params[14];
-    const sg_real W2_0_0 = sg_params[15];
-    const sg_real W2_1_0 = sg_params[16];
-    const sg_real W2_2_0 = sg_params[17];
-    const sg_real b2_0 = sg_params[18];
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
-        const sg_real x0 = x0_[sg_i];
-        const sg_real x1 = x1_[sg_i];
-        const sg_real x2 = x2_[sg_i];
-        const sg_real x3 = x3_[sg_i];
-        const sg_real y0 = y0_[sg_i];
-        const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
-        const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-        const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
-        const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-        const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
-        const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-        const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
-        const sg_real t7 = sg_sigmoid(t6);
-        const sg_real t8 = t7 - y0;
-        const sg_real t10 = (2.0*t8)*(t7*sg_sigmoid(-t6));
-        const sg_real t11 = (W2_0_0*t10)*(t1*sg_sigmoid(-t0));
-        const sg_real t12 = t11*x0;
-        const sg_real t13 = (W2_1_0*t10)*(t3*sg_sigmoid(-t2));
-        const sg_real t14 = t13*x0;
-        const sg_real t15 = (W2_2_0*t10)*(t5*sg_sigmoid(-t4));
-        const sg_real t16 = t15*x0;
-        const sg_real t17 = t11*x1;
-        const sg_real t18 = t13*x1;
-        const sg_real t19 = t15*x1;
-        const sg_real t20 = t11*x2;
-        const sg_real t21 = t13*x2;
-        const sg_real t22 = t15*x2;
-        const sg_real t23 = t11*x3;
-        const sg_real t24 = t13*x3;
-        const sg_real t25 = t15*x3;
-        const sg_real t26 = t1*t10;
-        const sg_real t27 = t10*t3;
-        const sg_real t28 = t10*t5;
-        sg_out[0 * sg_n + sg_i] = t12;
-        sg_out[1 * sg_n + sg_i] = t14;
-        sg_out[2 * sg_n + sg_i] = t16;
-        sg_out[3 * sg_n + sg_i] = t17;
-        sg_out[4 * sg_n + sg_i] = t18;
-        sg_out[5 * sg_n + sg_i] = t19;
-        sg_out[6 * sg_n + sg_i] = t20;
-        sg_out[7 * sg_n + sg_i] = t21;
-        sg_out[8 * sg_n + sg_i] = t22;
-        sg_out[9 * sg_n + sg_i] = t23;
-        sg_out[10 * sg_n + sg_i] = t24;
-        sg_out[11 * sg_n + sg_i] = t25;
-        sg_out[12 * sg_n + sg_i] = t11;
-        sg_out[13 * sg_n + sg_i] = t13;
-        sg_out[14 * sg_n + sg_i] = t15;
-        sg_out[15 * sg_n + sg_i] = t26;
-        sg_out[16 * sg_n + sg_i] = t27;
-        sg_out[17 * sg_n + sg_i] = t28;
-        sg_out[18 * sg_n + sg_i] = t10;
+        sg_real sg_v[20];
+        sg_sample_grad(sg_params, x0_[sg_i], x1_[sg_i], x2_[sg_i], x3_[sg_i], y0_[sg_i], sg_v);
+        sg_out[0 * sg_n + sg_i] = sg_v[1];
+        sg_out[1 * sg_n + sg_i] = sg_v[2];
+        sg_out[2 * sg_n + sg_i] = sg_v[3];
+        sg_out[3 * sg_n + sg_i] = sg_v[4];
+        sg_out[4 * sg_n + sg_i] = sg_v[5];
+        sg_out[5 * sg_n + sg_i] = sg_v[6];
+        sg_out[6 * sg_n + sg_i] = sg_v[7];
+        sg_out[7 * sg_n + sg_i] = sg_v[8];
+        sg_out[8 * sg_n + sg_i] = sg_v[9];
+        sg_out[9 * sg_n + sg_i] = sg_v[10];
+        sg_out[10 * sg_n + sg_i] = sg_v[11];
+        sg_out[11 * sg_n + sg_i] = sg_v[12];
+        sg_out[12 * sg_n + sg_i] = sg_v[13];
+        sg_out[13 * sg_n + sg_i] = sg_v[14];
+        sg_out[14 * sg_n + sg_i] = sg_v[15];
+        sg_out[15 * sg_n + sg_i] = sg_v[16];
+        sg_out[16 * sg_n + sg_i] = sg_v[17];
+        sg_out[17 * sg_n + sg_i] = sg_v[18];
+        sg_out[18 * sg_n + sg_i] = sg_v[19];
     }
 }
 
@@ -336,38 +366,9 @@ extern "C" __global__ void sg_predict(
     long long sg_n,
     sg_real* __restrict__ sg_out)
 {
-    const sg_real W1_0_0 = sg_params[0];
-    const sg_real W1_0_1 = sg_params[1];
-    const sg_real W1_0_2 = sg_params[2];
-    const sg_real W1_1_0 = sg_params[3];
-    const sg_real W1_1_1 = sg_params[4];
-    const sg_real W1_1_2 = sg_params[5];
-    const sg_real W1_2_0 = sg_params[6];
-    const sg_real W1_2_1 = sg_params[7];
-    const sg_real W1_2_2 = sg_params[8];
-    const sg_real W1_3_0 = sg_params[9];
-    const sg_real W1_3_1 = sg_params[10];
-    const sg_real W1_3_2 = sg_params[11];
-    const sg_real b1_0 = sg_params[12];
-    const sg_real b1_1 = sg_params[13];
-    const sg_real b1_2 = sg_params[14];
-    const sg_real W2_0_0 = sg_params[15];
-    const sg_real W2_1_0 = sg_params[16];
-    const sg_real W2_2_0 = sg_params[17];
-    const sg_real b2_0 = sg_params[18];
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
-        const sg_real x0 = x0_[sg_i];
-        const sg_real x1 = x1_[sg_i];
-        const sg_real x2 = x2_[sg_i];
-        const sg_real x3 = x3_[sg_i];
-        const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
-        const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-        const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
-        const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-        const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
-        const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-        const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
-        const sg_real t7 = sg_sigmoid(t6);
-        sg_out[0 * sg_n + sg_i] = t7;
+        sg_real sg_v[1];
+        sg_sample_predict(sg_params, x0_[sg_i], x1_[sg_i], x2_[sg_i], x3_[sg_i], sg_v);
+        sg_out[0 * sg_n + sg_i] = sg_v[0];
     }
 }

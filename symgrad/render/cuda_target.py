@@ -1,7 +1,8 @@
 """Render a `KernelIR` as CUDA: one `.cu` kernel source and a Python launcher module.
 
 Every kernel is fused: one thread per sample (grid-stride loop), the whole forward and backward
-pass in registers, parameters read once per thread from one array. Sums over the batch are
+pass in registers, parameters read from one array. The per-sample arithmetic is written once, as
+`__device__` functions the entry kernels call. Sums over the batch are
 reduced in each block by a fixed-order tree in shared memory, then across blocks either by a
 second small kernel over the per-block partials (deterministic: same bits every run) or by one
 atomic add per block and output. The launcher compiles the source once through CuPy's RawModule.
@@ -38,7 +39,11 @@ def pointer(ident):
 
 
 class _KernelBuilder:
-    """Turns IR statements into the line lists of one kernel (the template only lays them out)."""
+    """Turns IR statements into the line lists of the kernels (the template only lays them out).
+
+    Each set of per-sample results is one `__device__` function, written once; the entry kernels
+    loop over samples and call it (`sg_loss_grad` and `sg_per_sample_grad` the same one).
+    """
 
     def __init__(self, ir, printer):
         self.ir, self.printer = ir, printer
@@ -50,21 +55,29 @@ class _KernelBuilder:
         note = st.comment and st.comment.replace(" ", "") != text.replace(" ", "").replace("sg_", "")
         return f"const sg_real {st.target} = {text};" + (f"  // {st.comment}" if note else "")
 
-    def _split(self, sources):
+    def device(self, name, doc, sources):
+        """A `__device__` function computing `sources` for one sample into `sg_v[k]`.
+
+        Forced inline into each caller's sample loop: the parameter loads and what is computed
+        from parameters alone do not change from sample to sample, and the compiler hoists them.
+        """
         statements = self.ir.needed(sources)
         reads = set(sources).union(*(st.reads() for st in statements))
+        data = [d for d in self.data if d in reads]
         params = [f"const sg_real {p} = sg_params[{k}];" for k, p in enumerate(self.params) if p in reads]
-        once = [self._assign(st) for st in statements if not st.batched]
-        loads = [f"const sg_real {d} = {pointer(d)}[sg_i];" for d in self.data if d in reads]
-        body = [self._assign(st) for st in statements if st.batched]
-        return params + once, loads + body
+        body = params + [self._assign(st) for st in statements] + [f"sg_v[{k}] = {s};" for k, s in enumerate(sources)]
+        args = ["const sg_real* __restrict__ sg_params", *[f"const sg_real {d}" for d in data], "sg_real* __restrict__ sg_v"]
+        return dict(name=name, doc=doc, args=args, body=body, data=data, size=len(sources))
 
-    def summing(self, name, doc, outputs):
-        """A kernel that sums `outputs` (BatchSums) over its samples, block by block."""
-        prologue, body = self._split([o.source for o in outputs])
-        prologue += ["__shared__ sg_real sg_scratch[SG_MAX_BLOCK];"]
+    def _call(self, function):
+        values = ", ".join(["sg_params", *[f"{pointer(d)}[sg_i]" for d in function["data"]], "sg_v"])
+        return [f"sg_real sg_v[{max(function['size'], 1)}];", f"{function['name']}({values});"]
+
+    def summing(self, name, doc, function, outputs):
+        """A kernel that sums `outputs` (BatchSums, `function`'s results in order) block by block."""
+        prologue = ["__shared__ sg_real sg_scratch[SG_MAX_BLOCK];"]
         prologue += [f"sg_real {o.target} = 0.0{self.printer.literal_suffix};" for o in outputs]
-        body += [f"{o.target} += {o.source};" for o in outputs]
+        body = self._call(function) + [f"{o.target} += sg_v[{k}];" for k, o in enumerate(outputs)]
         epilogue = [
             f"sg_store_sum({o.target}, sg_scratch, sg_out, {k}, {len(outputs)}, sg_atomic);"
             + (f"  // {o.comment}" if o.comment else "")
@@ -73,12 +86,12 @@ class _KernelBuilder:
         return dict(name=name, doc=doc, args=self._args(["sg_real* __restrict__ sg_out", "int sg_atomic"]),
                     prologue=prologue, body=body, epilogue=epilogue)
 
-    def per_sample(self, name, doc, sources):
-        """A kernel that writes each of `sources` for every sample: `sg_out[k * n + i]`."""
-        prologue, body = self._split(sources)
-        body += [f"sg_out[{k} * sg_n + sg_i] = {src};" for k, src in enumerate(sources)]
+    def per_sample(self, name, doc, function, first, count):
+        """A kernel that writes `function`'s results first … first + count - 1 for every sample:
+        result first + k as `sg_out[k * n + i]`."""
+        body = self._call(function) + [f"sg_out[{k} * sg_n + sg_i] = sg_v[{first + k}];" for k in range(count)]
         return dict(name=name, doc=doc, args=self._args(["sg_real* __restrict__ sg_out"]),
-                    prologue=prologue, body=body, epilogue=[])
+                    prologue=[], body=body, epilogue=[])
 
     def _args(self, tail):
         data = [f"const sg_real* __restrict__ {pointer(d)}" for d in self.data]
@@ -95,11 +108,15 @@ def render_cuda(ir, title=None):
     """The `.cu` source and launcher module for `ir` (deterministic: same IR, same bytes)."""
     printer = CudaExprPrinter(ir.dtype)
     build = _KernelBuilder(ir, printer)
+    loss = build.device("sg_sample_loss", "one sample's loss (forward pass only)", [ir.loss.source])
+    grad = build.device("sg_sample_grad", "one sample's loss (sg_v[0]) and gradient (sg_v[1 + k], parameter k)",
+                        [ir.loss.source, *ir.per_sample_grads])
+    outputs = build.device("sg_sample_predict", "one sample's model outputs", ir.predictions)
     kernels = [
-        build.summing("sg_loss", "the loss summed over the batch (forward pass only)", [ir.loss]),
-        build.summing("sg_loss_grad", "the loss and its gradient, summed over the batch", [ir.loss, *ir.grads]),
-        build.per_sample("sg_per_sample_grad", "per-sample gradients, parameter-major", ir.per_sample_grads),
-        build.per_sample("sg_predict", "model outputs, output-major", ir.predictions),
+        build.summing("sg_loss", "the loss summed over the batch (forward pass only)", loss, [ir.loss]),
+        build.summing("sg_loss_grad", "the loss and its gradient, summed over the batch", grad, [ir.loss, *ir.grads]),
+        build.per_sample("sg_per_sample_grad", "per-sample gradients, parameter-major", grad, 1, len(ir.per_sample_grads)),
+        build.per_sample("sg_predict", "model outputs, output-major", outputs, 0, len(ir.predictions)),
     ]
     header = dict(
         title=comment_text(title or f"symgrad kernel {ir.name!r}: loss, gradient and predictions", width=200),
@@ -117,6 +134,7 @@ def render_cuda(ir, title=None):
         data_names=", ".join(_listed(v) for v in ir.data) or "(none)",
         param_names=", ".join(f"{k}: {_listed(v)}" for k, v in enumerate(ir.params)),
         helpers=[printer.helpers[h] for h in sorted(printer.helpers)],
+        functions=[loss, grad, outputs],
         kernels=kernels,
     )
     launcher = render(
