@@ -100,8 +100,12 @@ def _min(b, *xs):
 
 
 def _piecewise(b, *pairs):
-    """Piecewise((expr_i, cond_i), ...): the first branch whose condition holds."""
-    out = pairs[-1][0]
+    """Piecewise((expr_i, cond_i), ...): the first branch whose condition holds; NaN where none does.
+
+    A Piecewise without a default branch is undefined there (sympy says nan), never its last branch.
+    """
+    value, cond = pairs[-1]
+    out = value if cond is True else b.where(cond, value, b.const(np.nan) + 0.0 * value)
     for value, cond in reversed(pairs[:-1]):
         out = b.where(cond, value, out)
     return out
@@ -173,6 +177,8 @@ def leaf_value(node, values, backend):
         return backend.const(node)
     if node is sp.true or node is sp.false:
         return bool(node)
+    if not isinstance(node, sp.Symbol):
+        raise UnsupportedError(f"cannot evaluate {type(node).__name__} ({_short(node)}): it is neither a number nor a symbol")
     from .errors import UnboundSymbolError
 
     raise UnboundSymbolError(f"no value given for {node}; add it to the values mapping")

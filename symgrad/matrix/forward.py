@@ -59,7 +59,7 @@ def _hadamard_power(node, tangents):
     if t_base is not None:
         terms.append(emap(_T * q * a ** (q - 1), (_T, a, q), t_base, base, p))
     if t_p is not None:
-        terms.append(emap(_T * _Y * sp.log(a), (_T, _Y, a), t_p, node, base))
+        terms.append(emap(_T * symbolic.exponent_partial(_Y, a, q), (_T, _Y, a, q), t_p, node, base, p))
     return _sum(terms)
 
 
