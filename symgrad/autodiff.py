@@ -191,11 +191,25 @@ def _sweep(expr, wrt, table, seed, bound):
             contributions = _sympy_fallback(node, g, bound)
         else:
             contributions = rule(g, table[node], *[table[a] for a in node.args])
+        undefined = _undefined_where_used(table[node], g)
         for arg, c in zip(node.args, contributions):
             if c is None or arg not in needed:
                 continue
+            if undefined is not None:
+                c = np.where(undefined, np.nan, c)
             adjoint[arg] = adjoint[arg] + c if arg in adjoint else c
     return adjoint, fallbacks
+
+
+def _undefined_where_used(value, g):
+    """Where a node's value is NaN (log of a negative, no Piecewise branch) and its adjoint is not
+    zero, the derivative is undefined too: d log(x) at x = -1 is NaN, not 1/x = -1. None if nowhere.
+    A zero adjoint (a Piecewise branch not taken) keeps the operands' gradient defined."""
+    if isinstance(value, tuple) or np.asarray(getattr(value, "value", value)).dtype.kind != "f":
+        return None  # a Piecewise pair or a condition: no value to be undefined
+    with np.errstate(invalid="ignore"):
+        undefined = np.isnan(value) & (g != 0)
+    return undefined if np.any(undefined) else None
 
 
 def backward(expr, wrt, values, nonfinite="raise"):

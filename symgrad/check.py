@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import autodiff, symbolic
+from . import autodiff, difference, symbolic
 from .dag import free_symbols, op_count, tree_op_count
+from .errors import NonFiniteError
 from .matrix.graph import is_matrix_level
 from .numeric import TorchBackend, evaluate
 from .values import as_expr, as_symbol_list, bind
@@ -21,26 +22,31 @@ def batch_total(value, batch, shape):
     return autodiff.unbroadcast(full, shape)
 
 
-def finite_difference(expr, wrt, values, step=1e-6):
-    """Central differences of Σ_batch expr for each symbol in `wrt` (scalar-valued ones)."""
+def finite_differences(expr, wrt, values):
+    """(gradients, steps): central differences of Σ_batch expr for each symbol in `wrt`, and the
+    (smallest, largest) step used for its entries (`symgrad.difference` fits each to the value)."""
     bound, _ = bind(sorted(free_symbols([expr]) | set(wrt), key=str), values)
-    out = []
+    grads, steps = [], []
     for w in wrt:
         base = np.asarray(bound[w], dtype=float)
-        h = step * max(1.0, float(np.max(np.abs(base)))) if base.size else step
-        grad = np.zeros_like(base)
+        grad, used = np.zeros_like(base), np.zeros_like(base)
         for idx in np.ndindex(base.shape):
-            shifted = dict(bound)
-            plus, minus = base.copy(), base.copy()
-            plus[idx] += h
-            minus[idx] -= h
-            shifted[w] = plus
-            (fp,) = evaluate([expr], shifted)
-            shifted[w] = minus
-            (fm,) = evaluate([expr], shifted)
-            grad[idx] = (np.sum(fp) - np.sum(fm)) / (2 * h)
-        out.append(float(grad) if grad.ndim == 0 else grad)
-    return out
+
+            def moved(delta, idx=idx, w=w, base=base):
+                shifted = base.copy()
+                shifted[idx] += delta
+                (value,) = evaluate([expr], {**bound, w: shifted})
+                return value  # per sample: `difference.central` sums the differences
+
+            grad[idx], used[idx] = difference.central(moved, base[idx])
+        grads.append(float(grad) if grad.ndim == 0 else grad)
+        steps.append(difference.step_range(used))
+    return grads, steps
+
+
+def finite_difference(expr, wrt, values):
+    """Central differences of Σ_batch expr for each symbol in `wrt` (the gradients alone)."""
+    return finite_differences(expr, wrt, values)[0]
 
 
 def torch_grad(expr, wrt, values):
@@ -52,8 +58,30 @@ def torch_grad(expr, wrt, values):
     bound, _ = bind(sorted(free_symbols([expr]) | set(wrt), key=str), values)
     tensors = {s: torch.tensor(v, dtype=torch.float64, requires_grad=s in set(wrt)) for s, v in bound.items()}
     (value,) = evaluate([expr], tensors, TorchBackend())
-    grads = torch.autograd.grad(value.sum(), [tensors[w] for w in wrt], allow_unused=True)
+    grads = torch_gradients(torch, value, [tensors[w] for w in wrt])
     return [0.0 if g is None else (g.item() if g.ndim == 0 else g.numpy()) for g in grads]
+
+
+def torch_gradients(torch, value, leaves):
+    """∂Σvalue/∂leaf for each leaf; None where the value does not depend on it (or on any leaf)."""
+    value = torch.as_tensor(value, dtype=torch.float64)
+    if not value.requires_grad:
+        return [None] * len(leaves)
+    return torch.autograd.grad(value.sum(), leaves, allow_unused=True)
+
+
+def require_finite_loss(value, expr):
+    """A gradient check needs a point where the loss is defined; our error names where it is not."""
+    value = np.asarray(value, dtype=float)
+    if np.all(np.isfinite(value)):
+        return
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+    where = f"at sample {first[0] if len(first) == 1 else first} of" if first else "at"
+    raise NonFiniteError(
+        f"the loss {str(expr)[:60]} is {value[first]} {where} the given values, "
+        "where the function is undefined (no Piecewise branch holds, log or a power of a negative number, ...); "
+        "check the gradient at a point where the loss is finite"
+    )
 
 
 @dataclass
@@ -79,6 +107,7 @@ class Report:
     seconds: dict
     fallbacks: list = field(default_factory=list)
     tolerances: dict = field(default_factory=dict)
+    fd_steps: dict = field(default_factory=dict)  # parameter name -> (smallest, largest) central-difference step
 
     def __str__(self):
         has_torch = self.torch_max_rel_error is not None
@@ -92,6 +121,9 @@ class Report:
                      f" (tolerance rel {self.tolerances['rtol']:.0e}, abs {self.tolerances['atol']:.0e})")
         lines.append(f"finite differences vs autodiff: max rel error {self.fd_max_rel_error:.2e}"
                      f" (tolerance rel {self.tolerances['fd_rtol']:.0e}, abs {self.tolerances['fd_atol']:.0e})")
+        if self.fd_steps:
+            lines.append("finite-difference steps: " + ", ".join(
+                f"{name} {lo:.1e}" if lo == hi else f"{name} {lo:.1e}..{hi:.1e}" for name, (lo, hi) in self.fd_steps.items()))
         if has_torch:
             lines.append(f"pytorch vs autodiff: max rel error {self.torch_max_rel_error:.2e}")
         c = self.op_counts
@@ -137,8 +169,9 @@ def check(expr, wrt, values, method="reverse", rtol=RTOL, atol=ATOL, fd_rtol=FD_
     t = time.perf_counter()
     result = autodiff.backward(expr, wrt, values)
     seconds["autodiff"] = time.perf_counter() - t
+    require_finite_loss(result.value, expr)
     t = time.perf_counter()
-    fd = finite_difference(expr, wrt, values)
+    fd, steps = finite_differences(expr, wrt, values)
     seconds["finite differences"] = time.perf_counter() - t
     t = time.perf_counter()
     tg = torch_grad(expr, wrt, values)
@@ -161,7 +194,7 @@ def check(expr, wrt, values, method="reverse", rtol=RTOL, atol=ATOL, fd_rtol=FD_
         "gradient_cse": op_count(sym_exprs),
     }
     return Report(rows, abs_err, rel_err, fd_err, torch_err, bool(ok), counts, seconds, result.fallbacks,
-                  dict(rtol=rtol, atol=atol, fd_rtol=fd_rtol, fd_atol=fd_atol))
+                  dict(rtol=rtol, atol=atol, fd_rtol=fd_rtol, fd_atol=fd_atol), dict(zip(map(str, wrt), steps)))
 
 
 def _scalar(v):

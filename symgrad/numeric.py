@@ -64,8 +64,11 @@ class TorchBackend:
         return t.where(t.as_tensor(c), t.as_tensor(a, dtype=t.float64), t.as_tensor(b, dtype=t.float64))
 
     def heaviside(self, x, h0):
+        """A step built from `where` (torch's own `heaviside` has no derivative): zero slope, as ours."""
         t = self.torch
-        return t.heaviside(t.as_tensor(x, dtype=t.float64), t.tensor(float(h0), dtype=t.float64))
+        x = t.as_tensor(x, dtype=t.float64)
+        one, zero = t.ones_like(x), t.zeros_like(x)
+        return t.where(x > 0, one, t.where(x == 0, one * float(h0), zero))
 
     def erf(self, x):
         return self.torch.special.erf(x)
@@ -108,6 +111,13 @@ def _piecewise(b, *pairs):
     out = value if cond is True else b.where(cond, value, b.const(np.nan) + 0.0 * value)
     for value, cond in reversed(pairs[:-1]):
         out = b.where(cond, value, out)
+    return out
+
+
+def _fold(op, conds):
+    out = conds[0]
+    for c in conds[1:]:
+        out = op(out, c)
     return out
 
 
@@ -160,6 +170,9 @@ FORWARD = {
     sp.LessThan: lambda b, x, y: x <= y,
     sp.Equality: lambda b, x, y: x == y,
     sp.Unequality: lambda b, x, y: x != y,
+    sp.And: lambda b, *cs: _fold(b.xp.logical_and, cs),
+    sp.Or: lambda b, *cs: _fold(b.xp.logical_or, cs),
+    sp.Not: lambda b, c: b.xp.logical_not(b.xp.as_tensor(c) if b.xp is not np else c),
     sp.Piecewise: _piecewise,
     ExprCondPair: lambda b, value, cond: (value, cond),
 }

@@ -85,12 +85,15 @@ def _hadamard(env, node, *vals):
     return out
 
 
-def _apply(env, function, *vals):
-    """A scalar Lambda on whole arrays, by the scalar evaluation rules (broadcasting)."""
+def _apply(env, node, *vals):
+    """A scalar Lambda on whole arrays, by the scalar evaluation rules (broadcast to the node's
+    shape: a body that reads only scalar operands gives one number)."""
+    function = node.function
     check_closed(function)
     bound = dict(zip(function.variables, vals, strict=True))
     (out,) = numeric.evaluate([function.expr], bound, env.ops)
-    return out
+    shape = env.shape(node)
+    return out if tuple(np.shape(out)) == shape else out + env.ops.full(shape, 0.0)
 
 
 def _matrix_power(env, node, x):
@@ -127,8 +130,8 @@ MATRIX_FORWARD = {
     sp.Trace: lambda env, node, x: env.ops.xp.trace(x) if env.ops.xp is np else env.ops.torch.trace(x),
     SumAll: lambda env, node, x: env.ops.total(x),
     MatrixElement: lambda env, node, x: x[int(node.i), int(node.j)],
-    ElementwiseApplyFunction: lambda env, node, x: _apply(env, node.function, x),
-    Map: lambda env, node, *xs: _apply(env, node.function, *xs),
+    ElementwiseApplyFunction: _apply,
+    Map: _apply,
     RowLogSumExp: _lse,
     RowSoftmax: _softmax,
     sp.OneMatrix: lambda env, node: env.ops.full(env.shape(node), 1.0),

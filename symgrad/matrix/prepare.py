@@ -98,7 +98,7 @@ def _refuse_hidden(expr):
         if hidden:
             names = ", ".join(sorted(map(str, hidden)))
             raise UnsupportedError(
-                f"{type(node).__name__} {str(node)[:60]} depends on {names} in a place no derivative rule looks "
-                f"(an index, an exponent or a size); symgrad needs integer indices and exponents there: "
-                f"substitute numbers for {names}, or write the dependence with matrix operations"
+                f"{type(node).__name__} {str(node)[:60]} reads {names} outside its operands (in an index, an exponent, "
+                f"a size or a function of its own), where no derivative rule looks; symgrad needs numbers there: "
+                f"substitute numbers for {names}, or write the dependence with matrix operations and entrywise functions"
             )
