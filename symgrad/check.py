@@ -36,7 +36,8 @@ def finite_differences(expr, wrt, values):
                 shifted = base.copy()
                 shifted[idx] += delta
                 (value,) = evaluate([expr], {**bound, w: shifted})
-                return value  # per sample: `difference.central` sums the differences
+                # one entry of a data array moves only its own sample's loss; a parameter moves all
+                return value[idx] if np.shape(value) == base.shape and base.ndim else value
 
             grad[idx], used[idx] = difference.central(moved, base[idx])
         grads.append(float(grad) if grad.ndim == 0 else grad)
@@ -122,8 +123,7 @@ class Report:
         lines.append(f"finite differences vs autodiff: max rel error {self.fd_max_rel_error:.2e}"
                      f" (tolerance rel {self.tolerances['fd_rtol']:.0e}, abs {self.tolerances['fd_atol']:.0e})")
         if self.fd_steps:
-            lines.append("finite-difference steps: " + ", ".join(
-                f"{name} {lo:.1e}" if lo == hi else f"{name} {lo:.1e}..{hi:.1e}" for name, (lo, hi) in self.fd_steps.items()))
+            lines.append("finite-difference steps: " + _steps_text(self.fd_steps))
         if has_torch:
             lines.append(f"pytorch vs autodiff: max rel error {self.torch_max_rel_error:.2e}")
         c = self.op_counts
@@ -137,6 +137,17 @@ class Report:
 
     def _repr_markdown_(self):
         return "```\n" + str(self) + "\n```"
+
+
+def _steps_text(steps, listed=4):
+    """Each parameter's step (range) for a few parameters, the overall range for many."""
+    def span(lo, hi):
+        return f"{lo:.1e}" if lo == hi else f"{lo:.1e}..{hi:.1e}"
+
+    if len(steps) <= listed:
+        return ", ".join(f"{name} {span(lo, hi)}" for name, (lo, hi) in steps.items())
+    lo, hi = min(lo for lo, _ in steps.values()), max(hi for _, hi in steps.values())
+    return f"{span(lo, hi)} over {len(steps)} parameters (each in Report.fd_steps)"
 
 
 def _fmt(v):

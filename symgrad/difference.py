@@ -24,16 +24,14 @@ def initial_step(magnitude):
 
 
 def central(f, magnitude):
-    """(slope, step): Σ(f(h) − f(−h)) / 2h for f(δ) = the loss (one number, or one per sample)
-    with the value moved by δ. Per-sample losses are differenced before they are summed, so the
-    samples the value does not move add no rounding."""
+    """(slope, step): Σ(f(h) − f(−h)) / 2h for f(δ) = the loss (one number, or one per sample the
+    value can move) with the value moved by δ."""
     h, cap = initial_step(magnitude)
     while True:
         plus, minus = np.asarray(f(h), dtype=float), np.asarray(f(-h), dtype=float)
-        moved = plus != minus
         slope = float(np.sum(plus - minus)) / (2 * h)
-        noise = _EPS * float(np.sum(np.abs(plus[moved]) + np.abs(minus[moved])))
-        resolved = np.any(moved) and abs(slope) * 2 * h >= RESOLVE * noise
+        noise = _EPS * float(np.sum(np.abs(plus) + np.abs(minus)))
+        resolved = np.any(plus != minus) and abs(slope) * 2 * h >= RESOLVE * noise
         if resolved or h >= cap or not np.isfinite(slope):
             return slope, h
         h = min(h * GROWTH, cap)  # h > 0, so the cap is reached in at most ~20 rounds
