@@ -131,3 +131,10 @@ def test_node_kinds_without_rules_are_refused_on_every_path_never_zero(kind):
                  if not n.is_Atom and not isinstance(n, (sp.MatrixSymbol, SumAll, sp.Add, sp.Mul, sp.Pow, sp.Tuple, sp.Lambda))]
         names = {type(n).__name__ for n in nodes} | {str(n)[:20] for n in nodes}
         assert any(k in message for k in names) or "explicit" in message, (name, message)  # names the node
+
+
+def test_lifted_values_never_take_the_name_of_the_functions_own_variable():
+    own = sp.Symbol("_c0", real=True)  # the name close_over gives its first lifted value
+    node = Map(sp.Lambda(own, own * a + sp.sin(c)), X * W)
+    assert len(set(node.function.variables)) == 3
+    assert_every_path_matches_the_expansion(SumAll(node), [W, a, c], [X])

@@ -208,14 +208,21 @@ def close_over(function, operands):
     bound = set(function.variables)
     if not function.expr.free_symbols - bound:
         return function, list(operands)
-    lifted = {}
+    lifted, taken = {}, {str(v) for v in bound}
+
+    def fresh():
+        k = len(lifted)
+        while f"_c{k}" in taken:
+            k += 1
+        taken.add(f"_c{k}")
+        return sp.Symbol(f"_c{k}", real=True)
 
     def walk(e):
         if not e.free_symbols & bound:
             if not e.free_symbols:
                 return e
             if e not in lifted:
-                lifted[e] = sp.Symbol(f"_c{len(lifted)}", real=True)
+                lifted[e] = fresh()
             return lifted[e]
         return e.func(*[walk(a) for a in e.args]) if e.args else e
 
