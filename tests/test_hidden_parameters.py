@@ -96,7 +96,6 @@ i = sp.Symbol("i", integer=True)
 SQUARE = {A: np.array([[2.0, 0.5], [0.3, 1.5]]), x: VALUES[x], w: 0.5}
 # sympy node kinds the rules do not cover, each reading a parameter
 UNKNOWN_KINDS = {
-    "inverse": (lambda: SumAll(sp.Inverse(A)), [A]),
     "determinant": (lambda: sp.Determinant(A), [A]),
     "kronecker": (lambda: SumAll(sp.KroneckerProduct(A, A)), [A]),
     "block matrix": (lambda: SumAll(sp.BlockMatrix([[A, A]])), [A]),
@@ -104,10 +103,34 @@ UNKNOWN_KINDS = {
     "diagonal matrix": (lambda: SumAll(sp.DiagMatrix(sp.MatrixSymbol("v", 2, 1))), [sp.MatrixSymbol("v", 2, 1)]),
     "diagonal of": (lambda: SumAll(sp.DiagonalOf(A)), [A]),
     "adjoint": (lambda: SumAll(sp.Adjoint(A)), [A]),
+    "slice": (lambda: SumAll(A[:1, :]), [A]),
     "symbolic index": (lambda: A[i, 0] ** 2, [A]),
     "symbolic matrix power": (lambda: SumAll(sp.MatPow(A, w)), [w]),
     "explicit matrix over the size limit": (lambda: SumAll(sp.Matrix(20, 20, lambda p, q: w * (p + q))), [w]),
 }
+
+
+def test_matrix_inverse_is_differentiated_and_refused_only_by_the_kernel():
+    B = sp.MatrixSymbol("B", 2, 2)
+    v = sp.MatrixSymbol("v", 2, 1)
+    loss = SumAll(sp.Inverse(A) * v * w) + sp.Trace(sp.Inverse(A * B))
+    values = {**SQUARE, B: np.array([[1.0, 0.2], [-0.4, 0.9]]), v: np.array([[1.0], [-2.0]])}
+    expected = scalar_expansion_grad(loss, [A, B, w], values)
+    report = symgrad.check(loss, [A, B, w], values)
+    assert report.ok, report
+    for row, want in zip(report.rows, expected, strict=True):
+        np.testing.assert_allclose(row.symbolic, want, rtol=1e-9)
+        np.testing.assert_allclose(row.autodiff, want, rtol=1e-9)
+    with pytest.raises(symgrad.UnsupportedError, match="cannot invert matrices.*Inverse"):
+        symgrad.compile(loss, wrt=[A, B, w], inputs=[v], cache=False)
+
+
+def test_inverse_of_a_singular_matrix_is_undefined_not_a_traceback():
+    loss = SumAll(sp.Inverse(A))
+    singular = {A: np.array([[1.0, 2.0], [2.0, 4.0]])}
+    assert np.all(np.isnan(symgrad.autodiff.grad(loss, [A], singular)[0]))
+    with pytest.raises(symgrad.NonFiniteError, match="undefined"):
+        symgrad.check(loss, [A], singular)
 
 
 @pytest.mark.parametrize("kind", list(UNKNOWN_KINDS))

@@ -117,6 +117,7 @@ MATRIX_VJP = {
     sp.HadamardProduct: _hadamard_vjp,
     sp.HadamardPower: _hadamard_power_vjp,
     sp.MatPow: _matrix_power_vjp,
+    sp.Inverse: lambda env, node, g, ans, x: [-(ans.T @ g @ ans.T)],
     sp.Trace: lambda env, node, g, ans, x: [g * np.eye(x.shape[0])],
     SumAll: lambda env, node, g, ans, x: [np.full(x.shape, g, dtype=float)],
     MatrixElement: _element_vjp,

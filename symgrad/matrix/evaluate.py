@@ -41,6 +41,13 @@ class NumpyOps(numeric.NumpyBackend):
     def total(x):
         return np.sum(x)
 
+    def inv(self, x):
+        """The inverse; NaN where there is none (a singular matrix), as for any undefined value."""
+        try:
+            return np.linalg.inv(x)
+        except np.linalg.LinAlgError:
+            return np.full(np.shape(x), np.nan, dtype=self.dtype)
+
 
 class TorchOps(numeric.TorchBackend):
     """The same operations on float64 torch tensors."""
@@ -59,6 +66,9 @@ class TorchOps(numeric.TorchBackend):
 
     def total(self, x):
         return self.torch.sum(x)
+
+    def inv(self, x):
+        return self.torch.linalg.inv(x)
 
 
 def _matmul(env, node, *vals):
@@ -126,6 +136,7 @@ MATRIX_FORWARD = {
     sp.HadamardProduct: _hadamard,
     sp.HadamardPower: lambda env, node, x, p: x**p,
     sp.MatPow: _matrix_power,
+    sp.Inverse: lambda env, node, x: env.ops.inv(x),
     sp.Transpose: lambda env, node, x: x.T,
     sp.Trace: lambda env, node, x: env.ops.xp.trace(x) if env.ops.xp is np else env.ops.torch.trace(x),
     SumAll: lambda env, node, x: env.ops.total(x),

@@ -14,7 +14,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from .. import symbolic
 from ..errors import UnsupportedError
 from ..registry import lookup
-from .algebra import add, emap, hadamard, matmul, transpose
+from .algebra import add, emap, hadamard, matmul, scale, transpose
 from .graph import operands, topological
 from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, canonical_lambda
 
@@ -92,6 +92,7 @@ RULES = {
     sp.HadamardProduct: _hadamard,
     sp.HadamardPower: _hadamard_power,
     sp.Trace: lambda node, ts: sp.Trace(ts[0]),
+    sp.Inverse: lambda node, ts: scale(-1, matmul(node, ts[0], node)),
     SumAll: lambda node, ts: SumAll(ts[0]),
     MatrixElement: lambda node, ts: MatrixElement(ts[0], node.i, node.j),
     ElementwiseApplyFunction: lambda node, ts: entrywise_tangent(node.function, node, [node.expr], ts),

@@ -22,6 +22,7 @@ OPERANDS = {
     Map: lambda n: n.operands,
     MatrixElement: lambda n: (n.parent,),
     sp.MatPow: lambda n: (n.base,),  # the exponent is a fixed integer (`nodes.power_exponent`)
+    sp.Inverse: lambda n: (n.arg,),
     sp.MatrixBase: tuple,  # an explicit matrix's entries (`prepare` rewrites the scalar ones)
 }
 
@@ -29,13 +30,13 @@ OPERANDS = {
 def operands(node):
     """The value-carrying arguments of `node` (none for symbols, numbers and constant matrices).
 
-    Rules are found along the class's bases, as every rule table's are (`Inverse` is a `MatPow`),
-    and a function (a Lambda) is never a value.
+    Rules are found along the class's bases, as every rule table's are (`Inverse` is a `MatPow`);
+    a function (a Lambda) and a tuple (slice bounds, a Sum's limits) are never values.
     """
     if node.is_Atom or isinstance(node, LEAVES):
         return ()
     rule = lookup(OPERANDS, node)
-    return rule(node) if rule else tuple(a for a in node.args if not isinstance(a, sp.Lambda))
+    return rule(node) if rule else tuple(a for a in node.args if not isinstance(a, (sp.Lambda, sp.Tuple)))
 
 
 def topological(roots):

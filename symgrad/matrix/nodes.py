@@ -248,10 +248,10 @@ def power_exponent(node):
     Negative and symbolic exponents would need inverses and matrix logarithms, which no rule covers.
     """
     n = node.exp
-    if isinstance(node, sp.Inverse):
+    if isinstance(node, sp.Inverse):  # the rules, autodiff and check have their own Inverse rules
         raise UnsupportedError(
-            f"cannot differentiate the matrix inverse {str(node)[:60]} (Inverse): symgrad has no rule for inverses; "
-            "solve the linear system outside the model, or pass the inverse as a MatrixSymbol input"
+            f"generated kernels cannot invert matrices ({str(node)[:60]}, an Inverse); symgrad.grad, "
+            "symgrad.autodiff and symgrad.check differentiate it, or pass the inverse as a MatrixSymbol input"
         )
     if not (n.is_Integer and n > 0):
         raise UnsupportedError(

@@ -92,7 +92,7 @@ def _refuse_hidden(expr):
     for node in order:  # the index of a Sum (its own rule refuses it with advice)
         allowed |= set(getattr(node, "bound_symbols", ()))
     for node in reversed(order):
-        if isinstance(node, sp.MatPow):
+        if isinstance(node, sp.MatPow) and not isinstance(node, sp.Inverse):
             power_exponent(node)  # its own advice first
         hidden = hidden_symbols(node) - allowed
         if hidden:

@@ -111,6 +111,7 @@ RULES = {
     sp.HadamardProduct: lambda node, G: [hadamard(G, *(node.args[:i] + node.args[i + 1 :])) for i in range(len(node.args))],
     sp.HadamardPower: _hadamard_power,
     sp.MatPow: _matrix_power,
+    sp.Inverse: lambda node, G: [scale(-1, matmul(transpose(node), G, transpose(node)))],  # d(A⁻¹) = −A⁻¹ dA A⁻¹
     sp.Trace: lambda node, G: [scale(G, sp.Identity(node.arg.shape[0]))],
     SumAll: lambda node, G: [scale(G, Ones(*node.arg.shape))],
     MatrixElement: lambda node, G: [scale(G, Unit(*node.parent.shape, node.i, node.j))],
