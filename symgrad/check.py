@@ -4,11 +4,22 @@ import time
 
 import numpy as np
 
-from . import autodiff, symbolic
+from . import autodiff, difference, symbolic
 from .dag import free_symbols, op_count, tree_op_count
 from .matrix.graph import is_matrix_level
 from .numeric import TorchBackend, evaluate
-from .report import ATOL, FD_ATOL, FD_RTOL, RTOL, Report, Row, relative_error, reported_value
+from .report import (
+    ATOL,
+    FD_ATOL,
+    FD_RTOL,
+    RTOL,
+    Report,
+    Row,
+    relative_error,
+    reported_value,
+    require_finite_loss,
+    torch_gradients,
+)
 from .values import as_expr, as_symbol_list, bind
 
 
@@ -18,26 +29,32 @@ def batch_total(value, batch, shape):
     return autodiff.unbroadcast(full, shape)
 
 
-def finite_difference(expr, wrt, values, step=1e-6):
-    """Central differences of Σ_batch expr for each symbol in `wrt` (scalar-valued ones)."""
+def finite_differences(expr, wrt, values):
+    """(gradients, steps): central differences of Σ_batch expr for each symbol in `wrt`, and the
+    (smallest, largest) step used for its entries (`symgrad.difference` fits each to the value)."""
     bound, _ = bind(sorted(free_symbols([expr]) | set(wrt), key=str), values)
-    out = []
+    grads, steps = [], []
     for w in wrt:
         base = np.asarray(bound[w], dtype=float)
-        h = step * max(1.0, float(np.max(np.abs(base)))) if base.size else step
-        grad = np.zeros_like(base)
+        grad, used = np.zeros_like(base), np.zeros_like(base)
         for idx in np.ndindex(base.shape):
-            shifted = dict(bound)
-            plus, minus = base.copy(), base.copy()
-            plus[idx] += h
-            minus[idx] -= h
-            shifted[w] = plus
-            (fp,) = evaluate([expr], shifted)
-            shifted[w] = minus
-            (fm,) = evaluate([expr], shifted)
-            grad[idx] = (np.sum(fp) - np.sum(fm)) / (2 * h)
-        out.append(float(grad) if grad.ndim == 0 else grad)
-    return out
+
+            def moved(delta, idx=idx, w=w, base=base):
+                shifted = base.copy()
+                shifted[idx] += delta
+                (value,) = evaluate([expr], {**bound, w: shifted})
+                # one entry of a data array moves only its own sample's loss; a parameter moves all
+                return value[idx] if np.shape(value) == base.shape and base.ndim else value
+
+            grad[idx], used[idx] = difference.central(moved, base[idx])
+        grads.append(float(grad) if grad.ndim == 0 else grad)
+        steps.append(difference.step_range(used))
+    return grads, steps
+
+
+def finite_difference(expr, wrt, values):
+    """Central differences of Σ_batch expr for each symbol in `wrt` (the gradients alone)."""
+    return finite_differences(expr, wrt, values)[0]
 
 
 def torch_grad(expr, wrt, values):
@@ -49,7 +66,7 @@ def torch_grad(expr, wrt, values):
     bound, _ = bind(sorted(free_symbols([expr]) | set(wrt), key=str), values)
     tensors = {s: torch.tensor(v, dtype=torch.float64, requires_grad=s in set(wrt)) for s, v in bound.items()}
     (value,) = evaluate([expr], tensors, TorchBackend())
-    grads = torch.autograd.grad(value.sum(), [tensors[w] for w in wrt], allow_unused=True)
+    grads = torch_gradients(torch, value, [tensors[w] for w in wrt])
     return [0.0 if g is None else (g.item() if g.ndim == 0 else g.numpy()) for g in grads]
 
 
@@ -74,8 +91,9 @@ def check(expr, wrt, values, method="reverse", rtol=RTOL, atol=ATOL, fd_rtol=FD_
     t = time.perf_counter()
     result = autodiff.backward(expr, wrt, values)
     seconds["autodiff"] = time.perf_counter() - t
+    require_finite_loss(result.value, expr)
     t = time.perf_counter()
-    fd = finite_difference(expr, wrt, values)
+    fd, steps = finite_differences(expr, wrt, values)
     seconds["finite differences"] = time.perf_counter() - t
     t = time.perf_counter()
     tg = torch_grad(expr, wrt, values)
@@ -98,4 +116,4 @@ def check(expr, wrt, values, method="reverse", rtol=RTOL, atol=ATOL, fd_rtol=FD_
         "gradient_cse": op_count(sym_exprs),
     }
     return Report(rows, abs_err, rel_err, fd_err, torch_err, bool(ok), counts, seconds, result.fallbacks,
-                  dict(rtol=rtol, atol=atol, fd_rtol=fd_rtol, fd_atol=fd_atol))
+                  dict(rtol=rtol, atol=atol, fd_rtol=fd_rtol, fd_atol=fd_atol), dict(zip(map(str, wrt), steps)))

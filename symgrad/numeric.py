@@ -64,8 +64,11 @@ class TorchBackend:
         return t.where(t.as_tensor(c), t.as_tensor(a, dtype=t.float64), t.as_tensor(b, dtype=t.float64))
 
     def heaviside(self, x, h0):
+        """A step built from `where` (torch's own `heaviside` has no derivative): zero slope, as ours."""
         t = self.torch
-        return t.heaviside(t.as_tensor(x, dtype=t.float64), t.tensor(float(h0), dtype=t.float64))
+        x = t.as_tensor(x, dtype=t.float64)
+        one, zero = t.ones_like(x), t.zeros_like(x)
+        return t.where(x > 0, one, t.where(x == 0, one * float(h0), zero))
 
     def erf(self, x):
         return self.torch.special.erf(x)
@@ -100,10 +103,21 @@ def _min(b, *xs):
 
 
 def _piecewise(b, *pairs):
-    """Piecewise((expr_i, cond_i), ...): the first branch whose condition holds."""
-    out = pairs[-1][0]
+    """Piecewise((expr_i, cond_i), ...): the first branch whose condition holds; NaN where none does.
+
+    A Piecewise without a default branch is undefined there (sympy says nan), never its last branch.
+    """
+    value, cond = pairs[-1]
+    out = value if cond is True else b.where(cond, value, b.const(np.nan) + 0.0 * value)
     for value, cond in reversed(pairs[:-1]):
         out = b.where(cond, value, out)
+    return out
+
+
+def _fold(op, conds):
+    out = conds[0]
+    for c in conds[1:]:
+        out = op(out, c)
     return out
 
 
@@ -156,6 +170,9 @@ FORWARD = {
     sp.LessThan: lambda b, x, y: x <= y,
     sp.Equality: lambda b, x, y: x == y,
     sp.Unequality: lambda b, x, y: x != y,
+    sp.And: lambda b, *cs: _fold(b.xp.logical_and, cs),
+    sp.Or: lambda b, *cs: _fold(b.xp.logical_or, cs),
+    sp.Not: lambda b, c: b.xp.logical_not(b.xp.as_tensor(c) if b.xp is not np else c),
     sp.Piecewise: _piecewise,
     ExprCondPair: lambda b, value, cond: (value, cond),
 }
@@ -173,6 +190,8 @@ def leaf_value(node, values, backend):
         return backend.const(node)
     if node is sp.true or node is sp.false:
         return bool(node)
+    if not isinstance(node, sp.Symbol):
+        raise UnsupportedError(f"cannot evaluate {type(node).__name__} ({_short(node)}): it is neither a number nor a symbol")
     from .errors import UnboundSymbolError
 
     raise UnboundSymbolError(f"no value given for {node}; add it to the values mapping")

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import NonFiniteError
+
 RTOL, ATOL = 1e-6, 1e-8
 FD_RTOL, FD_ATOL = 1e-5, 1e-6
 
@@ -35,6 +37,7 @@ class Report:
     seconds: dict
     fallbacks: list = field(default_factory=list)
     tolerances: dict = field(default_factory=dict)
+    fd_steps: dict = field(default_factory=dict)  # parameter name -> (smallest, largest) central-difference step
 
     def __str__(self):
         has_torch = self.torch_max_rel_error is not None
@@ -48,6 +51,8 @@ class Report:
                      f" (tolerance rel {self.tolerances['rtol']:.0e}, abs {self.tolerances['atol']:.0e})")
         lines.append(f"finite differences vs autodiff: max rel error {self.fd_max_rel_error:.2e}"
                      f" (tolerance rel {self.tolerances['fd_rtol']:.0e}, abs {self.tolerances['fd_atol']:.0e})")
+        if self.fd_steps:
+            lines.append("finite-difference steps: " + _steps_text(self.fd_steps))
         if has_torch:
             lines.append(f"pytorch vs autodiff: max rel error {self.torch_max_rel_error:.2e}")
         c = self.op_counts
@@ -63,6 +68,17 @@ class Report:
         return "```\n" + str(self) + "\n```"
 
 
+def _steps_text(steps, listed=4):
+    """Each parameter's step (range) for a few parameters, the overall range for many."""
+    def span(lo, hi):
+        return f"{lo:.1e}" if lo == hi else f"{lo:.1e}..{hi:.1e}"
+
+    if len(steps) <= listed:
+        return ", ".join(f"{name} {span(lo, hi)}" for name, (lo, hi) in steps.items())
+    lo, hi = min(lo for lo, _ in steps.values()), max(hi for _, hi in steps.values())
+    return f"{span(lo, hi)} over {len(steps)} parameters (each in Report.fd_steps)"
+
+
 def _fmt(v):
     return "—" if v is None else (f"{v:.9g}" if np.ndim(v) == 0 else f"array{np.shape(v)}")
 
@@ -74,3 +90,25 @@ def relative_error(a, b, atol):
 
 def reported_value(v):
     return None if v is None else (float(v) if np.ndim(v) == 0 else np.asarray(v))
+
+
+def torch_gradients(torch, value, leaves):
+    """∂Σvalue/∂leaf for each leaf; None where the value does not depend on it (or on any leaf)."""
+    value = torch.as_tensor(value, dtype=torch.float64)
+    if not value.requires_grad:
+        return [None] * len(leaves)
+    return torch.autograd.grad(value.sum(), leaves, allow_unused=True)
+
+
+def require_finite_loss(value, expr):
+    """A gradient check needs a point where the loss is defined; our error names where it is not."""
+    value = np.asarray(value, dtype=float)
+    if np.all(np.isfinite(value)):
+        return
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+    where = f"at sample {first[0] if len(first) == 1 else first} of" if first else "at"
+    raise NonFiniteError(
+        f"the loss {str(expr)[:60]} is {value[first]} {where} the given values, "
+        "where the function is undefined (no Piecewise branch holds, log or a power of a negative number, ...); "
+        "check the gradient at a point where the loss is finite"
+    )

@@ -67,10 +67,19 @@ def _mul_partials(node):
     return [mul(*(args[:i] + args[i + 1 :])) for i in range(len(args))]
 
 
+def exponent_partial(node, base, exponent):
+    """∂(b^e)/∂e = b^e·log b: NaN for b < 0 (log b), 0 at b = 0 (as autodiff and torch for e ≥ 0).
+
+    At b = 0 with e < 0 the value b^e is infinite already, which the non-finite policy reports.
+    """
+    return sp.Piecewise((0, sp.Eq(base, 0)), (mul(node, call(sp.log, base)), True))
+
+
 def _pow_partials(node):
     base, exponent = node.args
-    lowered = exponent - 1 if exponent.is_Number else add(exponent, sp.S.NegativeOne)
-    return [mul(exponent, power(base, lowered)), mul(node, call(sp.log, base))]
+    if exponent.is_Number:
+        return [mul(exponent, power(base, exponent - 1)), sp.S.Zero]
+    return [mul(exponent, power(base, add(exponent, sp.S.NegativeOne))), exponent_partial(node, base, exponent)]
 
 
 def _extremum_partials(node, above):
@@ -87,11 +96,16 @@ def _extremum_partials(node, above):
 
 
 def _piecewise_partials(node):
-    """∂/∂(branch i) is the indicator that branch i is the first whose condition holds."""
+    """∂/∂(branch i) is the indicator that branch i is the first whose condition holds.
+
+    Without a default branch the indicator is itself undefined (NaN) where no condition holds.
+    """
+    conds = [cond for _, cond in node.args]
+    otherwise = sp.true if conds[-1] == sp.true else sp.Or(*conds)
     out, earlier = [], []
-    for _, cond in node.args:
+    for cond in conds:
         chosen = sp.And(cond, *[sp.Not(c) for c in earlier])
-        out.append(sp.Piecewise((1, chosen), (0, True)))
+        out.append(sp.Piecewise((1, chosen), (0, otherwise)))
         earlier.append(cond)
     return out
 

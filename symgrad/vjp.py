@@ -43,11 +43,18 @@ def _mul_vjp(g, ans, *xs):
     return out
 
 
-def _pow_vjp(g, ans, x, e):
-    dx = g * e * x ** (e - 1)
+def exponent_slope(ans, x, e):
+    """∂(x^e)/∂e = x^e·log x: NaN for a negative base (x^e is not real near there), 0 at x = 0.
+
+    torch's convention (for e ≥ 0; for e < 0 the value is infinite already); `symbolic.exponent_partial`
+    writes the same as a Piecewise.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        de = g * ans * np.log(np.where(x > 0, x, 1.0))
-    return [dx, de]
+        return np.where(x == 0, 0.0, ans * np.log(x))
+
+
+def _pow_vjp(g, ans, x, e):
+    return [g * e * x ** (e - 1), g * exponent_slope(ans, x, e)]
 
 
 def _logsumexp_vjp(g, ans, *xs):
@@ -66,14 +73,18 @@ def _extremum_vjp(g, ans, *xs):
 
 
 def _piecewise_vjp(g, ans, *pairs):
-    """The adjoint flows to the first branch whose condition holds; conditions get none."""
+    """The adjoint flows to the first branch whose condition holds; conditions get none.
+
+    Where no condition holds the function is undefined, and so is every branch's adjoint (NaN).
+    """
     taken = np.zeros(np.shape(ans), dtype=bool)
-    out = []
+    picks = []
     for _, cond in pairs:
         pick = np.asarray(cond, dtype=bool) & ~taken
         taken = taken | pick
-        out.append(g * pick)
-    return out
+        picks.append(pick)
+    undefined = np.where(taken, 0.0, np.nan)
+    return [g * pick + undefined for pick in picks]
 
 
 def _zero(g, ans, *xs):
@@ -182,11 +193,25 @@ def _sweep(expr, wrt, table, seed, bound):
             contributions = _sympy_fallback(node, g, bound)
         else:
             contributions = rule(g, table[node], *[table[a] for a in node.args])
+        undefined = _undefined_where_used(table[node], g)
         for arg, c in zip(node.args, contributions):
             if c is None or arg not in needed:
                 continue
+            if undefined is not None:
+                c = np.where(undefined, np.nan, c)
             adjoint[arg] = adjoint[arg] + c if arg in adjoint else c
     return adjoint, fallbacks
+
+
+def _undefined_where_used(value, g):
+    """Where a node's value is NaN (log of a negative, no Piecewise branch) and its adjoint is not
+    zero, the derivative is undefined too: d log(x) at x = -1 is NaN, not 1/x = -1. None if nowhere.
+    A zero adjoint (a Piecewise branch not taken) keeps the operands' gradient defined."""
+    if isinstance(value, tuple) or np.asarray(getattr(value, "value", value)).dtype.kind != "f":
+        return None  # a Piecewise pair or a condition: no value to be undefined
+    with np.errstate(invalid="ignore"):
+        undefined = np.isnan(value) & (g != 0)
+    return undefined if np.any(undefined) else None
 
 
 def backward(expr, wrt, values, nonfinite="raise"):

@@ -13,11 +13,14 @@ import symgrad
 from symgrad import autodiff, cli
 from symgrad import demo as symgrad_demo
 from symgrad.comparison import compare
+from symgrad.matrix import SumAll
 from symgrad.nn import Model
 
 x, y, w, b, z = sp.symbols("x y w b z", real=True)
 LOSS = (symgrad.sigmoid(w * x + b) - y) ** 2
 GOOD = {x: np.array([0.5, -1.0, 2.0]), y: np.array([1.0, 0.0, 1.0]), w: 0.3, b: 0.1}
+A = sp.MatrixSymbol("A", 2, 2)
+r, s = sp.symbols("r s", real=True)
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
 
@@ -68,6 +71,16 @@ CASES = [
     ("demo with fewer than one epoch", lambda: symgrad_demo.run("never-written", epochs=0), symgrad.InvalidArgumentError),
     ("compare with a width that is not a positive integer", lambda: compare("seed", widths=[3, "x"]),
      symgrad.InvalidArgumentError),
+    ("matrix inverse in a compiled kernel", lambda: symgrad.compile(SumAll(sp.Inverse(A)), wrt=[A], cache=False),
+     symgrad.UnsupportedError),
+    ("symbolic index into a matrix", lambda: symgrad.grad(A[sp.Symbol("i", integer=True), 0] ** 2, [A]), symgrad.UnsupportedError),
+    ("symbolic matrix power", lambda: symgrad.grad(SumAll(sp.MatPow(A, w)), [w]), symgrad.UnsupportedError),
+    ("explicit matrix over the size limit", lambda: symgrad.grad(SumAll(sp.Matrix(20, 20, lambda i, j: w * (i + j))), [w]),
+     symgrad.UnsupportedError),
+    ("a function matrix closing over a parameter",
+     lambda: symgrad.grad(SumAll(sp.FunctionMatrix(2, 2, sp.Lambda((r, s), w * r)) * A), [w]), symgrad.UnsupportedError),
+    ("gradient check where the loss is undefined (Piecewise with no branch holding)",
+     lambda: symgrad.check(sp.Piecewise((w * x, x > 0)), [w], GOOD), symgrad.NonFiniteError),
 ]
 
 # compiles, but warns: (case, code that triggers it, warning class it must issue)
@@ -120,7 +133,6 @@ def cli_message(argv):
     raise AssertionError(f"symgrad {' '.join(argv)} was accepted")
 
 # non-differentiable points: (expression, the point, what every path gives there, why)
-r, s = sp.symbols("r s", real=True)
 KINKS = [
     ("Abs(r)", sp.Abs(r), {r: 0.0}, "sign(0) = 0"),
     ("relu(r)", symgrad.relu(r), {r: 0.0}, "Heaviside(r, 0): 0 at 0"),
@@ -205,6 +217,13 @@ def render():
         "or Inf loss, gradient or output computed from finite data. With `\"propagate\"` the data is",
         "used as given and IEEE results come back (the per-sample loop and the vectorized path agree:",
         "where Python's `math` would raise, the kernel redoes the batch with numpy).",
+        "",
+        "Where the function is undefined over the reals the numbers say so: a `Piecewise` without a",
+        "default branch is NaN where no condition holds (as sympy's `nan`), d(b**w)/dw is NaN for a",
+        "negative base (and 0 at b = 0, as torch), autodiff's derivative of a NaN value is NaN (d log x",
+        "at x = -1 is not 1/x), and `symgrad.check` refuses a point where the loss is not finite",
+        "(`NonFiniteError`, above). `tests/test_undefined_points.py` checks every path against sympy's",
+        "exact value there.",
         "",
         "## Non-differentiable points (the subgradient convention)",
         "",

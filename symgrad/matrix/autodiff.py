@@ -83,9 +83,7 @@ def _hadamard_vjp(env, node, g, ans, *vals):
 
 
 def _hadamard_power_vjp(env, node, g, ans, x, p):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dp = np.sum(g * ans * np.log(np.where(x > 0, x, 1.0)))
-    return [g * p * x ** (p - 1), dp]
+    return [g * p * x ** (p - 1), np.sum(g * scalar_autodiff.exponent_slope(ans, x, p))]
 
 
 def _matrix_power_vjp(env, node, g, ans, x):
@@ -119,6 +117,7 @@ MATRIX_VJP = {
     sp.HadamardProduct: _hadamard_vjp,
     sp.HadamardPower: _hadamard_power_vjp,
     sp.MatPow: _matrix_power_vjp,
+    sp.Inverse: lambda env, node, g, ans, x: [-(ans.T @ g @ ans.T)],
     sp.Trace: lambda env, node, g, ans, x: [g * np.eye(x.shape[0])],
     SumAll: lambda env, node, g, ans, x: [np.full(x.shape, g, dtype=float)],
     MatrixElement: _element_vjp,

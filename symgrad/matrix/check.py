@@ -9,7 +9,19 @@ import time
 
 import numpy as np
 
-from ..report import ATOL, FD_ATOL, FD_RTOL, RTOL, Report, Row, relative_error, reported_value
+from .. import difference
+from ..report import (
+    ATOL,
+    FD_ATOL,
+    FD_RTOL,
+    RTOL,
+    Report,
+    Row,
+    relative_error,
+    reported_value,
+    require_finite_loss,
+    torch_gradients,
+)
 from ..values import as_symbol_list
 from . import autodiff, rules
 from .evaluate import TorchOps, evaluate
@@ -30,40 +42,41 @@ def _loss(expr, bound, sizes):
     return float(value)
 
 
-def finite_difference(expr, wrt, bound, sizes, step=1e-6, seed=0):
+def finite_difference(expr, wrt, bound, sizes, seed=0):
     """Per entry central differences (small parameters) or None plus directional checks (large ones).
 
-    Returns (gradients, directions): gradients[k] is an array or None; directions[k] lists
-    (v, central difference along v) pairs for the large parameters.
+    Returns (gradients, directions, steps): gradients[k] is an array or None; directions[k] lists
+    (v, central difference along v) pairs for the large parameters; steps[k] is the (smallest,
+    largest) step used (`symgrad.difference` fits each to the value's magnitude).
     """
     rng = np.random.default_rng(seed)
-    grads, directions = [], []
+    grads, directions, steps = [], [], []
     for w in wrt:
         base = np.asarray(bound[w], dtype=float)
-        h = step * max(1.0, float(np.max(np.abs(base)))) if base.size else step
-        shifted = dict(bound)
 
-        def at(value, w=w, shifted=shifted):
-            shifted[w] = value
-            return _loss(expr, shifted, sizes)
+        def at(value, w=w):
+            return _loss(expr, {**bound, w: value}, sizes)
 
         if base.size <= FD_ENTRIES:
-            g = np.zeros_like(base)
+            g, used = np.zeros_like(base), np.zeros_like(base)
             for idx in np.ndindex(base.shape):
-                plus, minus = base.copy(), base.copy()
-                plus[idx] += h
-                minus[idx] -= h
-                g[idx] = (at(plus) - at(minus)) / (2 * h)
+                unit = np.zeros_like(base)
+                unit[idx] = 1.0
+                g[idx], used[idx] = difference.central(lambda d, at=at, base=base, unit=unit: at(base + d * unit), base[idx])
             grads.append(float(g) if g.ndim == 0 else g)
             directions.append([])
         else:
             grads.append(None)
-            pairs = []
+            pairs, used = [], []
+            scale = float(np.max(np.abs(base)))
             for _ in range(DIRECTIONS):
                 v = rng.normal(size=base.shape)
-                pairs.append((v, (at(base + h * v) - at(base - h * v)) / (2 * h)))
+                slope, h = difference.central(lambda d, at=at, base=base, v=v: at(base + d * v), scale)
+                pairs.append((v, slope))
+                used.append(h)
             directions.append(pairs)
-    return grads, directions
+        steps.append(difference.step_range(used))
+    return grads, directions, steps
 
 
 def torch_grad(expr, wrt, bound, sizes):
@@ -75,7 +88,7 @@ def torch_grad(expr, wrt, bound, sizes):
     tensors = {s: torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64, requires_grad=s in set(wrt))
                for s, v in bound.items()}
     (value,) = evaluate([expr], tensors, sizes, TorchOps())
-    grads = torch.autograd.grad(value.sum(), [tensors[w] for w in wrt], allow_unused=True)
+    grads = torch_gradients(torch, value, [tensors[w] for w in wrt])
     return [np.zeros(np.shape(bound[w])) if g is None else g.numpy() for g, w in zip(grads, wrt, strict=True)]
 
 
@@ -94,8 +107,9 @@ def check(expr, wrt, values, rtol=RTOL, atol=ATOL, fd_rtol=FD_RTOL, fd_atol=FD_A
     t = time.perf_counter()
     result = autodiff.backward(expr, wrt, values)
     seconds["autodiff"] = time.perf_counter() - t
+    require_finite_loss(result.value, expr)
     t = time.perf_counter()
-    fd, directions = finite_difference(expr, wrt, bound, sizes)
+    fd, directions, steps = finite_difference(expr, wrt, bound, sizes)
     seconds["finite differences"] = time.perf_counter() - t
     t = time.perf_counter()
     tg = torch_grad(expr, wrt, bound, sizes)
@@ -122,4 +136,4 @@ def check(expr, wrt, values, rtol=RTOL, atol=ATOL, fd_rtol=FD_RTOL, fd_atol=FD_A
             for w, s, a, f, g in zip(wrt, sym_vals, ad, fd, tg or [None] * len(wrt), strict=True)]
     counts = {"forward": _ops([expr]), "gradient_tree": None, "gradient_cse": _ops(sym_exprs)}
     return Report(rows, abs_err, rel_err, max(fd_errs, default=0.0), torch_err, bool(ok), counts, seconds,
-                  result.fallbacks, dict(rtol=rtol, atol=atol, fd_rtol=fd_rtol, fd_atol=fd_atol))
+                  result.fallbacks, dict(rtol=rtol, atol=atol, fd_rtol=fd_rtol, fd_atol=fd_atol), dict(zip(map(str, wrt), steps)))

@@ -41,6 +41,13 @@ class NumpyOps(numeric.NumpyBackend):
     def total(x):
         return np.sum(x)
 
+    def inv(self, x):
+        """The inverse; NaN where there is none (a singular matrix), as for any undefined value."""
+        try:
+            return np.linalg.inv(x)
+        except np.linalg.LinAlgError:
+            return np.full(np.shape(x), np.nan, dtype=self.dtype)
+
 
 class TorchOps(numeric.TorchBackend):
     """The same operations on float64 torch tensors."""
@@ -59,6 +66,9 @@ class TorchOps(numeric.TorchBackend):
 
     def total(self, x):
         return self.torch.sum(x)
+
+    def inv(self, x):
+        return self.torch.linalg.inv(x)
 
 
 def _matmul(env, node, *vals):
@@ -85,12 +95,15 @@ def _hadamard(env, node, *vals):
     return out
 
 
-def _apply(env, function, *vals):
-    """A scalar Lambda on whole arrays, by the scalar evaluation rules (broadcasting)."""
+def _apply(env, node, *vals):
+    """A scalar Lambda on whole arrays, by the scalar evaluation rules (broadcast to the node's
+    shape: a body that reads only scalar operands gives one number)."""
+    function = node.function
     check_closed(function)
     bound = dict(zip(function.variables, vals, strict=True))
     (out,) = numeric.evaluate([function.expr], bound, env.ops)
-    return out
+    shape = env.shape(node)
+    return out if tuple(np.shape(out)) == shape else out + env.ops.full(shape, 0.0)
 
 
 def _matrix_power(env, node, x):
@@ -123,12 +136,13 @@ MATRIX_FORWARD = {
     sp.HadamardProduct: _hadamard,
     sp.HadamardPower: lambda env, node, x, p: x**p,
     sp.MatPow: _matrix_power,
+    sp.Inverse: lambda env, node, x: env.ops.inv(x),
     sp.Transpose: lambda env, node, x: x.T,
     sp.Trace: lambda env, node, x: env.ops.xp.trace(x) if env.ops.xp is np else env.ops.torch.trace(x),
     SumAll: lambda env, node, x: env.ops.total(x),
     MatrixElement: lambda env, node, x: x[int(node.i), int(node.j)],
-    ElementwiseApplyFunction: lambda env, node, x: _apply(env, node.function, x),
-    Map: lambda env, node, *xs: _apply(env, node.function, *xs),
+    ElementwiseApplyFunction: _apply,
+    Map: _apply,
     RowLogSumExp: _lse,
     RowSoftmax: _softmax,
     sp.OneMatrix: lambda env, node: env.ops.full(env.shape(node), 1.0),

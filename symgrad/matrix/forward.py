@@ -14,7 +14,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from .. import symbolic
 from ..errors import UnsupportedError
 from ..registry import lookup
-from .algebra import add, emap, hadamard, matmul, transpose
+from .algebra import add, emap, hadamard, matmul, scale, transpose
 from .graph import operands, topological
 from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, canonical_lambda
 
@@ -59,7 +59,7 @@ def _hadamard_power(node, tangents):
     if t_base is not None:
         terms.append(emap(_T * q * a ** (q - 1), (_T, a, q), t_base, base, p))
     if t_p is not None:
-        terms.append(emap(_T * _Y * sp.log(a), (_T, _Y, a), t_p, node, base))
+        terms.append(emap(_T * symbolic.exponent_partial(_Y, a, q), (_T, _Y, a, q), t_p, node, base, p))
     return _sum(terms)
 
 
@@ -92,6 +92,7 @@ RULES = {
     sp.HadamardProduct: _hadamard,
     sp.HadamardPower: _hadamard_power,
     sp.Trace: lambda node, ts: sp.Trace(ts[0]),
+    sp.Inverse: lambda node, ts: scale(-1, matmul(node, ts[0], node)),
     SumAll: lambda node, ts: SumAll(ts[0]),
     MatrixElement: lambda node, ts: MatrixElement(ts[0], node.i, node.j),
     ElementwiseApplyFunction: lambda node, ts: entrywise_tangent(node.function, node, [node.expr], ts),

@@ -11,9 +11,10 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from .. import dag
+from ..registry import lookup
 from .nodes import Map, Unit
 
-LEAVES = (sp.MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Identity, Unit, sp.MatrixBase)
+LEAVES = (sp.MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Identity, Unit)
 
 # node type -> the arguments that are values (the rest are functions, indices or sizes)
 OPERANDS = {
@@ -21,15 +22,21 @@ OPERANDS = {
     Map: lambda n: n.operands,
     MatrixElement: lambda n: (n.parent,),
     sp.MatPow: lambda n: (n.base,),  # the exponent is a fixed integer (`nodes.power_exponent`)
+    sp.Inverse: lambda n: (n.arg,),
+    sp.MatrixBase: tuple,  # an explicit matrix's entries (`prepare` rewrites the scalar ones)
 }
 
 
 def operands(node):
-    """The value-carrying arguments of `node` (none for symbols, numbers and constant matrices)."""
+    """The value-carrying arguments of `node` (none for symbols, numbers and constant matrices).
+
+    Rules are found along the class's bases, as every rule table's are (`Inverse` is a `MatPow`);
+    a function (a Lambda) and a tuple (slice bounds, a Sum's limits) are never values.
+    """
     if node.is_Atom or isinstance(node, LEAVES):
         return ()
-    rule = OPERANDS.get(type(node))
-    return rule(node) if rule else node.args
+    rule = lookup(OPERANDS, node)
+    return rule(node) if rule else tuple(a for a in node.args if not isinstance(a, (sp.Lambda, sp.Tuple)))
 
 
 def topological(roots):

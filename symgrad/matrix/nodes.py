@@ -48,8 +48,7 @@ class Map(MatrixExpr):
         function = sp.sympify(function)
         if not isinstance(function, sp.Lambda) or len(function.variables) != len(operands):
             raise InvalidArgumentError(f"Map needs a Lambda of {len(operands)} variables, got {function}")
-        operands = [sp.sympify(o) for o in operands]
-        check_closed(function)
+        function, operands = close_over(function, [sp.sympify(o) for o in operands])
         if not any(getattr(o, "is_Matrix", False) for o in operands):
             raise InvalidArgumentError("Map needs at least one matrix operand")
         broadcast_shape(operands, f"Map {function}")
@@ -254,14 +253,48 @@ def _reads_others(function):
     return isinstance(function, sp.Lambda) and bool(function.expr.free_symbols - set(function.variables))
 
 
+def close_over(function, operands):
+    """(function, operands) with every value the body reads besides its variables made an operand.
+
+    Each largest subexpression of the body that reads no variable but some symbol (a parameter
+    `w`, an element `Y[0, 0]`, `sin(w)`) becomes a scalar operand, so the rules, the autodiff and
+    the lowering, which follow operands, all see it: Lambda(t, w*t) over x becomes
+    Lambda((t, _c0), _c0*t) over (x, w).
+    """
+    bound = set(function.variables)
+    if not function.expr.free_symbols - bound:
+        return function, list(operands)
+    lifted, taken = {}, {str(v) for v in bound}
+
+    def fresh():
+        k = len(lifted)
+        while f"_c{k}" in taken:
+            k += 1
+        taken.add(f"_c{k}")
+        return sp.Symbol(f"_c{k}", real=True)
+
+    def walk(e):
+        if not e.free_symbols & bound:
+            if not e.free_symbols:
+                return e
+            if e not in lifted:
+                lifted[e] = fresh()
+            return lifted[e]
+        return e.func(*[walk(a) for a in e.args]) if e.args else e
+
+    body = walk(function.expr)
+    lambda_ = sp.Lambda((*function.variables, *lifted.values()), body)
+    return lambda_, [*operands, *lifted]
+
+
 def check_closed(function):
-    """An entrywise function may read only its own variables (values enter as operands)."""
+    """An entrywise function reads only its own variables (`close_over` made the rest operands)."""
     free = function.expr.free_symbols - set(function.variables)
     if free:
         names = ", ".join(sorted(map(str, free)))
         raise InvalidArgumentError(
             f"the entrywise function {function} reads {names} besides its argument; "
-            f"pass {names} as operands of symgrad.matrix.Map instead of closing over them"
+            "symgrad.matrix.prepare.prepare lifts such values into operands before evaluation"
         )
 
 
@@ -271,6 +304,11 @@ def power_exponent(node):
     Negative and symbolic exponents would need inverses and matrix logarithms, which no rule covers.
     """
     n = node.exp
+    if isinstance(node, sp.Inverse):  # the rules, autodiff and check have their own Inverse rules
+        raise UnsupportedError(
+            f"generated kernels cannot invert matrices ({str(node)[:60]}, an Inverse); symgrad.grad, "
+            "symgrad.autodiff and symgrad.check differentiate it, or pass the inverse as a MatrixSymbol input"
+        )
     if not (n.is_Integer and n > 0):
         raise UnsupportedError(
             f"cannot differentiate the matrix power {str(node)[:60]}: symgrad supports A**n for integers n >= 1 only; "

@@ -18,6 +18,7 @@ from ..registry import lookup
 from .algebra import add, emap, hadamard, matmul, scale, sum_rows_to, transpose
 from .graph import operands, topological
 from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda, power_exponent
+from .prepare import prepare
 
 _G, _Y = sp.Symbol("_g", real=True), sp.Symbol("_y", real=True)
 
@@ -78,7 +79,7 @@ def _hadamard_power(node, G):
     base, p = node.args
     a, q = sp.Symbol("_a", real=True), sp.Symbol("_p", real=True)
     d_base = emap(_G * q * a ** (q - 1), (_G, a, q), G, base, p)
-    d_p = SumAll(emap(_G * _Y * sp.log(a), (_G, _Y, a), G, node, base))
+    d_p = SumAll(emap(_G * symbolic.exponent_partial(_Y, a, q), (_G, _Y, a, q), G, node, base, p))
     return [d_base, d_p]
 
 
@@ -110,6 +111,7 @@ RULES = {
     sp.HadamardProduct: lambda node, G: [hadamard(G, *(node.args[:i] + node.args[i + 1 :])) for i in range(len(node.args))],
     sp.HadamardPower: _hadamard_power,
     sp.MatPow: _matrix_power,
+    sp.Inverse: lambda node, G: [scale(-1, matmul(transpose(node), G, transpose(node)))],  # d(A⁻¹) = −A⁻¹ dA A⁻¹
     sp.Trace: lambda node, G: [scale(G, sp.Identity(node.arg.shape[0]))],
     SumAll: lambda node, G: [scale(G, Ones(*node.arg.shape))],
     MatrixElement: lambda node, G: [scale(G, Unit(*node.parent.shape, node.i, node.j))],
@@ -140,7 +142,8 @@ def _scalar_rule(node, g):
 
 
 def as_scalar_loss(expr):
-    """A matrix-valued loss means the sum of its entries (as a batch of scalar losses does)."""
+    """The loss every matrix path takes: prepared (`prepare.prepare`), a matrix meaning the sum of its entries."""
+    expr = prepare(expr)
     return SumAll(expr) if expr.is_Matrix else expr
 
 
