@@ -10,6 +10,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import UnsupportedError
+from ..registry import foreign_error, is_foreign
 
 # helper name -> (numpy definition, math definition); stable forms only
 HELPERS = {
@@ -45,23 +46,14 @@ HELPERS = {
 }
 
 
-OWN_PACKAGES = ("sympy", "symgrad")  # the packages whose classes the printers know by name
-
-
 class KnownClassesOnly:
     """Printer mixin: sympy's printers dispatch on class *names* (`_print_relu`, the table entry
     "exp"), so a user's own class spelled like one of ours or sympy's would print as that function.
     Only operations whose class sympy or symgrad defines reach the dispatch; any other is our error."""
 
     def _print(self, expr, **kwargs):
-        cls = type(expr)
-        if isinstance(expr, Basic) and expr.args and (cls.__module__ or "").split(".")[0] not in OWN_PACKAGES:
-            call = f"{cls.__name__}({', '.join(map(str, expr.args))})"  # str(expr) dispatches by name too
-            raise UnsupportedError(
-                f"{cls.__name__} (in {call[:60]}) is a class defined outside sympy and symgrad; the "
-                f"{self.target_name} target prints only their functions, whatever a class is named. "
-                "Write it with supported functions (Piecewise, Max, exp, symgrad.relu ...) before compiling"
-            )
+        if isinstance(expr, Basic) and is_foreign(expr):
+            raise foreign_error(expr, f"the {self.target_name} target")
         return super()._print(expr, **kwargs)
 
 
