@@ -21,7 +21,7 @@ from . import functions as F
 from .dag import depends_on, free_symbols, topological
 from .errors import ShapeError, UnsupportedError
 from .matrix.graph import is_matrix_level
-from .numeric import NumpyBackend, check_supported, evaluate, evaluate_all, leaf_value
+from .numeric import NumpyBackend, _dsinc, check_supported, evaluate, evaluate_all, leaf_value
 from .registry import lookup
 from .rewrite import stabilize
 from .values import as_expr, as_symbol_list, bind
@@ -108,6 +108,7 @@ VJP = {
     F.softplus: lambda g, ans, x: [g * _sigmoid(x)],
     F.logsigmoid: lambda g, ans, x: [g * _sigmoid(-x)],
     F.logsumexp: _logsumexp_vjp,
+    sp.sinc: lambda g, ans, x: [g * _dsinc(NumpyBackend, x)],
     log1p: lambda g, ans, x: [g / (1.0 + x)],
     expm1: lambda g, ans, x: [g * (ans + 1.0)],
 }

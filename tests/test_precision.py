@@ -71,3 +71,56 @@ def test_every_path_is_accurate_in_the_tails(name, expr, reference, derivative, 
         assert row.symbolic == pytest.approx(true_grad, rel=1e-13, abs=1e-300), f"check's symbolic column at {at}"
         assert row.autodiff == pytest.approx(true_grad, rel=1e-13, abs=1e-300), f"check's autodiff column at {at}"
         assert report.ok  # torch's own tanh backward is 1 − tanh² (0 here): within check's atol
+
+
+SINC_POINTS = [0.0, -0.0, 5e-324, -1e-300, 1e-20, 1e-9, -1e-4, 0.3, 1.5, 1.99999, 2.0, -2.5, 7.0, 100.0, 1e6]
+
+
+def _sinc_truth(points):
+    """sinc and sinc' at each point by mpmath at 1000 digits (enough for the cancellation at 5e-324)."""
+    values, derivatives = [], []
+    with mpmath.workdps(1000):
+        for p in points:
+            m = mpmath.mpf(p)
+            if m == 0:
+                values.append(1.0), derivatives.append(0.0)
+                continue
+            values.append(float(mpmath.sin(m) / m))
+            derivatives.append(float((m * mpmath.cos(m) - mpmath.sin(m)) / m**2))
+    return np.array(values), np.array(derivatives)
+
+
+def test_sinc_is_finite_and_accurate_at_and_near_zero_on_every_path():
+    pts = np.array(SINC_POINTS)
+    true_value, true_deriv = _sinc_truth(pts)
+    expr = sp.sinc(x + w)  # d/dw = sinc'(x)
+    kernel = symgrad.compile(expr, wrt=[w], inputs=[x], outputs=[expr], cache=False)
+    vectorized = kernel.per_sample_grad({x: pts, w: 0.0})[:, 0]
+    np.testing.assert_allclose(kernel.predict({x: pts, w: 0.0})[0], true_value, rtol=4e-16, atol=0)
+    np.testing.assert_allclose(vectorized, true_deriv, rtol=4e-16, atol=1e-300)
+    for start in range(len(pts)):  # one sample at a time through the loop: loss and gradient exactly
+        value, (grad,) = kernel.loss_and_grad({x: pts[start : start + 1], w: 0.0})
+        assert value == pytest.approx(true_value[start], rel=4e-16)
+        assert grad == pytest.approx(true_deriv[start], rel=4e-16, abs=1e-300), f"loop at {pts[start]!r}"
+    result = autodiff.backward(expr, [w], {x: pts, w: np.zeros_like(pts)})
+    np.testing.assert_allclose(result.value, true_value, rtol=4e-16, atol=0)
+    np.testing.assert_allclose(result.grads[0], true_deriv, rtol=4e-16, atol=1e-300)
+    for p, d in zip(pts, true_deriv, strict=True):
+        (row,) = check(sp.sinc(w), [w], {w: float(p)}).rows
+        assert row.symbolic == pytest.approx(d, rel=4e-16, abs=1e-300) and row.autodiff == pytest.approx(d, rel=4e-16, abs=1e-300)
+        if row.torch is not None:
+            assert row.torch == pytest.approx(d, rel=1e-14, abs=1e-300), f"torch column at {p!r}"
+
+
+def test_sinc_through_the_emulated_cuda_target_is_accurate_near_zero():
+    cuda_cases = pytest.importorskip("cuda_cases")
+    if not cuda_cases.HAVE_CXX:
+        pytest.skip("no host C++20 compiler for the CUDA emulation")
+    from symgrad.cuda_emu import Backend
+
+    pts = np.array(SINC_POINTS)
+    true_value, true_deriv = _sinc_truth(pts)
+    expr = sp.sinc(x + w)
+    kernel = symgrad.compile(expr, wrt=[w], inputs=[x], outputs=[expr], target="cuda", cache=False).on(Backend())
+    np.testing.assert_allclose(kernel.predict({x: pts, w: 0.0})[0], true_value, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(np.asarray(kernel.per_sample_grad({x: pts, w: 0.0}))[:, 0], true_deriv, rtol=1e-15, atol=1e-300)

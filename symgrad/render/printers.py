@@ -9,11 +9,36 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
+from .. import functions as F
 from ..errors import UnsupportedError
 from ..registry import foreign_error, is_foreign
 
+
+def horner(coefficients, var, lit=""):
+    """c0 + v*(c1 + v*(c2 + ...)) as text (the series of `symgrad.functions` for sinc)."""
+    text = f"{float(coefficients[-1])!r}{lit}"
+    for c in reversed(coefficients[:-1]):
+        text = f"{float(c)!r}{lit} + {var}*({text})"
+    return text
+
+
+_SMALL = repr(float(F.SINC_SERIES_BELOW))
 # helper name -> (numpy definition, math definition); stable forms only
 HELPERS = {
+    "sinc": (
+        f"def sinc(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where sin(x)/x is 0/0\n"
+        "    safe = np.where(small, 1.0, x)\n"
+        f"    return np.where(small, {horner(F.SINC_TAYLOR, 'x2')}, np.sin(safe)/safe)",
+        f"def scalar_sinc(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where sin(x)/x is 0/0\n"
+        f"        return {horner(F.SINC_TAYLOR, 'x2')}\n    return math.sin(x)/x",
+    ),
+    "dsinc": (
+        f"def dsinc(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where the direct form cancels\n"
+        "    safe = np.where(small, 1.0, x)\n"
+        f"    return np.where(small, x*({horner(F.DSINC_TAYLOR, 'x2')}), (safe*np.cos(safe) - np.sin(safe))/(safe*safe))",
+        f"def scalar_dsinc(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where the direct form cancels\n"
+        f"        return x*({horner(F.DSINC_TAYLOR, 'x2')})\n    return (x*math.cos(x) - math.sin(x))/x2",
+    ),
     "sigmoid": (
         "def sigmoid(x):\n    e = np.exp(-np.abs(x))  # never overflows\n"
         "    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))",
@@ -68,7 +93,7 @@ def helper_calls(*names):
     return add
 
 
-@helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "logsumexp")
+@helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "logsumexp", "sinc", "dsinc")
 class _HelperMixin(KnownClassesOnly):
     """Printing of symgrad's functions as helper calls, shared by both Python printers."""
 
