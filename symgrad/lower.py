@@ -54,7 +54,7 @@ def reject_unprintable(order, labelled_roots):
     foreign = next((node for node in order if is_foreign(node)), None)
     if foreign is not None:
         raise foreign_error(foreign, "a generated kernel")
-    bad = next((node for node in order if node.is_number and not node.args and node.is_extended_real is False), None)
+    bad = next((node for node in order if not node.args and node.is_number and node.is_extended_real is False), None)
     if bad is None:
         return
     where = next((label for label, root in labelled_roots if bad in topological([root])), "the model")
