@@ -7,6 +7,7 @@ records which helpers a kernel needs. Everything printed here compiles both with
 through symgrad's emulation header, with a host C++ compiler.
 """
 
+from sympy import Rational
 from sympy.codegen.ast import float32, float64, real
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -117,6 +118,9 @@ class CudaExprPrinter(KnownClassesOnly, C99CodePrinter):
 
     def _print_Pow(self, expr):
         base, exp = expr.args
+        if exp == Rational(1, 3):  # C's cbrt is real for a negative base; numpy and math give NaN
+            b = self._print(base)
+            return f"(({b}) < 0.0{self.literal_suffix} ? NAN : cbrt{self.func_suffix}({b}))"
         if exp.is_Integer and 1 <= abs(exp.p) <= 3:
             # small powers as products, parenthesized: a parent may print this node where it
             # expects a tighter-binding power (`1/x**2` must not become `1/x*x`)
