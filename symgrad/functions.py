@@ -139,6 +139,37 @@ class logsumexp(sp.Function):
         return r"\operatorname{LSE}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
 
 
+# sinc(x) = sin(x)/x and its derivative are evaluated by their Taylor series where x² < SINC_SERIES_BELOW
+# (sin(x)/x is 0/0 at 0; (x cos x − sin x)/x² cancels every digit near 0) and directly elsewhere.
+# One set of coefficients for every path: numeric evaluation, numpy, math and CUDA kernels.
+SINC_SERIES_BELOW = 4.0  # |x| < 2: 16 terms leave a truncation error under 1e-22
+SINC_TAYLOR = [(-1) ** k / sp.factorial(2 * k + 1) for k in range(16)]  # sinc(x) = Σ c_k x^(2k)
+DSINC_TAYLOR = [(-1) ** k * 2 * k / sp.factorial(2 * k + 1) for k in range(1, 17)]  # sinc'(x) = x Σ c_k x^(2k)
+
+
+class dsinc(_Activation):
+    """sinc'(x) = (x cos x − sin x)/x² (0 at 0): a primitive of its own, so that every path
+    evaluates it stably (series near 0) instead of the form that cancels."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        x = self.args[0]
+        return -sp.sinc(x) - 2 * dsinc(x) / x  # second derivatives of sinc at exactly 0 are NaN
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Zero
+
+    def _rewrite_exp(self):
+        x = self.args[0]
+        return (x * sp.cos(x) - sp.sin(x)) / x**2
+
+    def _latex(self, printer):
+        return r"\operatorname{sinc}'\left(%s\right)" % printer._print(self.args[0])
+
+
 tanh = sp.tanh
 
 ACTIVATIONS = {

@@ -15,6 +15,7 @@ from .dag import free_symbols, gc_paused, is_operation, structural_hash, topolog
 from .errors import DTypeError, UnboundSymbolError
 from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
 from .names import Namer, comment_text
+from .registry import foreign_error, is_foreign
 from .rewrite import RULES, stabilize
 
 MAX_INLINE_DEPTH = 6
@@ -46,9 +47,13 @@ def _small_nodes(order, limit=12):
     return {node: s <= limit for node, s in size.items()}
 
 
-def reject_non_real(order, labelled_roots):
-    """Our error at compile time for a non-real constant (I, zoo) among the nodes `order`: the
-    generated code computes over the reals. `labelled_roots` (label, root) say where it is."""
+def reject_unprintable(order, labelled_roots):
+    """Our error at compile time for what no kernel can compute: a non-real constant (I, zoo;
+    kernels compute over the reals) or a user's own function class (`registry.is_foreign`).
+    `order` are the nodes to look at, `labelled_roots` (label, root) say where a bad one is."""
+    foreign = next((node for node in order if is_foreign(node)), None)
+    if foreign is not None:
+        raise foreign_error(foreign, "a generated kernel")
     bad = next((node for node in order if not node.args and node.is_number and node.is_extended_real is False), None)
     if bad is None:
         return
@@ -83,7 +88,7 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     ref = {v.symbol: sp.Symbol(v.ident) for v in data_vars + param_vars}
 
     order = topological(roots)
-    reject_non_real(order, [("the loss", loss), *((f"the gradient in {p}", g) for p, g in zip(params, grads, strict=True)),
+    reject_unprintable(order, [("the loss", loss), *((f"the gradient in {p}", g) for p, g in zip(params, grads, strict=True)),
                             *((f"output {k}", o) for k, o in enumerate(predictions))])
     uses = {}
     for node in order:

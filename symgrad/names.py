@@ -29,7 +29,7 @@ CUDA_NAMES |= {name + "f" for name in CUDA_NAMES if name.islower()}
 RESERVED = {
     "np", "math", "cp", "n", "i", "self", "loss", "predict", "loss_and_grad", "loss_and_grad_vectorized",
     "loss_and_grad_loop", "per_sample_grad", "DATA", "PARAMS", "LOOP_MAX",
-    "sigmoid", "softplus", "logsigmoid", "relu", "step", "logsumexp",
+    "sigmoid", "softplus", "logsigmoid", "relu", "step", "logsumexp", "sinc", "dsinc",
 } | set(dir(builtins))
 _INTERNAL = re.compile(r"^(t\d+|d_\w*|scalar_\w*|sg_\w*|_\w*)$")
 

@@ -88,6 +88,27 @@ def _logsumexp(b, *xs):
     return m + b.xp.log(total)
 
 
+def _horner(x2, coefficients):
+    out = x2 * 0.0 + float(coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        out = out * x2 + float(c)
+    return out
+
+
+def _sinc(b, x):
+    """sin(x)/x, by its series near 0 (`symgrad.functions.SINC_TAYLOR`)."""
+    small = x * x < F.SINC_SERIES_BELOW
+    safe = b.where(small, x * 0.0 + 1.0, x)
+    return b.where(small, _horner(x * x, F.SINC_TAYLOR), b.xp.sin(safe) / safe)
+
+
+def _dsinc(b, x):
+    """sinc'(x) = (x cos x − sin x)/x², by its series near 0."""
+    small = x * x < F.SINC_SERIES_BELOW
+    safe = b.where(small, x * 0.0 + 1.0, x)
+    return b.where(small, x * _horner(x * x, F.DSINC_TAYLOR), (safe * b.xp.cos(safe) - b.xp.sin(safe)) / (safe * safe))
+
+
 def _max(b, *xs):
     out = xs[0]
     for x in xs[1:]:
@@ -162,6 +183,8 @@ FORWARD = {
     F.softplus: lambda b, x: b.logaddexp(0.0, x),
     F.logsigmoid: lambda b, x: -b.logaddexp(0.0, -x),
     F.logsumexp: _logsumexp,
+    sp.sinc: _sinc,
+    F.dsinc: _dsinc,
     log1p: lambda b, x: b.xp.log1p(x),
     expm1: lambda b, x: b.xp.expm1(x),
     sp.StrictGreaterThan: lambda b, x, y: x > y,

@@ -112,17 +112,46 @@ def _one_minus_tanh_squared(node):
     return None
 
 
+def _scaled_expm1(c, a):
+    return expm1(a, evaluate=False) if c == 1 else sp.Mul(c, expm1(a, evaluate=False), evaluate=False)
+
+
 def _expm1(node):
-    """e^a − 1 → expm1(a)."""
-    if sp.S.NegativeOne not in node.args:
+    """c·e^a − c → c·expm1(a) for any constant c (sympy spells c·(e^a − 1) as c·e^a − c), and
+    Σ cᵢ·e^(aᵢ) − Σ cᵢ → Σ cᵢ·expm1(aᵢ) when the constant cancels all the exponentials together."""
+    const = next((t for t in node.args if t.is_Number), None)
+    if const is None or const.is_zero:
         return None
+    exps = {}  # term -> (c, a) for the terms c·e^a
     for t in node.args:
-        a = _exp_arg(t)
-        if a is not None:
-            rest = list(node.args)
-            rest.remove(t)
-            rest.remove(sp.S.NegativeOne)
-            return sp.Add(expm1(a, evaluate=False), *rest)
+        c, factor = t.as_coeff_Mul()
+        if (a := _exp_arg(factor)) is not None:
+            exps[t] = (c, a)
+    single = next((t for t, (c, _) in exps.items() if c == -const), None)
+    chosen = [single] if single is not None else list(exps) if sum(c for c, _ in exps.values()) == -const else []
+    if not chosen:
+        return None
+    rest = [u for u in node.args if u not in chosen and u is not const]
+    return sp.Add(*(_scaled_expm1(*exps[t]) for t in chosen), *rest)
+
+
+def _exp_difference(node):
+    """c·e^a − c·e^b → 2c·e^((a+b)/2)·sinh((a−b)/2): the difference cancels when a ≈ b (what
+    c·(e^a − 1) − c·(e^b − 1) becomes once sympy has collected the constants); the product
+    overflows only where the difference itself does (e^b·expm1(a − b) would overflow earlier)."""
+    exps = []
+    for t in node.args:
+        c, factor = t.as_coeff_Mul()
+        if (a := _exp_arg(factor)) is not None:
+            exps.append((t, c, a))
+    for i, (ti, ci, ai) in enumerate(exps):
+        for tj, cj, aj in exps[i + 1 :]:
+            if ci == -cj:
+                rest = [u for u in node.args if u is not ti and u is not tj]
+                mean, half_gap = sp.Add(ai, aj) / 2, sp.Add(ai, -aj) / 2
+                scale = [] if mean.is_zero else [sp.exp(mean, evaluate=False)]
+                product = sp.Mul(2 * ci, *scale, sp.sinh(half_gap, evaluate=False), evaluate=False)
+                return sp.Add(product, *rest)
     return None
 
 
@@ -177,7 +206,8 @@ RULES = [
     Rule("softmax", sp.Mul, _softmax, "exp(a)/sum(exp(b_i)) -> exp(a - logsumexp(b))"),
     Rule("one_minus_sigmoid", sp.Add, _one_minus_sigmoid, "1 - sigmoid(z) -> sigmoid(-z)"),
     Rule("one_minus_tanh_squared", sp.Add, _one_minus_tanh_squared, "1 - tanh(z)**2 -> 4*sigmoid(2z)*sigmoid(-2z)"),
-    Rule("expm1", sp.Add, _expm1, "exp(a) - 1 -> expm1(a)"),
+    Rule("expm1", sp.Add, _expm1, "c*exp(a) - c -> c*expm1(a) (c = 1 included)"),
+    Rule("exp_difference", sp.Add, _exp_difference, "c*exp(a) - c*exp(b) -> 2c*exp((a+b)/2)*sinh((a-b)/2)"),
     Rule("log_of_sum", sp.log, _log_of_sum,
          "log(1 + exp(a)) -> softplus(a); log(sum(exp(a_i))) -> logsumexp(a); log(1 + x) -> log1p(x)"),
     Rule("log_of_function", sp.log, _log_of_function,

@@ -127,6 +127,7 @@ PARTIALS = {
     F.softplus: lambda n: [call(F.sigmoid, n.args[0])],
     F.logsigmoid: lambda n: [call(F.sigmoid, neg(n.args[0]))],
     F.relu: lambda n: [call(sp.Heaviside, n.args[0], sp.S.Zero)],
+    sp.sinc: lambda n: [call(F.dsinc, n.args[0])],  # sympy's (x cos x − sin x)/x² is 0/0 at 0
     F.logsumexp: lambda n: [call(sp.exp, add(a, neg(n))) for a in n.args],
     sp.Max: lambda n: _extremum_partials(n, above=True),
     sp.Min: lambda n: _extremum_partials(n, above=False),

@@ -23,8 +23,9 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 from . import functions as F
 from .dag import depends_on, free_symbols, topological
 from .errors import ShapeError, UnsupportedError
-from .numeric import check_supported, evaluate, evaluate_all
+from .numeric import NumpyBackend, _dsinc, check_supported, evaluate, evaluate_all
 from .registry import lookup
+from .rewrite import stabilize
 from .values import as_expr, as_symbol_list, bind
 
 
@@ -106,7 +107,7 @@ VJP = {
     sp.atan: lambda g, ans, x: [g / (1.0 + x * x)],
     sp.sinh: lambda g, ans, x: [g * np.cosh(x)],
     sp.cosh: lambda g, ans, x: [g * np.sinh(x)],
-    sp.tanh: lambda g, ans, x: [g * (1.0 - ans * ans)],
+    sp.tanh: lambda g, ans, x: [g * 4.0 * _sigmoid(2.0 * x) * _sigmoid(-2.0 * x)],  # 1 − tanh² without cancelling
     sp.erf: lambda g, ans, x: [g * (2.0 / np.sqrt(np.pi)) * np.exp(-x * x)],
     sp.Abs: lambda g, ans, x: [g * np.sign(x)],
     sp.sign: _zero,
@@ -115,11 +116,12 @@ VJP = {
     sp.Min: _extremum_vjp,
     sp.Piecewise: _piecewise_vjp,
     ExprCondPair: lambda g, ans, value, cond: [g, None],
-    F.sigmoid: lambda g, ans, x: [g * ans * (1.0 - ans)],
+    F.sigmoid: lambda g, ans, x: [g * ans * _sigmoid(-x)],  # σ(x)(1 − σ(x)) without cancelling
     F.relu: lambda g, ans, x: [g * (x > 0)],
     F.softplus: lambda g, ans, x: [g * _sigmoid(x)],
     F.logsigmoid: lambda g, ans, x: [g * _sigmoid(-x)],
     F.logsumexp: _logsumexp_vjp,
+    sp.sinc: lambda g, ans, x: [g * _dsinc(NumpyBackend, x)],
     log1p: lambda g, ans, x: [g / (1.0 + x)],
     expm1: lambda g, ans, x: [g * (ans + 1.0)],
 }
@@ -218,6 +220,7 @@ def backward(expr, wrt, values, nonfinite="raise"):
     """Reverse mode on the scalar-level `expr`; see `symgrad.autodiff.grad`. Returns a `Result`."""
     expr = as_expr(expr)
     wrt = as_symbol_list(wrt)
+    (expr,) = stabilize([expr])  # the stable forms the kernels evaluate (softplus, expm1 ...)
     symbols = sorted(free_symbols([expr]) | set(wrt), key=str)
     check_supported(topological([expr]))
     bound, batch = bind(symbols, values, nonfinite=nonfinite)
@@ -247,6 +250,7 @@ def hvp(expr, wrt, values, v, nonfinite="raise"):
     v = [float(x) for x in v]
     if len(v) != len(wrt):
         raise ShapeError(f"v has {len(v)} entries but there are {len(wrt)} parameters in wrt")
+    (expr,) = stabilize([expr])
     symbols = sorted(free_symbols([expr]) | set(wrt), key=str)
     check_supported(topological([expr]))
     bound, batch = bind(symbols, values, nonfinite=nonfinite)

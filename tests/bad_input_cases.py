@@ -38,6 +38,23 @@ def _without_y():
     return values
 
 
+def _user_function(name):
+    """A user's own sympy Function class (a leaky ReLU, say) that happens to share a name with ours."""
+    def fdiff(self, argindex=1):
+        return sp.Piecewise((1, self.args[0] > 0), (sp.Rational(1, 10), True))
+
+    return type(name, (sp.Function,), {"nargs": 1, "fdiff": fdiff, "__module__": "users_model"})
+
+
+X_MAT, W_MAT = sp.MatrixSymbol("X", 3, 2), sp.MatrixSymbol("W", 2, 1)
+_MATRIX_NEGATIVE = {X_MAT: -np.ones((3, 2)), W_MAT: np.ones((2, 1))}
+
+
+def _matrix_log_kernel():
+    loss = SumAll((X_MAT * W_MAT).applyfunc(sp.log))
+    return symgrad.compile(loss, wrt=[W_MAT], inputs=[X_MAT], cache=False)
+
+
 # (case, code that triggers it, exception class it must raise)
 CASES = [
     ("unsupported function for a target", lambda: kernel(sp.erf(w * x) + b * y), symgrad.UnsupportedError),
@@ -81,6 +98,13 @@ CASES = [
      lambda: symgrad.grad(SumAll(sp.FunctionMatrix(2, 2, sp.Lambda((r, s), w * r)) * A), [w]), symgrad.UnsupportedError),
     ("gradient check where the loss is undefined (Piecewise with no branch holding)",
      lambda: symgrad.check(sp.Piecewise((w * x, x > 0)), [w], GOOD), symgrad.NonFiniteError),
+    ("predict without an input the outputs read", lambda: kernel(outputs=[w * x + b]).predict({w: 0.3, b: 0.1, y: GOOD[y]}),
+     symgrad.UnboundSymbolError),
+    ("complex constant in the model (kernel)", lambda: kernel(LOSS + sp.I * w), symgrad.DTypeError),
+    ("infinite constant in the model", lambda: kernel(LOSS + sp.oo * x).loss(GOOD), symgrad.NonFiniteError),
+    ("division by a parameter that is 0", lambda: kernel(x / w + b * y).grad(bad({w: 0.0})), symgrad.NonFiniteError),
+    ("NaN computed by a matrix kernel", lambda: _matrix_log_kernel().loss_and_grad(_MATRIX_NEGATIVE), symgrad.NonFiniteError),
+    ("a user's Function named like one of symgrad's", lambda: kernel(_user_function("relu")(w * x) + b * y), symgrad.UnsupportedError),
 ]
 
 # compiles, but warns: (case, code that triggers it, warning class it must issue)
@@ -213,10 +237,13 @@ def render():
         "## NaN and Inf",
         "",
         "Every numeric entry point takes `nonfinite=\"raise\"` (default) or `\"propagate\"`. With",
-        "`\"raise\"`, NaN or Inf in the data is refused, and a kernel also refuses to hand back a NaN",
-        "or Inf loss, gradient or output computed from finite data. With `\"propagate\"` the data is",
-        "used as given and IEEE results come back (the per-sample loop and the vectorized path agree:",
-        "where Python's `math` would raise, the kernel redoes the batch with numpy).",
+        "`\"raise\"`, NaN or Inf in the data is refused, and a kernel (scalar, matrix, Hessian or CUDA)",
+        "also refuses to hand back a NaN or Inf loss, gradient or output computed from finite data. With",
+        "`\"propagate\"` the data is used as given and IEEE results come back (the per-sample loop and",
+        "the vectorized path agree: where Python's `math` would raise, the kernel redoes the batch with",
+        "numpy, and parameters are numpy scalars there, so 1/0 is inf, never a ZeroDivisionError).",
+        "`oo` and `nan` in a model are IEEE constants; a non-real constant (`I`, `zoo`) is refused at",
+        "compile time.",
         "",
         "Where the function is undefined over the reals the numbers say so: a `Piecewise` without a",
         "default branch is NaN where no condition holds (as sympy's `nan`), d(b**w)/dw is NaN for a",

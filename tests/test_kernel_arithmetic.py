@@ -115,3 +115,24 @@ def test_a_non_real_constant_in_a_matrix_model_is_our_error_at_compile_time():
     X, W = sp.MatrixSymbol("X", 3, 2), sp.MatrixSymbol("W", 2, 1)
     with pytest.raises(DTypeError, match="non-real number I"):
         symgrad.compile(SumAll((X * W).applyfunc(lambda t: sp.I * t)), wrt=[W], inputs=[X], cache=False)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cube_root_of_a_negative_base_is_nan_on_every_target(dtype):
+    """x**(1/3) is the principal (complex) root for x < 0: NaN in numpy and the loop, and C's cbrt
+    (real there) must not give a number the other paths do not."""
+    cuda_cases = pytest.importorskip("cuda_cases")
+    expr = (w * x) ** sp.Rational(1, 3)
+    values = {w: 1.0, x: np.array([-8.0, 8.0, 0.0], dtype=dtype)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        (numpy_out,) = symgrad.compile(expr, wrt=[w], inputs=[x], outputs=[expr], dtype=dtype, cache=False).predict(
+            values, nonfinite="propagate")
+        np.testing.assert_allclose(numpy_out, [np.nan, 2.0, 0.0], rtol=1e-6, equal_nan=True)
+        if not cuda_cases.HAVE_CXX:
+            pytest.skip("no host C++20 compiler for the CUDA emulation")
+        from symgrad.cuda_emu import Backend
+
+        kernel = symgrad.compile(expr, wrt=[w], inputs=[x], outputs=[expr], target="cuda", dtype=dtype, cache=False)
+        (cuda_out,) = kernel.on(Backend()).predict(values, nonfinite="propagate")
+    np.testing.assert_allclose(cuda_out, numpy_out, rtol=1e-6, equal_nan=True)

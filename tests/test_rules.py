@@ -31,6 +31,7 @@ UNARY = {
     "cosh": sp.cosh(u),
     "tanh": sp.tanh(u),
     "erf": sp.erf(u),
+    "sinc": sp.sinc(u * 3 - 2),  # both sides of the series' range
     "abs": sp.Abs(u),
     "sigmoid": F.sigmoid(u),
     "relu": F.relu(u),

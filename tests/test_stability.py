@@ -28,6 +28,8 @@ CASES = {
     "log_one_minus_sigmoid": (sp.log(1 - F.sigmoid(u)), None),
     "log1p": (sp.log(1 + u), (-0.99, np.inf)),
     "expm1": (sp.exp(u) - 1, (-np.inf, 700.0)),
+    "scaled_expm1": (3 * (sp.exp(u) - 1), (-np.inf, 700.0)),  # sympy spells it 3*exp(u) - 3
+    "exp_difference": (sp.exp(u) - sp.exp(-u), (-700.0, 700.0)),
     "tanh": (sp.tanh(u), None),
     "sigmoid_function": (F.sigmoid(u), None),
     # hard target y = 1 (y is Y_VALUE everywhere; 1 − y is 0.5 there): see test_bce_with_soft_target

@@ -31,7 +31,7 @@ from ..ir import (
     TensorType,
     TransposeView,
 )
-from ..lower import reject_non_real
+from ..lower import reject_unprintable
 from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED, Namer, identifier
 from .graph import matrix_symbols, operands, size_symbols, topological
 from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda, power_exponent
@@ -383,7 +383,7 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoint
     if free:
         names = ", ".join(sorted(map(str, free)))
         raise UnboundSymbolError(f"{names} is neither an input nor a parameter; pass it in inputs= or wrt=")
-    reject_non_real(dag.topological(roots), [("the loss", loss), *((f"the gradient in {p}", g) for p, g in zip(params, grads, strict=True)),
+    reject_unprintable(dag.topological(roots), [("the loss", loss), *((f"the gradient in {p}", g) for p, g in zip(params, grads, strict=True)),
                                              *((f"output {k}", o) for k, o in enumerate(predictions))])
     forward = set(topological([loss, *predictions]))
     hints = _names(loss, predictions, grads, params, adjoints or {})

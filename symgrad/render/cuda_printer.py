@@ -7,19 +7,21 @@ records which helpers a kernel needs. Everything printed here compiles both with
 through symgrad's emulation header, with a host C++ compiler.
 """
 
+from sympy import Rational
 from sympy.codegen.ast import float32, float64, real
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import UnsupportedError
-from .printers import KnownClassesOnly, helper_calls
+from ..functions import DSINC_TAYLOR, SINC_SERIES_BELOW, SINC_TAYLOR
+from .printers import KnownClassesOnly, helper_calls, horner
 
 PRECISIONS = {"float64": float64, "float32": float32}
 
 
 def _helpers(f, lit):
     """name -> device function text; `f` is the math-function suffix, `lit` the literal suffix."""
-    one, zero = f"1.0{lit}", f"0.0{lit}"
+    one, zero, small = f"1.0{lit}", f"0.0{lit}", f"{float(SINC_SERIES_BELOW)!r}{lit}"
     return {
         "sigmoid": (
             "__device__ inline sg_real sg_sigmoid(sg_real x) {\n"
@@ -39,6 +41,18 @@ def _helpers(f, lit):
             "}"
         ),
         "relu": "__device__ inline sg_real sg_relu(sg_real x) {\n" f"    return x > {zero} ? x : {zero};\n" "}",
+        "sinc": (  # the series near 0, where sin(x)/x is 0/0 (coefficients: symgrad.functions)
+            "__device__ inline sg_real sg_sinc(sg_real x) {\n"
+            f"    const sg_real x2 = x * x;\n    if (x2 < {small}) return {horner(SINC_TAYLOR, 'x2', lit)};\n"
+            f"    return sin{f}(x) / x;\n"
+            "}"
+        ),
+        "dsinc": (  # sinc'(x); the series near 0, where (x cos x - sin x)/x^2 cancels
+            "__device__ inline sg_real sg_dsinc(sg_real x) {\n"
+            f"    const sg_real x2 = x * x;\n    if (x2 < {small}) return x * ({horner(DSINC_TAYLOR, 'x2', lit)});\n"
+            f"    return (x * cos{f}(x) - sin{f}(x)) / x2;\n"
+            "}"
+        ),
         "step": (
             "__device__ inline sg_real sg_step(sg_real x, sg_real at_zero) {\n"
             f"    return x > {zero} ? {one} : (x == {zero} ? at_zero : {zero});\n"
@@ -62,7 +76,7 @@ def _logsumexp_helper(arity, f, lit):
     )
 
 
-@helper_calls("sigmoid", "softplus", "logsigmoid", "relu")
+@helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "sinc", "dsinc")
 class CudaExprPrinter(KnownClassesOnly, C99CodePrinter):
     """C expressions for one precision; symgrad's functions become `sg_*` device helpers."""
 
@@ -104,6 +118,9 @@ class CudaExprPrinter(KnownClassesOnly, C99CodePrinter):
 
     def _print_Pow(self, expr):
         base, exp = expr.args
+        if exp == Rational(1, 3):  # C's cbrt is real for a negative base; numpy and math give NaN
+            b = self._print(base)
+            return f"(({b}) < 0.0{self.literal_suffix} ? NAN : cbrt{self.func_suffix}({b}))"
         if exp.is_Integer and 1 <= abs(exp.p) <= 3:
             # small powers as products, parenthesized: a parent may print this node where it
             # expects a tighter-binding power (`1/x**2` must not become `1/x*x`)

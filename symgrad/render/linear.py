@@ -25,7 +25,7 @@ ELEMENTARY = {
     expm1: ("expm1", "expm1"), log1p: ("log1p", "log1p"),
 }
 HELPER_CALLS = {F.sigmoid: "sigmoid", F.softplus: "softplus", F.logsigmoid: "logsigmoid", F.relu: "relu",
-                F.logsumexp: "logsumexp"}
+                F.logsumexp: "logsumexp", sp.sinc: "sinc", F.dsinc: "dsinc"}
 
 
 def _paren(printed, level, strict=False):

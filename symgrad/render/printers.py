@@ -9,10 +9,36 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
+from .. import functions as F
 from ..errors import UnsupportedError
+from ..registry import foreign_error, is_foreign
 
+
+def horner(coefficients, var, lit=""):
+    """c0 + v*(c1 + v*(c2 + ...)) as text (the series of `symgrad.functions` for sinc)."""
+    text = f"{float(coefficients[-1])!r}{lit}"
+    for c in reversed(coefficients[:-1]):
+        text = f"{float(c)!r}{lit} + {var}*({text})"
+    return text
+
+
+_SMALL = repr(float(F.SINC_SERIES_BELOW))
 # helper name -> (numpy definition, math definition); stable forms only
 HELPERS = {
+    "sinc": (
+        f"def sinc(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where sin(x)/x is 0/0\n"
+        "    safe = np.where(small, 1.0, x)\n"
+        f"    return np.where(small, {horner(F.SINC_TAYLOR, 'x2')}, np.sin(safe)/safe)",
+        f"def scalar_sinc(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where sin(x)/x is 0/0\n"
+        f"        return {horner(F.SINC_TAYLOR, 'x2')}\n    return math.sin(x)/x",
+    ),
+    "dsinc": (
+        f"def dsinc(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where the direct form cancels\n"
+        "    safe = np.where(small, 1.0, x)\n"
+        f"    return np.where(small, x*({horner(F.DSINC_TAYLOR, 'x2')}), (safe*np.cos(safe) - np.sin(safe))/(safe*safe))",
+        f"def scalar_dsinc(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where the direct form cancels\n"
+        f"        return x*({horner(F.DSINC_TAYLOR, 'x2')})\n    return (x*math.cos(x) - math.sin(x))/x2",
+    ),
     "sigmoid": (
         "def sigmoid(x):\n    e = np.exp(-np.abs(x))  # never overflows\n"
         "    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))",
@@ -45,23 +71,14 @@ HELPERS = {
 }
 
 
-OWN_PACKAGES = ("sympy", "symgrad")  # the packages whose classes the printers know by name
-
-
 class KnownClassesOnly:
     """Printer mixin: sympy's printers dispatch on class *names* (`_print_relu`, the table entry
     "exp"), so a user's own class spelled like one of ours or sympy's would print as that function.
     Only operations whose class sympy or symgrad defines reach the dispatch; any other is our error."""
 
     def _print(self, expr, **kwargs):
-        cls = type(expr)
-        if isinstance(expr, Basic) and expr.args and (cls.__module__ or "").split(".")[0] not in OWN_PACKAGES:
-            call = f"{cls.__name__}({', '.join(map(str, expr.args))})"  # str(expr) dispatches by name too
-            raise UnsupportedError(
-                f"{cls.__name__} (in {call[:60]}) is a class defined outside sympy and symgrad; the "
-                f"{self.target_name} target prints only their functions, whatever a class is named. "
-                "Write it with supported functions (Piecewise, Max, exp, symgrad.relu ...) before compiling"
-            )
+        if isinstance(expr, Basic) and is_foreign(expr):
+            raise foreign_error(expr, f"the {self.target_name} target")
         return super()._print(expr, **kwargs)
 
 
@@ -76,7 +93,7 @@ def helper_calls(*names):
     return add
 
 
-@helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "logsumexp")
+@helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "logsumexp", "sinc", "dsinc")
 class _HelperMixin(KnownClassesOnly):
     """Printing of symgrad's functions as helper calls, shared by both Python printers."""
 
