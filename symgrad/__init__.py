@@ -15,6 +15,7 @@ from .errors import (  # noqa: E402
     SymgradError,
     UnboundSymbolError,
     UnsupportedError,
+    WorkerError,
 )
 from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh  # noqa: E402
 from .second_order import compile_hessian, hessian, hvp  # noqa: E402
@@ -24,6 +25,6 @@ __all__ = [
     "__version__", "autodiff", "nn", "check", "compile", "grad",
     "sigmoid", "relu", "softplus", "logsigmoid", "logsumexp", "tanh",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "NonFiniteError",
-    "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError",
+    "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError", "WorkerError",
     "hessian", "hvp", "compile_hessian",
 ]
