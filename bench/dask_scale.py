@@ -199,7 +199,7 @@ def main():
             case = make()
             clusters = {f"dask, {k} worker{'s' if k > 1 else ''}": LocalCluster(
                 n_workers=k, threads_per_worker=1, processes=True, memory_limit=args.memory_limit,
-                dashboard_address=None) for k in (1, 2)}
+                dashboard_address=":0") for k in (1, 2)}
             clients = {name: Client(c) for name, c in clusters.items()}
             try:
                 run_case(case, clients, args.repeats)

@@ -19,6 +19,7 @@ from .errors import (
     SymgradWarning,
     UnboundSymbolError,
     UnsupportedError,
+    WorkerError,
 )
 from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh
 from .gradient import grad
@@ -29,7 +30,7 @@ __all__ = [
     "__version__", "autodiff", "distributed", "nn", "check", "compile", "grad",
     "sigmoid", "relu", "softplus", "logsigmoid", "logsumexp", "tanh",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "NonFiniteError",
-    "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError", "SymgradWarning", "ConstantLossWarning",
+    "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError", "WorkerError", "SymgradWarning", "ConstantLossWarning",
     "hessian", "hvp", "compile_hessian",
 ]
 

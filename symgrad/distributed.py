@@ -60,7 +60,7 @@ class Plan:
 
         spec, params = self._shipped()
         blocks = [a.to_delayed().ravel() for a in self.arrays]
-        call = delayed(chunk_call, pure=True)
+        call = delayed(chunk_call)
         return [
             call(spec, self.method, self.nonfinite, params, self.fill, self.skip, self.symbols, *(b[i] for b in blocks))
             for i, size in enumerate(self.chunks) if size
@@ -88,7 +88,7 @@ class Plan:
         from dask import delayed
 
         level = self.partials()
-        add = delayed(add_partials, pure=True)
+        add = delayed(add_partials)
         while len(level) > 1:
             level = [add(*level[i : i + FAN_IN]) for i in range(0, len(level), FAN_IN)]
         return level[0]
@@ -116,7 +116,7 @@ class Plan:
             p = len(self.kernel.wrt)
             return da.concatenate([da.from_delayed(t, (n, p), self.kernel.dtype) for t, n in zip(parts, sizes)])
         widths = output_widths(self.kernel)
-        item = delayed(_item, pure=True)
+        item = delayed(_item)
         return [
             da.concatenate([da.from_delayed(item(t, j), (n, *w), self.kernel.dtype) for t, n in zip(parts, sizes)])
             for j, w in enumerate(widths)

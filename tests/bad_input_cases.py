@@ -55,6 +55,49 @@ def _matrix_log_kernel():
     return symgrad.compile(loss, wrt=[W_MAT], inputs=[X_MAT], cache=False)
 
 
+def _dask(values, chunks=2, **rechunk):
+    """GOOD with its data as dask arrays (chunked by `chunks`; `rechunk` gives some other chunks)."""
+    import dask.array as da
+
+    out = {k: da.from_array(v, chunks=chunks) if np.ndim(v) else v for k, v in values.items()}
+    return {**out, **{sp.Symbol(k, real=True): out[sp.Symbol(k, real=True)].rechunk(c) for k, c in rechunk.items()}}
+
+
+def _unknown_chunks():
+    values = _dask(GOOD)
+    keep = values[x] > -10  # boolean indexing: dask no longer knows the lengths
+    return {k: v[keep] if np.ndim(v) else v for k, v in values.items()}
+
+
+def _matrix_kernel(**kw):
+    from symgrad import nn
+
+    return symgrad.compile(nn.matrix_mlp([2, 2], **kw), cache=False)
+
+
+def _feature_chunks():
+    import dask.array as da
+
+    model = symgrad.nn.matrix_mlp([2, 2], mean=False)
+    values = {model.inputs[0]: da.ones((4, 2), chunks=(2, 1)), model.targets[0]: da.ones((4, 2), chunks=(2, 2))}
+    return _matrix_kernel(mean=False).loss({**values, **model.initial_values()})
+
+
+def _batch_mean():
+    import dask.array as da
+
+    model = symgrad.nn.matrix_mlp([2, 2])
+    values = {model.inputs[0]: da.ones((4, 2), chunks=(2, 2)), model.targets[0]: da.ones((4, 2), chunks=(2, 2))}
+    return _matrix_kernel().loss({**values, **model.initial_values()})
+
+
+def _worker_without_numpy():
+    from symgrad import remote
+
+    source = kernel().source.replace("import numpy as np", "import numpy_missing as np")
+    return remote.KernelSpec(False, "kernel", source, remote.digest(source), None, (w, b), (x, y), "float64").kernel()
+
+
 # (case, code that triggers it, exception class it must raise)
 CASES = [
     ("unsupported function for a target", lambda: kernel(sp.erf(w * x) + b * y), symgrad.UnsupportedError),
@@ -105,6 +148,12 @@ CASES = [
     ("division by a parameter that is 0", lambda: kernel(x / w + b * y).grad(bad({w: 0.0})), symgrad.NonFiniteError),
     ("NaN computed by a matrix kernel", lambda: _matrix_log_kernel().loss_and_grad(_MATRIX_NEGATIVE), symgrad.NonFiniteError),
     ("a user's Function named like one of symgrad's", lambda: kernel(_user_function("relu")(w * x) + b * y), symgrad.UnsupportedError),
+    ("dask data chunked differently", lambda: kernel().loss(_dask(GOOD, y=1)), symgrad.ShapeError),
+    ("dask data with unknown chunk sizes", lambda: kernel().loss(_unknown_chunks()), symgrad.ShapeError),
+    ("numpy and dask data mixed", lambda: kernel().loss({**_dask(GOOD), y: GOOD[y]}), symgrad.InvalidArgumentError),
+    ("dask matrix chunked across its feature axis", _feature_chunks, symgrad.ShapeError),
+    ("mean over the batch on dask data", _batch_mean, symgrad.UnsupportedError),
+    ("Dask worker that cannot load the kernel", _worker_without_numpy, symgrad.WorkerError),
 ]
 
 # compiles, but warns: (case, code that triggers it, warning class it must issue)

@@ -268,11 +268,17 @@ def test_distributed_client_runs_the_same_numbers_and_workers_load_the_text(seed
     monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path))  # the in-process workers' own cache
     remote.forget()
     lazy = _lazy(columns, 125)
+    from symgrad.optim import Adam
+    from symgrad.train import fit
+
     want = kernel.loss_and_grad({**lazy, **params})  # local threads
-    with dd.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as client:
+    want_fit = fit(kernel, params, lazy, Adam(0.01), epochs=1, minibatch=True, seed=3)
+    with dd.Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
         assert distributed._client() is client  # parameters and kernel text are scattered to every worker
         got = kernel.loss_and_grad({**lazy, **params})
+        got_fit = fit(kernel, params, lazy, Adam(0.01), epochs=1, minibatch=True, seed=3)
         statuses = client.run(remote.loaded_status)
     remote.forget()
     assert got == want
+    assert got_fit[0] == want_fit[0] and got_fit[1].tolist() == want_fit[1].tolist()
     assert list(statuses.values()) == [{kernel.name: "miss"}] * 2  # loaded from the text, stored in the cache

@@ -48,7 +48,7 @@ def test_killing_a_worker_mid_gradient_still_gives_the_exact_gradient():
     values = {**{s: a.map_blocks(_slow_copy) for s, a in lazy.items()}, **model.initial_values()}
     undisturbed = kernel.loss_and_grad(values)  # local threads, same chunks: the same tree, the same bits
     numpy_result = kernel.loss_and_grad({**columns, **model.initial_values()})
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         pids = client.run(os.getpid)
         victim = sorted(pids)[0]
