@@ -54,7 +54,7 @@ def reject_unprintable(order, labelled_roots):
     foreign = next((node for node in order if is_foreign(node)), None)
     if foreign is not None:
         raise foreign_error(foreign, "a generated kernel")
-    bad = next((node for node in order if not node.args and node.is_number and node.is_extended_real is False), None)
+    bad = next((node for node in order if _non_real_constant(node)), None)
     if bad is None:
         return
     where = next((label for label, root in labelled_roots if bad in topological([root])), "the model")
@@ -62,6 +62,13 @@ def reject_unprintable(order, labelled_roots):
         f"{where} contains the non-real number {bad}; symgrad works over the reals "
         "(write the model with real functions; complex intermediate values are not supported)"
     )
+
+
+def _non_real_constant(node):
+    """An atom that is a number and not real (I, zoo); functions (a Lambda such as sympy's
+    IdentityFunction, whose assumptions raise) are not numbers."""
+    return (not node.args and isinstance(node, sp.Expr) and not isinstance(node, sp.Lambda)
+            and node.is_number and node.is_extended_real is False)
 
 
 @gc_paused()
