@@ -1,11 +1,13 @@
 """Loading generated modules and calling them with a `values` mapping."""
 
 import linecache
+import math
 import types
 
 import numpy as np
 
 from .errors import NonFiniteError, ShapeError
+from .prepared import PreparedBinding
 from .values import bind
 
 
@@ -33,6 +35,7 @@ class Kernel:
         self.inputs = [v.symbol for v in ir.data]
         self.dtype = np.dtype(ir.dtype)
         self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
+        self._prepared = PreparedBinding(self.inputs, self.wrt, target != "numpy") if self.dtype == np.float64 else None
 
     @classmethod
     def from_cache(cls, source, module, name, wrt, inputs, dtype, target, build_ir, status="hit"):
@@ -42,6 +45,7 @@ class Kernel:
         kernel.source, kernel.module, kernel.target, kernel.name = source, module, target, name
         kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
         kernel.cache_status = status
+        kernel._prepared = PreparedBinding(kernel.inputs, kernel.wrt, target != "numpy") if kernel.dtype == np.float64 else None
         return kernel
 
     @property
@@ -55,6 +59,9 @@ class Kernel:
 
     def arguments(self, values, nonfinite="raise"):
         """Positional arguments of the generated functions, checked: data arrays, then parameters."""
+        fast = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
+        if fast is not None:
+            return fast
         bound, batch = bind(self.inputs + self.wrt, values, dtype=self.dtype, nonfinite=nonfinite, scalar=set(self.wrt))
         if len(batch) > 1:
             raise ShapeError(f"data must be one value per sample (1-D), got batch shape {batch}")
@@ -77,13 +84,15 @@ class Kernel:
 
     def loss(self, values, nonfinite="raise"):
         value = float(self.module.loss(*self.arguments(values, nonfinite)))
-        self._finite(nonfinite, loss=value)
+        if not math.isfinite(value):
+            self._finite(nonfinite, loss=value)
         return value
 
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        value, grads = float(value), [float(g) for g in grads]
-        self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
+        value, grads = float(value), list(map(float, grads))
+        if not math.isfinite(value + sum(grads)):  # one test; a sum that overflowed is looked at closely
+            self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
         return value, grads
 
     def grad(self, values, nonfinite="raise"):
