@@ -118,7 +118,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
     parser.add_argument("--dtypes", default="float32,float64")
-    parser.add_argument("--only", default="", help="run the cases whose 'sizes activation batch' contains this")
+    parser.add_argument("--only", default="", help="run the cases whose 'SIZES ACTIVATION BBATCH' (e.g. '64-32-10 tanh B4096') contains this")
     parser.add_argument("--no-derive", action="store_true", help="skip the derivation timings")
     args = parser.parse_args(argv)
     repeats, min_time = (3, 0.05) if args.quick else (7, 0.3)
@@ -141,7 +141,7 @@ def main(argv=None):
         peak = matmul_peak(dtype)
         print(f"{dtype} matmul peak (2048² @ 2048²): {peak / 1e9:.1f} GFLOP/s")
         for sizes, activation, batch in CASES:
-            if args.only not in f"{'-'.join(map(str, sizes))} {activation} {batch}":
+            if args.only not in f"{'-'.join(map(str, sizes))} {activation} B{batch}":
                 continue
             kernel = symgrad.compile(symgrad.nn.matrix_mlp(list(sizes), activation=activation), dtype=dtype)
             rng = np.random.default_rng(0)

@@ -1,10 +1,13 @@
 """`symgrad.compile`: expression or Model → symbolic gradient → IR → generated module → Kernel."""
 
 
+import dataclasses
+
 from . import cache as kernel_cache
 from . import symbolic
 from .dag import op_count
 from .errors import InvalidArgumentError, SizeLimitError, UnsupportedError
+from .lift import LiftedKernel, can_lift, matrix_form
 from .lower import lower
 from .nn import Model
 from .render.numpy_target import render_numpy
@@ -93,6 +96,29 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
     """
     if target not in TARGETS:
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
+    if (isinstance(expr, Model) and target == "numpy" and method == "reverse" and rewrites is None and max_ops is None
+            and dtype in DTYPES and can_lift(expr, wrt, inputs, outputs)):
+        return _lifted(expr, name, dtype, cache)
+    return _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache)
+
+
+def _lifted(model, name, dtype, cache):
+    """A `LiftedKernel`: the scalar kernel for small batches, the dense layers as matrices for large ones."""
+    from .matrix.kernel import compile_matrix
+
+    named = dataclasses.replace(model, name=name) if name else model
+
+    def matrix():
+        loss, params, inputs, outputs = matrix_form(named)
+        return compile_matrix(loss, params, inputs, outputs, f"{named.name}_matrix", dtype, "numpy",
+                              kernel_cache.resolve(cache))
+
+    return LiftedKernel(named, dtype, lambda: _compile(named, None, None, "numpy", (), None, dtype, "reverse",
+                                                       None, None, cache), matrix)
+
+
+def _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache):
+    """`compile` through the scalar pipeline (or the matrix one for matrix-level models)."""
     if _matrix_level(expr, wrt):
         from .matrix.kernel import compile_matrix
 

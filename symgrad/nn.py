@@ -10,10 +10,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+from sympy.core.add import _addsort
+from sympy.core.mul import _mulsort
 
 from .errors import InvalidArgumentError
 from .functions import activation as _activation
 from .functions import logsumexp, softplus
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """outputs_j = activation(Σ_i weights[i][j] · inputs_i + biases[j])."""
+
+    weights: tuple  # rows of symbols, input-major
+    biases: tuple
+    activation: str
+
+
+@dataclass(frozen=True)
+class DenseStack:
+    """The dense layers of a scalar model, in order, and the name of its loss (see `symgrad.lift`)."""
+
+    layers: tuple
+    loss: str
 
 
 @dataclass(frozen=True)
@@ -27,6 +46,7 @@ class Model:
     targets: tuple
     outputs: tuple
     init: dict = field(default_factory=dict, compare=False)
+    structure: DenseStack | None = field(default=None, compare=False)  # the dense layers, when nn.mlp built them
 
     @property
     def data(self):
@@ -53,13 +73,49 @@ def dense(inputs, units, activation="sigmoid", layer=1):
     act = _activation(activation)
     W = [[sp.Symbol(f"W{layer}_{i}_{j}", real=True) for j in range(units)] for i in range(len(inputs))]
     b = [sp.Symbol(f"b{layer}_{j}", real=True) for j in range(units)]
-    outs = [act(sp.Add(*[W[i][j] * x for i, x in enumerate(inputs)]) + b[j]) for j in range(units)]
+    if all(isinstance(x, (sp.Symbol, sp.Function)) and x.is_commutative for x in inputs):
+        # products of symbols and function values: no term can carry a minus sign
+        outs = [_apply(act, _weighted_sum([W[i][j] for i in range(len(inputs))], inputs, b[j])) for j in range(units)]
+    else:  # numbers among the inputs: let sympy simplify the products
+        outs = [act(sp.Add(*[W[i][j] * x for i, x in enumerate(inputs)]) + b[j]) for j in range(units)]
     return outs, [w for row in W for w in row], b
+
+
+def _weighted_sum(weights, inputs, bias):
+    """Σ w·x + b as sympy's constructors would build it, without their simplification passes.
+
+    Each weight and the bias are distinct symbols, so sympy would only sort the factors and the
+    terms (nothing combines); its flattening also asks assumption queries of every input, which
+    dominates building a wide network. tests/test_lift.py checks the result is the same expression.
+    """
+    terms = []
+    for w, x in zip(weights, inputs, strict=True):
+        factors = [w, x]
+        _mulsort(factors)
+        terms.append(sp.Mul._from_args(factors, is_commutative=True))
+    terms.append(bias)
+    _addsort(terms)
+    return sp.Add._from_args(terms, is_commutative=True)
+
+
+def _apply(act, z):
+    """act(z) without its evaluation pass for sympy function classes (their `eval` only simplifies numbers
+    and extracts minus signs; a dense layer's sum of products has neither), so a wide layer's `tanh`
+    does not walk its argument."""
+    if isinstance(act, type) and issubclass(act, sp.Function):
+        return act(z, evaluate=False)
+    return act(z)
 
 
 def squared_error(pred, target):
     """Σ_k (pred_k − target_k)², the seed's error."""
-    return sp.Add(*[(p - t) ** 2 for p, t in zip(pred, target, strict=True)])
+    return sp.Add(*[_square(p - t) for p, t in zip(pred, target, strict=True)])
+
+
+def _square(e):
+    """e², skipping sympy's power evaluation for a symbolic sum: it returns the same Pow after asking
+    whether each term is infinite, which walks the whole network below (seconds for a wide one)."""
+    return sp.Pow(e, 2, evaluate=False) if e.is_Add and not e.is_number else e**2
 
 
 def mean_squared_error(pred, target):
@@ -114,7 +170,7 @@ def mlp(sizes, activation="sigmoid", output_activation=None, loss="squared_error
     if loss not in LOSSES:
         raise InvalidArgumentError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
     xs, ys = symbols("x", sizes[0]), symbols("y", sizes[-1])
-    h, params = xs, []
+    h, params, dense_layers = xs, [], []
     rng = np.random.default_rng(seed)
     init = {}
     for layer, units in enumerate(sizes[1:], start=1):
@@ -122,13 +178,15 @@ def mlp(sizes, activation="sigmoid", output_activation=None, loss="squared_error
         act = (output_activation or activation) if last else activation
         fan_in = len(h)
         h, W, b = dense(h, units, act, layer)
+        dense_layers.append(DenseLayer(tuple(tuple(W[i * units:(i + 1) * units]) for i in range(fan_in)), tuple(b), act))
         for w in W:
             init[w] = rng.normal() / np.sqrt(fan_in)
         for bias in b:
             init[bias] = 0.0
         params += W + b
     label = name or "mlp_" + "_".join(map(str, sizes))
-    return Model(label, LOSSES[loss](h, ys), tuple(params), tuple(xs), tuple(ys), tuple(h), init)
+    return Model(label, LOSSES[loss](h, ys), tuple(params), tuple(xs), tuple(ys), tuple(h), init,
+                 DenseStack(tuple(dense_layers), loss))
 
 
 # matrix form: a batch is one N×d MatrixSymbol (see symgrad.matrix.layers)

@@ -36,7 +36,7 @@ class PreparedBinding:
 
     def __init__(self, inputs, wrt, contiguous=False):
         self._symbols = list(inputs) + list(wrt)
-        self._names = [str(s) for s in self._symbols]  # printed once, not per call
+        self._names = None  # printed once, when a mapping first keys a value by name
         self._n_data, self._contiguous = len(inputs), contiguous
         self._layout = None
 
@@ -44,7 +44,10 @@ class PreparedBinding:
         """Where each argument's value sits in `keys` (the symbol itself first, then its name), or None."""
         where = {key: i for i, key in enumerate(keys) if not isinstance(key, str)}
         by_name = {key: i for i, key in enumerate(keys) if isinstance(key, str)}
-        positions = [where.get(symbol, by_name.get(name)) for symbol, name in zip(self._symbols, self._names, strict=True)]
+        if by_name and self._names is None:
+            self._names = [str(s) for s in self._symbols]
+        names = self._names if by_name else [None] * len(self._symbols)
+        positions = [where.get(symbol, by_name.get(name)) for symbol, name in zip(self._symbols, names, strict=True)]
         if None in positions:
             return None
         gather = operator.itemgetter(*positions) if len(positions) > 1 else lambda given: tuple(given[i] for i in positions)

@@ -21,6 +21,20 @@ def load_module(source, name):
     return module
 
 
+def scalar_arguments(kernel, values, nonfinite):
+    """The checked positional arguments of a scalar kernel's functions: data arrays, then parameters."""
+    fast = kernel._prepared.arguments(values, nonfinite) if kernel._prepared is not None else None
+    if fast is not None:
+        return fast
+    bound, batch = bind(kernel.inputs + kernel.wrt, values, dtype=kernel.dtype, nonfinite=nonfinite, scalar=set(kernel.wrt))
+    if len(batch) > 1:
+        raise ShapeError(f"data must be one value per sample (1-D), got batch shape {batch}")
+    n = batch[0] if batch else 1
+    data = [np.ascontiguousarray(np.broadcast_to(bound[s], (n,))) for s in kernel.inputs]
+    params = [bound[s].item() if kernel.dtype == np.float64 else bound[s] for s in kernel.wrt]
+    return data + params
+
+
 class Kernel:
     """A generated kernel bound to its model: call it with the same `values` as autodiff.
 
@@ -59,16 +73,7 @@ class Kernel:
 
     def arguments(self, values, nonfinite="raise"):
         """Positional arguments of the generated functions, checked: data arrays, then parameters."""
-        fast = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
-        if fast is not None:
-            return fast
-        bound, batch = bind(self.inputs + self.wrt, values, dtype=self.dtype, nonfinite=nonfinite, scalar=set(self.wrt))
-        if len(batch) > 1:
-            raise ShapeError(f"data must be one value per sample (1-D), got batch shape {batch}")
-        n = batch[0] if batch else 1
-        data = [np.ascontiguousarray(np.broadcast_to(bound[s], (n,))) for s in self.inputs]
-        params = [bound[s].item() if self.dtype == np.float64 else bound[s] for s in self.wrt]
-        return data + params
+        return scalar_arguments(self, values, nonfinite)
 
     def _finite(self, nonfinite, **results):
         """Under nonfinite="raise", our error naming every result that came out NaN or Inf."""
@@ -83,14 +88,20 @@ class Kernel:
             )
 
     def loss(self, values, nonfinite="raise"):
-        value = float(self.module.loss(*self.arguments(values, nonfinite)))
+        return self._checked_loss(self.module.loss(*self.arguments(values, nonfinite)), nonfinite)
+
+    def _checked_loss(self, value, nonfinite):
+        value = float(value)
         if not math.isfinite(value):
             self._finite(nonfinite, loss=value)
         return value
 
     def loss_and_grad(self, values, nonfinite="raise"):
-        value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        value, grads = float(value), list(map(float, grads))
+        return self._checked_loss_and_grad(self.module.loss_and_grad(*self.arguments(values, nonfinite)), nonfinite)
+
+    def _checked_loss_and_grad(self, result, nonfinite):
+        """(loss, gradients) as floats; under nonfinite="raise", our error if any is NaN or Inf."""
+        value, grads = float(result[0]), list(map(float, result[1]))
         if not math.isfinite(value + sum(grads)):  # one test; a sum that overflowed is looked at closely
             self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
         return value, grads
