@@ -53,25 +53,32 @@ def _scalar_order(model):
 
 
 def can_lift(model, wrt, inputs, outputs):
-    """Whether `compile(model, ...)` may answer through the matrix form (defaults only, nn.mlp structure)."""
+    """Whether `compile(model, ...)` may answer through the matrix form: nn.mlp structure (or one
+    `symgrad.recognize` found), a liftable loss, every parameter and data symbol in `wrt`/`inputs`."""
     stack = getattr(model, "structure", None)
     return (isinstance(stack, DenseStack) and stack.loss in MATRIX_LOSSES
-            and all(isinstance(layer.activation, str) for layer in stack.layers) and wrt is None and inputs is None and not outputs
-            and _scalar_order(model) == list(model.params))
+            and all(isinstance(layer.activation, str) for layer in stack.layers) and not outputs
+            and (wrt is None or sorted(wrt, key=str) == sorted(model.params, key=str))
+            and (inputs is None or sorted(inputs, key=str) == sorted(model.data, key=str)))
 
 
 class LiftedKernel(Kernel):
     """A scalar `Kernel` whose large batches run through the model's matrix kernel."""
 
-    def __init__(self, model, dtype, compile_scalar, compile_matrix):
+    def __init__(self, model, dtype, compile_scalar, compile_matrix, wrt=None, inputs=None):
         self.name, self.target, self.dtype = model.name, "numpy", np.dtype(dtype)
-        self.wrt, self.inputs = list(model.params), list(model.data)
+        self.wrt = list(model.params) if wrt is None else list(wrt)
+        self.inputs = list(model.data) if inputs is None else list(inputs)
+        where = {s: k for k, s in enumerate(self.wrt)}
+        order = [where[s] for s in _scalar_order(model)]  # matrix entries, row by row, as wrt positions
+        self._order = None if order == list(range(len(order))) else np.array(order)
+        at = {s: k for k, s in enumerate(self.inputs)}
+        self._features, self._targets = [at[s] for s in model.inputs], [at[s] for s in model.targets]
         self._model, self._compile_scalar, self._compile_matrix = model, compile_scalar, compile_matrix
         self._scalar = compile_scalar() if len(self.wrt) <= SMALL_MODEL else None
         self._matrix = None if self._scalar is not None else compile_matrix()
         self._prepared = PreparedBinding(self.inputs, self.wrt) if self.dtype == np.float64 else None
         self._shapes = [(len(layer.weights), len(layer.biases)) for layer in model.structure.layers]
-        self._n_inputs = len(model.inputs)
 
     @property
     def scalar(self):
@@ -102,8 +109,10 @@ class LiftedKernel(Kernel):
     def _matrix_arguments(self, args):
         """Scalar kernel arguments (data columns, parameter numbers) as the matrix kernel's (X, Y, W1, b1, ...)."""
         data, theta = args[:len(self.inputs)], np.asarray(args[len(self.inputs):], dtype=self.dtype)
-        X = np.stack(data[:self._n_inputs], axis=1)
-        Y = np.stack(data[self._n_inputs:], axis=1)
+        if self._order is not None:
+            theta = theta[self._order]
+        X = np.stack([data[k] for k in self._features], axis=1)
+        Y = np.stack([data[k] for k in self._targets], axis=1)
         out, start = [X, Y], 0
         for rows, cols in self._shapes:
             out.append(theta[start:start + rows * cols].reshape(rows, cols))
@@ -130,6 +139,8 @@ class LiftedKernel(Kernel):
             return self.scalar.loss_and_grad(values, nonfinite)
         value, grads = self.matrix.module.loss_and_grad(*self._matrix_arguments(args))
         flat = np.concatenate([np.ravel(g) for g in grads])
+        if self._order is not None:
+            flat[self._order] = flat.copy()  # wrt order
         value = float(value)
         if not (np.isfinite(value) and np.isfinite(flat).all()):
             self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, flat.tolist(), strict=True)})
@@ -141,6 +152,8 @@ class LiftedKernel(Kernel):
         for s in self._model.targets:
             if s not in filled and str(s) not in filled:
                 filled[s] = 0.0
+        if not self._model.outputs:  # an expression compiled without outputs= has none to predict
+            return []
         args = self.arguments(filled, nonfinite)
         if self._small(args):
             return self.scalar.predict(values, nonfinite)

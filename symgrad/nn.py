@@ -73,12 +73,17 @@ def dense(inputs, units, activation="sigmoid", layer=1):
     act = _activation(activation)
     W = [[sp.Symbol(f"W{layer}_{i}_{j}", real=True) for j in range(units)] for i in range(len(inputs))]
     b = [sp.Symbol(f"b{layer}_{j}", real=True) for j in range(units)]
+    return dense_outputs(inputs, W, b, act), [w for row in W for w in row], b
+
+
+def dense_outputs(inputs, W, b, act):
+    """[act(Σ_i W[i][j] · inputs_i + b[j]) for each unit j] for given weight and bias symbols."""
+    units = range(len(b))
     if all(isinstance(x, (sp.Symbol, sp.Function)) and x.is_commutative for x in inputs):
         # products of symbols and function values: no term can carry a minus sign
-        outs = [_apply(act, _weighted_sum([W[i][j] for i in range(len(inputs))], inputs, b[j])) for j in range(units)]
-    else:  # numbers among the inputs: let sympy simplify the products
-        outs = [act(sp.Add(*[W[i][j] * x for i, x in enumerate(inputs)]) + b[j]) for j in range(units)]
-    return outs, [w for row in W for w in row], b
+        return [_apply(act, _weighted_sum([W[i][j] for i in range(len(inputs))], inputs, b[j])) for j in units]
+    # sums or numbers among the inputs: let sympy simplify the products
+    return [act(sp.Add(*[W[i][j] * x for i, x in enumerate(inputs)]) + b[j]) for j in units]
 
 
 def _weighted_sum(weights, inputs, bias):

@@ -124,7 +124,8 @@ def test_models_without_a_matrix_form_keep_the_scalar_kernel():
     bce = nn.mlp([2, 3, 1], loss="binary_cross_entropy")
     assert not isinstance(symgrad.compile(bce, cache=False), LiftedKernel)
     model = nn.mlp([2, 3, 1])
-    assert not isinstance(symgrad.compile(model, wrt=list(model.params)[::-1], cache=False), LiftedKernel)
+    assert not isinstance(symgrad.compile(model, outputs=[model.outputs[0] * 2], cache=False), LiftedKernel)
+    assert not isinstance(symgrad.compile(model, max_ops=10**9, cache=False), LiftedKernel)
     assert not isinstance(symgrad.compile(model, rewrites=(), cache=False), LiftedKernel)
     assert not isinstance(symgrad.compile(model, target="cuda"), LiftedKernel)
 
@@ -152,3 +153,51 @@ def test_fast_network_construction_builds_the_expression_sympy_would(activation)
     want = sp.Add(*[(p - t) ** 2 for p, t in zip(h, model.targets, strict=True)])
     assert model.loss == want and sp.srepr(model.loss) == sp.srepr(want)
     assert list(model.outputs) == h
+
+
+def _hand_written_seed():
+    """The seed network written out by hand, the way the seed text does, not through nn.mlp."""
+    x = sp.symbols("x0:4", real=True)
+    y = sp.Symbol("t", real=True)
+    W = [[sp.Symbol(f"w_{i}{j}", real=True) for j in range(3)] for i in range(4)]
+    b = [sp.Symbol(f"c_{j}", real=True) for j in range(3)]
+    V = [sp.Symbol(f"v_{j}", real=True) for j in range(3)]
+    d = sp.Symbol("d", real=True)
+    hidden = [symgrad.sigmoid(sum(W[i][j] * x[i] for i in range(4)) + b[j]) for j in range(3)]
+    out = symgrad.sigmoid(sum(V[j] * hidden[j] for j in range(3)) + d)
+    params = [w for row in W for w in row] + b + V + [d]
+    return (out - y) ** 2, params, [*x, y]
+
+
+def test_hand_written_dense_network_is_recognised_and_lifted(rng):
+    loss, params, data = _hand_written_seed()
+    order = rng.permutation(len(params))
+    wrt = [params[k] for k in order]
+    kernel = symgrad.compile(loss, wrt=wrt, inputs=data[::-1], cache=False)
+    assert isinstance(kernel, LiftedKernel)
+    plain = symgrad.compile(loss, wrt=wrt, inputs=data[::-1], max_ops=10**9, cache=False)
+    assert not isinstance(plain, LiftedKernel)
+    for n in (3, 100):
+        values = {**{p: float(v) for p, v in zip(params, rng.normal(size=len(params)), strict=True)},
+                  **{s: rng.normal(size=n) for s in data}}
+        value, grads = kernel.loss_and_grad(values)
+        want_value, want_grads = plain.loss_and_grad(values)
+        np.testing.assert_allclose(value, want_value, rtol=1e-12)
+        np.testing.assert_allclose(grads, want_grads, rtol=1e-10, atol=1e-14)
+    assert kernel.predict(values) == plain.predict(values) == []
+
+
+@pytest.mark.parametrize("change", ["shared_weight", "extra_term", "weight_squared", "two_biases"])
+def test_expressions_that_are_not_dense_networks_keep_the_unrolled_kernel(change):
+    loss, params, data = _hand_written_seed()
+    w, v = params[0], params[-2]
+    if change == "shared_weight":
+        loss, params = loss.xreplace({params[1]: w}), [p for p in params if p != params[1]]
+    elif change == "extra_term":
+        loss = loss + w**2
+    elif change == "weight_squared":
+        loss = loss.xreplace({w: w**2})
+    else:
+        loss = loss.xreplace({v: v + params[12]})
+    kernel = symgrad.compile(loss, wrt=params, inputs=data, cache=False)
+    assert not isinstance(kernel, LiftedKernel)
