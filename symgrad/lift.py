@@ -127,7 +127,7 @@ class LiftedKernel(Kernel):
     def loss(self, values, nonfinite="raise"):
         args = self.arguments(values, nonfinite)
         if self._small(args):
-            return self.scalar.loss(values, nonfinite)
+            return self.scalar._checked_loss(self.scalar.module.loss(*args), nonfinite)
         value = float(self.matrix.module.loss(*self._matrix_arguments(args)))
         if not np.isfinite(value):
             self._finite(nonfinite, loss=value)
@@ -135,8 +135,8 @@ class LiftedKernel(Kernel):
 
     def loss_and_grad(self, values, nonfinite="raise"):
         args = self.arguments(values, nonfinite)
-        if self._small(args):
-            return self.scalar.loss_and_grad(values, nonfinite)
+        if self._small(args):  # the per-sample loop: bound once, checked as the scalar kernel checks
+            return self.scalar._checked_loss_and_grad(self.scalar.module.loss_and_grad(*args), nonfinite)
         value, grads = self.matrix.module.loss_and_grad(*self._matrix_arguments(args))
         flat = np.concatenate([np.ravel(g) for g in grads])
         if self._order is not None:
