@@ -149,6 +149,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated subset of the problems")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -160,7 +161,7 @@ def main(argv=None):
     print(f"{'':2}{'route':<52}{'median':>15}{'ratio':>11}")
     summary, hand = [], []
     for size in [int(s) for s in args.sizes.split(",")]:
-        for problem in PROBLEMS:
+        for problem in args.problems.split(","):
             t = bench(problem, size, args.repeats, torch)
             hand.append((problem, size, t["generated hessian (closed form)"] / t["hand-written numpy (closed form)"]))
             if torch is not None:
