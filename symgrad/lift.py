@@ -103,8 +103,7 @@ class LiftedKernel(Kernel):
         return f"<symgrad LiftedKernel {self.name!r} params={len(self.wrt)} inputs={len(self.inputs)} (dense layers as matrices)>"
 
     def arguments(self, values, nonfinite="raise"):
-        return self.scalar.arguments(values, nonfinite) if self._scalar is not None else scalar_arguments(
-            self, values, nonfinite)
+        return scalar_arguments(self, values, nonfinite)
 
     def _matrix_arguments(self, args):
         """Scalar kernel arguments (data columns, parameter numbers) as the matrix kernel's (X, Y, W1, b1, ...)."""

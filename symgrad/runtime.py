@@ -73,8 +73,7 @@ class Kernel:
 
     def arguments(self, values, nonfinite="raise"):
         """Positional arguments of the generated functions, checked: data arrays, then parameters."""
-        fast = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
-        return fast if fast is not None else scalar_arguments(self, values, nonfinite)
+        return scalar_arguments(self, values, nonfinite)
 
     def _finite(self, nonfinite, **results):
         """Under nonfinite="raise", our error naming every result that came out NaN or Inf."""

@@ -201,3 +201,15 @@ def test_expressions_that_are_not_dense_networks_keep_the_unrolled_kernel(change
         loss = loss.xreplace({v: v + params[12]})
     kernel = symgrad.compile(loss, wrt=params, inputs=data, cache=False)
     assert not isinstance(kernel, LiftedKernel)
+
+
+def test_float32_lifted_kernel_matches_the_float32_scalar_kernel(rng):
+    model = nn.mlp([4, 8, 2], activation="tanh", seed=3)
+    kernel = symgrad.compile(model, dtype="float32", cache=False)
+    plain = symgrad.compile(model.loss, wrt=list(model.params), inputs=list(model.data), dtype="float32", cache=False)
+    values = _values(model, 200, rng)
+    assert isinstance(kernel, LiftedKernel) and kernel.matrix.dtype == np.float32
+    value, grads = kernel.loss_and_grad(values)
+    want_value, want_grads = plain.loss_and_grad(values)
+    np.testing.assert_allclose(value, want_value, rtol=1e-4)
+    np.testing.assert_allclose(grads, want_grads, rtol=1e-3, atol=1e-4 * np.abs(want_grads).max())
