@@ -5,6 +5,7 @@
 For x^T A x, least squares ||M x - b||^2 and logistic regression (softplus(X w) - y * X w, i.e.
 binary cross-entropy of sigmoid(X w)), with n parameters and N = 2n rows, float64:
 - generated: `symgrad.matrix.compile_hessian` (the closed form: A + A^T, M^T (2 M), X^T (D * X));
+- hand-written numpy: the same closed forms typed by hand (`X.T @ (X * (s * (1 - s)))`);
 - torch: `torch.autograd.functional.hessian` of the same loss written in torch (default loop over
   n backward passes, and `vectorize=True`), and `torch.autograd.functional.hvp`;
 - numeric: central differences of the generated gradient, one column per basis direction
@@ -26,7 +27,7 @@ import numpy as np  # noqa: E402
 import sympy as sp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_seconds  # noqa: E402
+from _timing import interleaved_medians, median_seconds  # noqa: E402
 
 from symgrad.matrix import SumAll, compile_hessian, layers  # noqa: E402
 
@@ -48,6 +49,17 @@ PROBLEMS = {
     "x^T A x": (x.T * A * x, [A]),
     "least squares": (SumAll(sp.HadamardPower(M * x - b, 2)), [M, b]),
     "logistic regression": (layers.binary_cross_entropy_logits(X * x, y), [X, y]),
+}
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+HAND_HESSIANS = {  # the closed forms as a person writes them in numpy
+    "x^T A x": lambda v: v[A] + v[A].T,
+    "least squares": lambda v: 2 * (v[M].T @ v[M]),
+    "logistic regression": lambda v: (lambda s: v[X].T @ (v[X] * (s * (1 - s))))(_sigmoid(v[X] @ v[x])),
 }
 
 
@@ -96,7 +108,10 @@ def bench(problem, size, repeats, torch):
     (Hv,) = kernel.module.hvp(*args, v)
     np.testing.assert_allclose(Hv, H @ v, rtol=1e-8, atol=1e-8 * np.abs(H).max())
     slow = size >= 500
-    t = {"generated hessian (closed form)": median_seconds(lambda: kernel.module.hessian(*args), repeats, 0.05)}
+    hand = HAND_HESSIANS[problem]
+    np.testing.assert_allclose(hand(values), H, rtol=1e-10, atol=1e-12 * np.abs(H).max())
+    t = interleaved_medians({"generated hessian (closed form)": lambda: kernel.module.hessian(*args),
+                             "hand-written numpy (closed form)": lambda: hand(values)}, repeats, 0.05)
     num = _numeric_hessian(kernel, [a.copy() if np.ndim(a) else a for a in args], size)
     np.testing.assert_allclose(num, H, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(H).max()))
     t["numeric: differences of generated gradient (2n)"] = median_seconds(
@@ -134,6 +149,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated subset of the problems")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -143,12 +159,16 @@ def main(argv=None):
         torch = None
         print("torch is not installed: PyTorch rows are skipped")
     print(f"{'':2}{'route':<52}{'median':>15}{'ratio':>11}")
-    summary = []
+    summary, hand = [], []
     for size in [int(s) for s in args.sizes.split(",")]:
-        for problem in PROBLEMS:
+        for problem in args.problems.split(","):
             t = bench(problem, size, args.repeats, torch)
+            hand.append((problem, size, t["generated hessian (closed form)"] / t["hand-written numpy (closed form)"]))
             if torch is not None:
                 summary.append((problem, size, t["torch.autograd.functional.hessian"] / t["generated hessian (closed form)"]))
+    print("generated Hessian time / hand-written numpy (goal: <= 1.0x)")
+    for problem, size, ratio in hand:
+        print(f"  {problem:<22} n = {size:<6}{ratio:10.2f}x")
     if summary:
         print("speed-up of the generated Hessian over torch.autograd.functional.hessian (goal at n = 1000: >= 10x)")
         for problem, size, ratio in summary:

@@ -1,44 +1,62 @@
-"""One training step (forward, backward, SGD update) of a 784-256-10 tanh MLP, softmax cross-entropy.
+"""One training step (forward, backward, SGD update) of an MLP with softmax cross-entropy.
 
     PYTHONPATH=. python bench/mlp_step.py [--quick]
 
 generated numpy (symgrad.compile of symgrad.nn.matrix_mlp) vs hand-written numpy backprop vs PyTorch
-eager CPU (vs JAX jit when installed), batch 256 and 4096, float32 and float64: median of repeats,
-ratios to hand-written numpy, and the fraction of this machine's matmul peak (FLOPs of the step's
-products / step time, against a measured large square matmul). Then the derivation + generation
-time for several widths (sizes symbolic until the call).
+eager CPU (vs JAX jit when installed), for the rows of CASES: 784-256-10 tanh at batch 256 and 4096,
+sigmoid MLPs at batch 256, 64-32-10 at batch 4096; float32 and float64. Every implementation runs
+single-threaded (BLAS and torch), their repeats taken in turn; after checking that the generated and
+hand-written gradients agree, medians, ratios to hand-written numpy, and the fraction of this machine's
+matmul peak (FLOPs of the step's products / step time, against a measured large square matmul). Then
+the derivation + generation time for several widths (sizes symbolic until the call).
 """
 
 import argparse
+import os
 import sys
-import time
-from pathlib import Path
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy loads its BLAS
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_seconds  # noqa: E402
+from _timing import interleaved_medians, median_seconds  # noqa: E402
 
 import symgrad  # noqa: E402
 
-SIZES = (784, 256, 10)
 LR = 0.1
+# (sizes, activation, batch): each runs in float32 and float64
+CASES = [((784, 256, 10), "tanh", 256), ((784, 256, 10), "tanh", 4096),
+         ((64, 64, 10), "sigmoid", 256), ((784, 256, 10), "sigmoid", 256),
+         ((64, 32, 10), "tanh", 4096), ((64, 32, 10), "sigmoid", 4096)]
+HAND_ACTIVATIONS = {  # (activation, its derivative from the activation's value), as people write them
+    "tanh": (np.tanh, lambda h: 1 - h * h),
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda h: h * (1 - h)),
+}
 
 
-def hand_step(X, Y, W1, b1, W2, b2):
-    """Textbook backprop, written by hand."""
+def hand_grads(activation, X, Y, W1, b1, W2, b2):
+    """Textbook backprop, written by hand: the gradients."""
+    act, dact = HAND_ACTIVATIONS[activation]
     n = X.shape[0]
-    h1 = np.tanh(X @ W1 + b1)
+    h1 = act(X @ W1 + b1)
     z2 = h1 @ W2 + b2
     e = np.exp(z2 - z2.max(axis=1, keepdims=True))
     p = e / e.sum(axis=1, keepdims=True)
     d2 = (p - Y) / n
     dW2 = h1.T @ d2
     db2 = d2.sum(axis=0, keepdims=True)
-    d1 = (d2 @ W2.T) * (1 - h1 * h1)
+    d1 = (d2 @ W2.T) * dact(h1)
     dW1 = X.T @ d1
     db1 = d1.sum(axis=0, keepdims=True)
-    for p_, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
+    return [dW1, db1, dW2, db2]
+
+
+def hand_step(activation, X, Y, *params):
+    for p_, g in zip(params, hand_grads(activation, X, Y, *params), strict=True):
         p_ -= LR * g
 
 
@@ -53,8 +71,11 @@ def generated_step(kernel):
     return step
 
 
-def torch_step(dtype):
+def torch_step(activation):
     import torch
+
+    torch.set_num_threads(1)
+    act = {"tanh": torch.tanh, "sigmoid": torch.sigmoid}[activation]
 
     def make(X, Y, *params):
         tX, labels = torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1))
@@ -62,7 +83,7 @@ def torch_step(dtype):
 
         def step():
             W1, b1, W2, b2 = tp
-            loss = torch.nn.functional.cross_entropy(torch.tanh(tX @ W1 + b1) @ W2 + b2, labels)
+            loss = torch.nn.functional.cross_entropy(act(tX @ W1 + b1) @ W2 + b2, labels)
             grads = torch.autograd.grad(loss, tp)
             with torch.no_grad():
                 for p_, g in zip(tp, grads, strict=True):
@@ -73,8 +94,8 @@ def torch_step(dtype):
     return make
 
 
-def _params(rng, dtype):
-    d, h, k = SIZES
+def _params(rng, sizes, dtype):
+    d, h, k = sizes
     return [(rng.normal(size=s) * 0.05).astype(dtype) for s in ((d, h), (1, h), (h, k), (1, k))]
 
 
@@ -88,14 +109,17 @@ def matmul_peak(dtype, n=2048):
     return 2 * n**3 / median_seconds(lambda: a @ b, repeats=5, min_time=0.3)
 
 
-def step_flops(batch):
-    d, h, k = SIZES
+def step_flops(sizes, batch):
+    d, h, k = sizes
     return 2 * batch * (d * h + h * k) + 2 * batch * (h * k) * 2 + 2 * batch * d * h  # fwd, dW2+dh1, dW1
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
+    parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--only", default="", help="run the cases whose 'SIZES ACTIVATION BBATCH' (e.g. '64-32-10 tanh B4096') contains this")
+    parser.add_argument("--no-derive", action="store_true", help="skip the derivation timings")
     args = parser.parse_args(argv)
     repeats, min_time = (3, 0.05) if args.quick else (7, 0.3)
     try:
@@ -110,30 +134,39 @@ def main(argv=None):
         print("JAX is installed but this benchmark has no JAX column yet")
     except ImportError:
         print("JAX is not installed: no JAX jit column")
-    print(f"one SGD step of a {'-'.join(map(str, SIZES))} tanh MLP, softmax cross-entropy; "
-          f"median of {repeats} repeats; ratio = time / hand-written numpy")
+    print(f"one SGD step of an MLP with softmax cross-entropy, single-threaded; "
+          f"median of {repeats} repeats taken in turn; ratio = time / hand-written numpy")
     rows = []
-    for dtype in ("float32", "float64"):
+    for dtype in args.dtypes.split(","):
         peak = matmul_peak(dtype)
-        kernel = symgrad.compile(symgrad.nn.matrix_mlp(list(SIZES), activation="tanh"), dtype=dtype)
-        for batch in (256, 4096):
+        print(f"{dtype} matmul peak (2048² @ 2048²): {peak / 1e9:.1f} GFLOP/s")
+        for sizes, activation, batch in CASES:
+            if args.only not in f"{'-'.join(map(str, sizes))} {activation} B{batch}":
+                continue
+            kernel = symgrad.compile(symgrad.nn.matrix_mlp(list(sizes), activation=activation), dtype=dtype)
             rng = np.random.default_rng(0)
-            X = rng.normal(size=(batch, SIZES[0])).astype(dtype)
-            Y = np.eye(SIZES[2], dtype=dtype)[rng.integers(0, SIZES[2], batch)]
-
-            impls = {"hand-written numpy": _bound(hand_step, X, Y, _params(rng, dtype)),
-                     "generated numpy": _bound(generated_step(kernel), X, Y, _params(rng, dtype))}
+            X = rng.normal(size=(batch, sizes[0])).astype(dtype)
+            Y = np.eye(sizes[2], dtype=dtype)[rng.integers(0, sizes[2], batch)]
+            params = _params(rng, sizes, dtype)
+            _, got = kernel.module.loss_and_grad(X, Y, *params)
+            for g, want in zip(got, hand_grads(activation, X, Y, *params), strict=True):
+                np.testing.assert_allclose(g, want, rtol=1e-3 if dtype == "float32" else 1e-9,
+                                           atol=1e-5 if dtype == "float32" else 1e-12)
+            impls = {"hand-written numpy": _bound(lambda *a, act=activation: hand_step(act, *a), X, Y, [p.copy() for p in params]),
+                     "generated numpy": _bound(generated_step(kernel), X, Y, [p.copy() for p in params])}
             if has_torch:
-                impls["pytorch eager"] = torch_step(dtype)(X, Y, *_params(rng, dtype))
-            times = {name: median_seconds(fn, repeats=repeats, min_time=min_time) for name, fn in impls.items()}
+                impls["pytorch eager"] = torch_step(activation)(X, Y, *params)
+            times = interleaved_medians(impls, repeats=repeats, min_time=min_time)
             base = times["hand-written numpy"]
             for name, sec in times.items():
-                rows.append((dtype, batch, name, sec, sec / base, step_flops(batch) / sec / peak))
-        print(f"{dtype} matmul peak (2048² @ 2048²): {peak / 1e9:.1f} GFLOP/s")
-    print(f"\n{'dtype':<8}{'batch':>6}  {'implementation':<20}{'ms / step':>10}{'ratio':>8}{'of peak':>9}")
-    for dtype, batch, name, sec, ratio, frac in rows:
-        print(f"{dtype:<8}{batch:>6}  {name:<20}{sec * 1e3:>10.2f}{ratio:>7.2f}x{frac:>8.0%}")
+                rows.append((dtype, "-".join(map(str, sizes)), activation, batch, name, sec, sec / base,
+                             step_flops(sizes, batch) / sec / peak))
+    print(f"\n{'dtype':<8}{'sizes':<12}{'act':<8}{'batch':>6}  {'implementation':<20}{'ms / step':>10}{'ratio':>8}{'of peak':>9}")
+    for dtype, sizes, activation, batch, name, sec, ratio, frac in rows:
+        print(f"{dtype:<8}{sizes:<12}{activation:<8}{batch:>6}  {name:<20}{sec * 1e3:>10.3f}{ratio:>7.2f}x{frac:>8.0%}")
 
+    if args.no_derive:
+        return
     print("\nderivation + generation (symgrad.compile, kernel cache off):")
     for sizes in ([784, 16, 10], [784, 256, 10], [784, 4096, 10], ["d", "h", 10], [784, 256, 256, 10]):
         t = time.perf_counter()

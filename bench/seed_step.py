@@ -1,6 +1,10 @@
 """One full-batch training step of the seed 4-3-1 MLP: generated module vs hand-written numpy
 backprop vs sympy.lambdify(cse=True) vs PyTorch eager. Median of repeats; ratios printed.
 
+Then the cost of the documented call `kernel.loss_and_grad(values)` (checks, binding, results as
+floats) over the generated module's own function on the same inputs, timed in turn; the goal is
+at most 2 µs + 10 %.
+
     python bench/seed_step.py
 """
 
@@ -11,7 +15,7 @@ import numpy as np
 import sympy as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import median_seconds, table  # noqa: E402
+from _timing import interleaved_medians, median_seconds, table  # noqa: E402
 
 import symgrad  # noqa: E402
 from symgrad import models  # noqa: E402
@@ -32,6 +36,18 @@ def generated_step(model, X, Y):
         theta = [t - LR * g for t, g in zip(theta, grads)]
 
     return step
+
+
+def wrapper_overhead(model, X, Y):
+    """Median seconds of `kernel.loss_and_grad(values)` and of the module function it calls."""
+    kernel = symgrad.compile(model)
+    values = {**model.initial_values(), **models.data_values(model, X, Y)}
+    args = kernel.arguments(values)
+    want = kernel.module.loss_and_grad(*args)
+    got = kernel.loss_and_grad(values)
+    assert got[0] == float(want[0]) and got[1] == [float(g) for g in want[1]], "wrapper and module disagree"
+    fn = kernel.module.loss_and_grad
+    return interleaved_medians({"module": lambda: fn(*args), "wrapper": lambda: kernel.loss_and_grad(values)}, repeats=15)
 
 
 def hand_numpy_step(model, X, Y):
@@ -110,6 +126,12 @@ def main():
     gen = rows["symgrad generated module"]
     if rows["PyTorch eager (CPU, 1 thread)"]:
         print(f"\ngenerated is {rows['PyTorch eager (CPU, 1 thread)'] / gen:.1f}x faster than PyTorch eager")
+    t = wrapper_overhead(model, X, Y)
+    extra = t["wrapper"] - t["module"]
+    goal = 2e-6 + 0.1 * t["module"]
+    print(f"\nkernel.loss_and_grad(values) {t['wrapper'] * 1e6:.1f} us vs kernel.module.loss_and_grad(*args) "
+          f"{t['module'] * 1e6:.1f} us: the documented call adds {extra * 1e6:.1f} us "
+          f"(goal <= 2 us + 10 % = {goal * 1e6:.1f} us: {'met' if extra <= goal else 'NOT met'})")
 
 
 if __name__ == "__main__":

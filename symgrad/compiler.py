@@ -1,13 +1,19 @@
 """`symgrad.compile`: expression or Model → symbolic gradient → IR → generated module → Kernel."""
 
 
+import dataclasses
+
+import sympy as sp
+
 from . import cache as kernel_cache
 from . import symbolic
 from .dag import op_count
 from .diagnostics import warn_if_constant
-from .errors import InvalidArgumentError, SizeLimitError, UnsupportedError
+from .errors import InvalidArgumentError, SizeLimitError, SymgradError, UnsupportedError
+from .lift import LiftedKernel, can_lift, matrix_form
 from .lower import lower
 from .model import Model
+from .recognize import recognize
 from .render.numpy_target import render_numpy
 from .rewrite import select, stabilize
 from .runtime import Kernel, load_module
@@ -96,6 +102,52 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
     e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
     warn_if_constant(e, w, n)
+    if target == "numpy" and method == "reverse" and rewrites is None and max_ops is None and dtype in DTYPES:
+        model = _dense_model(expr, wrt, inputs, name)
+        if model is not None and can_lift(model, wrt, inputs, outputs):
+            return _lifted(model, name, dtype, cache, wrt, inputs)
+    return _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache)
+
+
+def _dense_model(expr, wrt, inputs, name):
+    """`expr` as a Model with its dense layers: nn.mlp's record, or what `symgrad.recognize` finds."""
+    if isinstance(expr, Model):
+        if expr.structure is not None:
+            return expr
+        expr, wrt, inputs, name = expr.loss, wrt or expr.params, inputs or expr.data, name or expr.name
+    elif wrt is None or inputs is None or not isinstance(expr, sp.Expr):
+        return None
+    try:
+        found = recognize(expr, as_symbol_list(wrt), as_symbol_list(inputs, "inputs"))
+    except (SymgradError, TypeError, ValueError, AttributeError):
+        return None  # bad arguments or an expression recognition cannot read: the scalar path decides
+    if found is None:
+        return None
+    stack, features, targets, _ = found
+    return Model(name or "kernel", expr, tuple(as_symbol_list(wrt)), tuple(features), tuple(targets), (), {}, stack)
+
+
+def _lifted(model, name, dtype, cache, wrt=None, inputs=None):
+    """A `LiftedKernel`: the scalar kernel for small batches, the dense layers as matrices for large ones."""
+    from .matrix.kernel import compile_matrix
+
+    named = dataclasses.replace(model, name=name) if name else model
+
+    def matrix():
+        loss, params, inputs, outputs = matrix_form(named)
+        return compile_matrix(loss, params, inputs, outputs, f"{named.name}_matrix", dtype, "numpy",
+                              kernel_cache.resolve(cache))
+
+    def scalar():
+        return _compile(named.loss, list(wrt or named.params), list(inputs or named.data), "numpy", named.outputs,
+                        named.name, dtype, "reverse", None, None, cache)
+
+    return LiftedKernel(named, dtype, scalar, matrix, wrt, inputs)
+
+
+def _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache):
+    """`compile` through the scalar pipeline (or the matrix one for matrix-level models)."""
+    e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
     if _matrix_level(expr, wrt):
         from .matrix.kernel import compile_matrix
 

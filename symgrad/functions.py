@@ -34,7 +34,7 @@ class sigmoid(_Activation):
 
     @classmethod
     def eval(cls, x):
-        if x.is_zero:
+        if x.is_number and x.is_zero:  # is_number first: asking is_zero of a large sum walks all of it
             return sp.S.Half
 
     def _rewrite_exp(self):
@@ -77,7 +77,7 @@ class softplus(_Activation):
 
     @classmethod
     def eval(cls, x):
-        if x.is_zero:
+        if x.is_number and x.is_zero:  # is_number first: asking is_zero of a large sum walks all of it
             return sp.log(2)
 
     def _rewrite_exp(self):
@@ -97,7 +97,7 @@ class logsigmoid(_Activation):
 
     @classmethod
     def eval(cls, x):
-        if x.is_zero:
+        if x.is_number and x.is_zero:  # is_number first: asking is_zero of a large sum walks all of it
             return -sp.log(2)
 
     def _rewrite_exp(self):

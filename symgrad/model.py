@@ -13,6 +13,23 @@ from .errors import InvalidArgumentError
 
 
 @dataclass(frozen=True)
+class DenseLayer:
+    """outputs_j = activation(Σ_i weights[i][j] · inputs_i + biases[j])."""
+
+    weights: tuple  # rows of symbols, input-major
+    biases: tuple
+    activation: str
+
+
+@dataclass(frozen=True)
+class DenseStack:
+    """The dense layers of a scalar model, in order, and the name of its loss (see `symgrad.lift`)."""
+
+    layers: tuple
+    loss: str
+
+
+@dataclass(frozen=True)
 class Model:
     """A differentiable model: per-sample `loss`, `params` to train, data `inputs` and `targets`."""
 
@@ -23,6 +40,7 @@ class Model:
     targets: tuple
     outputs: tuple
     init: dict = field(default_factory=dict, compare=False)
+    structure: DenseStack | None = field(default=None, compare=False)  # the dense layers, when nn.mlp built them
 
     @property
     def data(self):

@@ -8,12 +8,14 @@ sum over its samples (the seed's E = Σ(yp − yt)²).
 
 import numpy as np
 import sympy as sp
+from sympy.core.add import _addsort
+from sympy.core.mul import _mulsort
 
 from .errors import InvalidArgumentError
 from .functions import activation as _activation
 from .functions import logsumexp, softplus
 from .matrix.layers import matrix_mlp as matrix_mlp  # the matrix form: a batch is one N×d MatrixSymbol
-from .model import Model
+from .model import DenseLayer, DenseStack, Model
 
 
 def symbols(prefix, n):
@@ -31,13 +33,54 @@ def dense(inputs, units, activation="sigmoid", layer=1):
     act = _activation(activation)
     W = [[sp.Symbol(f"W{layer}_{i}_{j}", real=True) for j in range(units)] for i in range(len(inputs))]
     b = [sp.Symbol(f"b{layer}_{j}", real=True) for j in range(units)]
-    outs = [act(sp.Add(*[W[i][j] * x for i, x in enumerate(inputs)]) + b[j]) for j in range(units)]
-    return outs, [w for row in W for w in row], b
+    return dense_outputs(inputs, W, b, act), [w for row in W for w in row], b
+
+
+def dense_outputs(inputs, W, b, act):
+    """[act(Σ_i W[i][j] · inputs_i + b[j]) for each unit j] for given weight and bias symbols."""
+    units = range(len(b))
+    if all(isinstance(x, (sp.Symbol, sp.Function)) and x.is_commutative for x in inputs):
+        # products of symbols and function values: no term can carry a minus sign
+        return [_apply(act, _weighted_sum([W[i][j] for i in range(len(inputs))], inputs, b[j])) for j in units]
+    # sums or numbers among the inputs: let sympy simplify the products
+    return [act(sp.Add(*[W[i][j] * x for i, x in enumerate(inputs)]) + b[j]) for j in units]
+
+
+def _weighted_sum(weights, inputs, bias):
+    """Σ w·x + b as sympy's constructors would build it, without their simplification passes.
+
+    Each weight and the bias are distinct symbols, so sympy would only sort the factors and the
+    terms (nothing combines); its flattening also asks assumption queries of every input, which
+    dominates building a wide network. tests/test_lift.py checks the result is the same expression.
+    """
+    terms = []
+    for w, x in zip(weights, inputs, strict=True):
+        factors = [w, x]
+        _mulsort(factors)
+        terms.append(sp.Mul._from_args(factors, is_commutative=True))
+    terms.append(bias)
+    _addsort(terms)
+    return sp.Add._from_args(terms, is_commutative=True)
+
+
+def _apply(act, z):
+    """act(z) without its evaluation pass for sympy function classes (their `eval` only simplifies numbers
+    and extracts minus signs; a dense layer's sum of products has neither), so a wide layer's `tanh`
+    does not walk its argument."""
+    if isinstance(act, type) and issubclass(act, sp.Function):
+        return act(z, evaluate=False)
+    return act(z)
 
 
 def squared_error(pred, target):
     """Σ_k (pred_k − target_k)², the seed's error."""
-    return sp.Add(*[(p - t) ** 2 for p, t in zip(pred, target, strict=True)])
+    return sp.Add(*[_square(p - t) for p, t in zip(pred, target, strict=True)])
+
+
+def _square(e):
+    """e², skipping sympy's power evaluation for a symbolic sum: it returns the same Pow after asking
+    whether each term is infinite, which walks the whole network below (seconds for a wide one)."""
+    return sp.Pow(e, 2, evaluate=False) if e.is_Add and not e.is_number else e**2
 
 
 def mean_squared_error(pred, target):
@@ -93,7 +136,7 @@ def mlp(sizes, activation="sigmoid", output_activation=None, loss="squared_error
     if loss not in LOSSES:
         raise InvalidArgumentError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}")
     xs, ys = symbols("x", sizes[0]), symbols("y", sizes[-1])
-    h, params = xs, []
+    h, params, dense_layers = xs, [], []
     rng = np.random.default_rng(seed)
     init = {}
     for layer, units in enumerate(sizes[1:], start=1):
@@ -101,10 +144,12 @@ def mlp(sizes, activation="sigmoid", output_activation=None, loss="squared_error
         act = (output_activation or activation) if last else activation
         fan_in = len(h)
         h, W, b = dense(h, units, act, layer)
+        dense_layers.append(DenseLayer(tuple(tuple(W[i * units:(i + 1) * units]) for i in range(fan_in)), tuple(b), act))
         for w in W:
             init[w] = rng.normal() / np.sqrt(fan_in)
         for bias in b:
             init[bias] = 0.0
         params += W + b
     label = name or "mlp_" + "_".join(map(str, sizes))
-    return Model(label, LOSSES[loss](h, ys), tuple(params), tuple(xs), tuple(ys), tuple(h), init)
+    return Model(label, LOSSES[loss](h, ys), tuple(params), tuple(xs), tuple(ys), tuple(h), init,
+                 DenseStack(tuple(dense_layers), loss))

@@ -1,12 +1,14 @@
 """Loading generated modules and calling them with a `values` mapping."""
 
 import linecache
+import math
 import types
 
 import numpy as np
 
 from .dask_hook import accepts_dask
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
+from .prepared import PreparedBinding
 from .values import bind
 
 
@@ -41,6 +43,20 @@ def check_finite(kernel_name, nonfinite, results):
         )
 
 
+def scalar_arguments(kernel, values, nonfinite):
+    """The checked positional arguments of a scalar kernel's functions: data arrays, then parameters."""
+    fast = kernel._prepared.arguments(values, nonfinite) if kernel._prepared is not None else None
+    if fast is not None:
+        return fast
+    bound, batch = bind(kernel.inputs + kernel.wrt, values, dtype=kernel.dtype, nonfinite=nonfinite, scalar=set(kernel.wrt))
+    if len(batch) > 1:
+        raise ShapeError(f"data must be one value per sample (1-D), got batch shape {batch}")
+    n = batch[0] if batch else 1
+    data = [np.ascontiguousarray(np.broadcast_to(bound[s], (n,))) for s in kernel.inputs]
+    params = [bound[s].item() if kernel.dtype == np.float64 else bound[s] for s in kernel.wrt]
+    return data + params
+
+
 class Kernel:
     """A generated kernel bound to its model: call it with the same `values` as autodiff.
 
@@ -56,6 +72,7 @@ class Kernel:
         self.dtype = np.dtype(ir.dtype)
         self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
         self.cache_key = None  # set by symgrad.compile when the kernel went through the cache
+        self._prepared = PreparedBinding(self.inputs, self.wrt, target != "numpy") if self.dtype == np.float64 else None
 
     @classmethod
     def from_cache(cls, source, module, name, wrt, inputs, dtype, target, build_ir, status="hit"):
@@ -65,6 +82,7 @@ class Kernel:
         kernel.source, kernel.module, kernel.target, kernel.name = source, module, target, name
         kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
         kernel.cache_status, kernel.cache_key = status, None
+        kernel._prepared = PreparedBinding(kernel.inputs, kernel.wrt, target != "numpy") if kernel.dtype == np.float64 else None
         return kernel
 
     @property
@@ -78,28 +96,30 @@ class Kernel:
 
     def arguments(self, values, nonfinite="raise"):
         """Positional arguments of the generated functions, checked: data arrays, then parameters."""
-        bound, batch = bind(self.inputs + self.wrt, values, dtype=self.dtype, nonfinite=nonfinite, scalar=set(self.wrt))
-        if len(batch) > 1:
-            raise ShapeError(f"data must be one value per sample (1-D), got batch shape {batch}")
-        n = batch[0] if batch else 1
-        data = [np.ascontiguousarray(np.broadcast_to(bound[s], (n,))) for s in self.inputs]
-        params = [bound[s].item() if self.dtype == np.float64 else bound[s] for s in self.wrt]
-        return data + params
+        return scalar_arguments(self, values, nonfinite)
 
     def _finite(self, nonfinite, **results):
         check_finite(self.name, nonfinite, results)
 
     @accepts_dask
     def loss(self, values, nonfinite="raise"):
-        value = float(self.module.loss(*self.arguments(values, nonfinite)))
-        self._finite(nonfinite, loss=value)
+        return self._checked_loss(self.module.loss(*self.arguments(values, nonfinite)), nonfinite)
+
+    def _checked_loss(self, value, nonfinite):
+        value = float(value)
+        if not math.isfinite(value):
+            self._finite(nonfinite, loss=value)
         return value
 
     @accepts_dask
     def loss_and_grad(self, values, nonfinite="raise"):
-        value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        value, grads = float(value), [float(g) for g in grads]
-        self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
+        return self._checked_loss_and_grad(self.module.loss_and_grad(*self.arguments(values, nonfinite)), nonfinite)
+
+    def _checked_loss_and_grad(self, result, nonfinite):
+        """(loss, gradients) as floats; under nonfinite="raise", our error if any is NaN or Inf."""
+        value, grads = float(result[0]), list(map(float, result[1]))
+        if not math.isfinite(value + sum(grads)):  # one test; a sum that overflowed is looked at closely
+            self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
         return value, grads
 
     def grad(self, values, nonfinite="raise"):

@@ -55,7 +55,8 @@ def loss_and_grad(X, Y, W1, b1, W2, b2):
     loss_value = t*t_6
     t_7 = np.multiply(Y, t, out=t_5)
     t_8 = t_7.sum(axis=1, keepdims=True)
-    d_z2 = np.add(t_8*np.exp(output - t_4), -Y*t, out=t_7)
+    d_z2_f = -t
+    d_z2 = np.add(Y*d_z2_f, t_8*np.exp(output - t_4), out=t_7)
     d_h1 = d_z2 @ W2.T
     d_z1 = np.multiply(d_h1, 1 - h1**2, out=d_h1)
     d_W1 = X.T @ d_z1

@@ -16,7 +16,7 @@ LOOP_MAX = 16  # batches up to this size run the per-sample loop (Python floats)
 
 def sigmoid(x):
     e = np.exp(-np.abs(x))  # never overflows
-    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return np.maximum(e, x >= 0.0) / (1.0 + e)
 
 
 def scalar_sigmoid(x):

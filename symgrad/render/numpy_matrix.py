@@ -12,6 +12,7 @@ from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, 
 from ..version import __version__
 from .buffers import Line, reuse_buffers
 from .printers import HELPERS, NumpyExprPrinter
+from .regroup import shape_of_expr, small_factors_first
 from .templates import render
 
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
@@ -40,12 +41,25 @@ def _fused_lines(block, printer, keep, types=None, sizes=None):
     for a in block.assigns:
         for r in a.reads():
             uses[r] = uses.get(r, 0) + 1
-    inline, lines = {}, []
+    inline, lines, hoisted = {}, [], {}
+
+    def shape_of(name):
+        typ = types.get(name) if types else None
+        return hoisted.get(name, typ.shape if typ is not None else ())
+
     for a in block.assigns:
         expr = a.expr.xreplace(inline) if inline else a.expr
         if a.target not in keep and uses.get(a.target, 0) == 1:
             inline[sp.Symbol(a.target)] = expr
             continue
+
+        def hoist(small, target=a.target):
+            name = _fresh(f"{target}_f", types, hoisted)
+            hoisted[name] = shape_of_expr(small, shape_of)
+            lines.append(Line(name, printer.doprint(small), {s.name for s in small.free_symbols}, expr=small))
+            return name
+
+        expr = small_factors_first(expr, shape_of, hoist)
         reads = {s.name for s in expr.free_symbols}
         text = printer.doprint(expr)
         wrap = _broadcast(expr, a.type, types, sizes) if a.type.shape else None
@@ -55,6 +69,15 @@ def _fused_lines(block, printer, keep, types=None, sizes=None):
         else:
             lines.append(Line(a.target, text, reads, _array_shape(a.type), expr, comment=a.comment))
     return lines
+
+
+def _fresh(base, *taken):
+    """`base`, or `base` with a number, unused by any of the name collections `taken`."""
+    name, k = base, 1
+    while any(name in t for t in taken if t):
+        k += 1
+        name = f"{base}{k}"
+    return name
 
 
 def _statement_lines(st, printer, sizes, keep, types):

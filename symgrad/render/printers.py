@@ -40,8 +40,10 @@ HELPERS = {
         f"        return x*({horner(F.DSINC_TAYLOR, 'x2')})\n    return (x*math.cos(x) - math.sin(x))/x2",
     ),
     "sigmoid": (
+        # 1/(1 + e) for x >= 0, e/(1 + e) below; the numerator max(e, x >= 0) is 1 or e without
+        # np.where, whose data-dependent branches cost more than the exp on random signs
         "def sigmoid(x):\n    e = np.exp(-np.abs(x))  # never overflows\n"
-        "    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))",
+        "    return np.maximum(e, x >= 0.0) / (1.0 + e)",
         "def scalar_sigmoid(x):\n    if x >= 0.0:\n        return 1.0 / (1.0 + math.exp(-x))\n"
         "    e = math.exp(x)\n    return e / (1.0 + e)",
     ),

@@ -1,0 +1,187 @@
+"""Scalar dense networks run as matrix kernels: one BLAS product per layer instead of one line per weight.
+
+`symgrad.nn.mlp` gives every weight its own symbol, which is what derivations, `check` tables and
+per-symbol gradients need, and records the dense layers it built (`DenseStack`). Compiling such a
+model also builds the same network at matrix level (weights W1 … as MatrixSymbols, the batch as
+one N×d matrix X) and answers every call with a batch larger than the per-sample loop's limit
+through that matrix kernel; values go in and gradients come out per scalar symbol, in `wrt`
+order, exactly as for the scalar kernel. Small batches (the seed's N = 3) and everything that
+reads the scalar kernel itself (`.module`, `.source`, `.ir`, `per_sample_grad`) use the scalar
+kernel, compiled when first needed.
+"""
+
+import functools
+
+import numpy as np
+import sympy as sp
+
+from .dask_hook import holds_dask
+from .matrix import layers
+from .model import DenseStack
+from .prepared import PreparedBinding
+from .render.numpy_target import LOOP_MAX
+from .runtime import Kernel, no_outputs, scalar_arguments
+
+# scalar loss name -> the same loss at matrix level, summed over the batch (Z: last layer, Y: targets)
+MATRIX_LOSSES = {
+    "squared_error": lambda Z, Y: layers.squared_error(Z, Y),
+    "mse": lambda Z, Y: layers.squared_error(Z, Y) / Z.shape[1],
+    "softmax_cross_entropy": lambda Z, Y: layers.softmax_cross_entropy(Z, Y),
+    "binary_cross_entropy_with_logits": lambda Z, Y: layers.binary_cross_entropy_logits(Z, Y),
+}
+SMALL_MODEL = 256  # parameters up to which the scalar kernel is compiled eagerly (it is cheap then)
+
+
+def matrix_form(model):
+    """(loss, params, inputs, outputs) of `model` at matrix level, params in scalar `model.params` order."""
+    stack = model.structure
+    N = layers.size("N")
+    X = sp.MatrixSymbol("X", N, len(model.inputs))
+    Y = sp.MatrixSymbol("Y", N, len(model.targets))
+    h, params = X, []
+    for k, layer in enumerate(stack.layers, start=1):
+        W = sp.MatrixSymbol(f"W{k}", len(layer.weights), len(layer.biases))
+        b = sp.MatrixSymbol(f"b{k}", 1, len(layer.biases))
+        h = layers.dense(h, W, b, layer.activation)
+        params += [W, b]
+    return MATRIX_LOSSES[stack.loss](h, Y), params, [X, Y], [h]
+
+
+def _scalar_order(model):
+    """The scalar parameters in the order the matrix gradients, flattened row by row, list them."""
+    out = []
+    for layer in model.structure.layers:
+        out += [w for row in layer.weights for w in row] + list(layer.biases)
+    return out
+
+
+def can_lift(model, wrt, inputs, outputs):
+    """Whether `compile(model, ...)` may answer through the matrix form: nn.mlp structure (or one
+    `symgrad.recognize` found), a liftable loss, every parameter and data symbol in `wrt`/`inputs`."""
+    stack = getattr(model, "structure", None)
+    return (isinstance(stack, DenseStack) and stack.loss in MATRIX_LOSSES
+            and all(isinstance(layer.activation, str) for layer in stack.layers) and not outputs
+            and (wrt is None or sorted(wrt, key=str) == sorted(model.params, key=str))
+            and (inputs is None or sorted(inputs, key=str) == sorted(model.data, key=str)))
+
+
+def _scalar_for_dask(method):
+    """Dask data goes chunk by chunk through the scalar kernel (whose text `symgrad.distributed`
+    ships to the workers), never through `np.asarray`, which would gather it here."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self, values, nonfinite="raise"):
+        if holds_dask(values):
+            return getattr(self.scalar, name)(values, nonfinite)
+        return method(self, values, nonfinite)
+
+    return call
+
+
+class LiftedKernel(Kernel):
+    """A scalar `Kernel` whose large batches run through the model's matrix kernel."""
+
+    def __init__(self, model, dtype, compile_scalar, compile_matrix, wrt=None, inputs=None):
+        self.name, self.target, self.dtype = model.name, "numpy", np.dtype(dtype)
+        self.wrt = list(model.params) if wrt is None else list(wrt)
+        self.inputs = list(model.data) if inputs is None else list(inputs)
+        where = {s: k for k, s in enumerate(self.wrt)}
+        order = [where[s] for s in _scalar_order(model)]  # matrix entries, row by row, as wrt positions
+        self._order = None if order == list(range(len(order))) else np.array(order)
+        at = {s: k for k, s in enumerate(self.inputs)}
+        self._features, self._targets = [at[s] for s in model.inputs], [at[s] for s in model.targets]
+        self._model, self._compile_scalar, self._compile_matrix = model, compile_scalar, compile_matrix
+        self._scalar = compile_scalar() if len(self.wrt) <= SMALL_MODEL else None
+        self._matrix = None if self._scalar is not None else compile_matrix()
+        self._prepared = PreparedBinding(self.inputs, self.wrt) if self.dtype == np.float64 else None
+        self._shapes = [(len(layer.weights), len(layer.biases)) for layer in model.structure.layers]
+
+    @property
+    def scalar(self):
+        """The scalar kernel (compiled on first use for large models)."""
+        if self._scalar is None:
+            self._scalar = self._compile_scalar()
+        return self._scalar
+
+    @property
+    def matrix(self):
+        """The matrix kernel the large batches run through (compiled on first use for small models)."""
+        if self._matrix is None:
+            self._matrix = self._compile_matrix()
+        return self._matrix
+
+    shipped_kernel = property(lambda self: self.scalar)  # what symgrad.remote sends to Dask workers
+    module = property(lambda self: self.scalar.module)
+    source = property(lambda self: self.scalar.source)
+    ir = property(lambda self: self.scalar.ir)
+    cache_status = property(lambda self: (self._scalar or self._matrix).cache_status)
+    cache_key = property(lambda self: self.scalar.cache_key)  # the kernel Dask workers load (shipped_kernel)
+
+    def __repr__(self):
+        return f"<symgrad LiftedKernel {self.name!r} params={len(self.wrt)} inputs={len(self.inputs)} (dense layers as matrices)>"
+
+    def arguments(self, values, nonfinite="raise"):
+        return scalar_arguments(self, values, nonfinite)
+
+    def _matrix_arguments(self, args):
+        """Scalar kernel arguments (data columns, parameter numbers) as the matrix kernel's (X, Y, W1, b1, ...)."""
+        data, theta = args[:len(self.inputs)], np.asarray(args[len(self.inputs):], dtype=self.dtype)
+        if self._order is not None:
+            theta = theta[self._order]
+        X = np.stack([data[k] for k in self._features], axis=1)
+        Y = np.stack([data[k] for k in self._targets], axis=1)
+        out, start = [X, Y], 0
+        for rows, cols in self._shapes:
+            out.append(theta[start:start + rows * cols].reshape(rows, cols))
+            start += rows * cols
+            out.append(theta[start:start + cols].reshape(1, cols))
+            start += cols
+        return out
+
+    def _small(self, args):
+        return args[0].shape[0] <= LOOP_MAX if self.inputs else True
+
+    @_scalar_for_dask
+    def loss(self, values, nonfinite="raise"):
+        args = self.arguments(values, nonfinite)
+        if self._small(args):
+            return self.scalar._checked_loss(self.scalar.module.loss(*args), nonfinite)
+        value = float(self.matrix.module.loss(*self._matrix_arguments(args)))
+        if not np.isfinite(value):
+            self._finite(nonfinite, loss=value)
+        return value
+
+    @_scalar_for_dask
+    def loss_and_grad(self, values, nonfinite="raise"):
+        args = self.arguments(values, nonfinite)
+        if self._small(args):  # the per-sample loop: bound once, checked as the scalar kernel checks
+            return self.scalar._checked_loss_and_grad(self.scalar.module.loss_and_grad(*args), nonfinite)
+        value, grads = self.matrix.module.loss_and_grad(*self._matrix_arguments(args))
+        flat = np.concatenate([np.ravel(g) for g in grads])
+        if self._order is not None:
+            flat[self._order] = flat.copy()  # wrt order
+        value = float(value)
+        if not (np.isfinite(value) and np.isfinite(flat).all()):
+            self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, flat.tolist(), strict=True)})
+        return value, flat.astype(np.float64).tolist()
+
+    @_scalar_for_dask
+    def predict(self, values, nonfinite="raise"):
+        """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
+        filled = dict(values)
+        for s in self._model.targets:
+            if s not in filled and str(s) not in filled:
+                filled[s] = 0.0
+        if not self._model.outputs:  # an expression compiled without outputs= has none to predict
+            raise no_outputs(self.name)
+        args = self.arguments(filled, nonfinite)
+        if self._small(args):
+            return self.scalar.predict(values, nonfinite)
+        (out,) = self.matrix.module.predict(*self._matrix_arguments(args))
+        columns = [np.asarray(out[:, k]) for k in range(out.shape[1])]
+        self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(columns)})
+        return columns
+
+    def per_sample_grad(self, values, nonfinite="raise"):
+        return self.scalar.per_sample_grad(values, nonfinite)
