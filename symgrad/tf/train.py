@@ -77,18 +77,30 @@ class Optimizer:
 
 
 class GradientDescentOptimizer(Optimizer):
-    """θ ← θ − lr·g, with optional momentum (velocity v ← μv − lr·g; θ ← θ + v)."""
+    """θ ← θ − lr·g, with optional momentum (velocity v ← μv − lr·g; θ ← θ + v) and Nesterov's
+    form of it (θ ← θ + μv − lr·g), as Keras's SGD and TF1's MomentumOptimizer define them."""
 
-    def __init__(self, learning_rate, momentum=0.0, use_locking=False, name="GradientDescent"):
+    def __init__(self, learning_rate, momentum=0.0, use_locking=False, name="GradientDescent", nesterov=False):
         super().__init__(learning_rate, name)
-        self.momentum = float(momentum)
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        if not 0 <= self.momentum <= 1:
+            raise InvalidArgumentError(f"{name} needs a momentum in [0, 1], got {momentum}")
 
     def update(self, store, var, value, grad, step):
         if not self.momentum:
             return value - self.learning_rate * grad
         velocity = self.momentum * self.slot(store, var, "velocity") - self.learning_rate * grad
         store[(self.uid, var.uid, "velocity")] = velocity
+        if self.nesterov:
+            return value + self.momentum * velocity - self.learning_rate * grad
         return value + velocity
+
+
+class MomentumOptimizer(GradientDescentOptimizer):
+    """TF1's `tf.train.MomentumOptimizer(learning_rate, momentum, use_nesterov=False)`."""
+
+    def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False):
+        super().__init__(learning_rate, momentum, name=name, nesterov=use_nesterov)
 
 
 class AdamOptimizer(Optimizer):
