@@ -7,7 +7,7 @@ a saturated softmax or sigmoid keeps a finite loss and gradient, as TensorFlow's
 from ..errors import InvalidArgumentError, ShapeError
 from . import ops
 from .graph import Tensor
-from .ops import log_softmax, relu, sigmoid, softmax, softplus, tanh
+from .ops import dropout, log_softmax, relu, sigmoid, softmax, softplus, tanh
 
 
 def _labels_logits(what, labels, logits, _sentinel):
@@ -61,5 +61,5 @@ def l2_loss(t, name=None):
 __all__ = [
     "relu", "sigmoid", "softmax", "log_softmax", "softplus", "tanh", "softmax_cross_entropy_with_logits",
     "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits",
-    "sigmoid_cross_entropy_with_logits", "l2_loss",
+    "sigmoid_cross_entropy_with_logits", "l2_loss", "dropout",
 ]

@@ -111,9 +111,13 @@ class AdamOptimizer(Optimizer):
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
 
     def update(self, store, var, value, grad, step):
-        m = self.beta1 * self.slot(store, var, "m") + (1 - self.beta1) * grad
-        v = self.beta2 * self.slot(store, var, "v") + (1 - self.beta2) * grad * grad
+        """In the variable's dtype, as TensorFlow computes it (the powers βᵗ from β in that dtype)."""
+        dt = value.dtype.type
+        m0, v0 = self.slot(store, var, "m"), self.slot(store, var, "v")
+        m = m0 + (grad - m0) * (1 - self.beta1)
+        v = v0 + (grad * grad - v0) * (1 - self.beta2)
         store[(self.uid, var.uid, "m")], store[(self.uid, var.uid, "v")] = m, v
-        lr_t = self.learning_rate * np.sqrt(1 - self.beta2**step) / (1 - self.beta1**step)
-        return value - lr_t * m / (np.sqrt(v) + self.epsilon)
+        lr, eps, t = dt(self.learning_rate), dt(self.epsilon), dt(step)
+        lr_t = lr * np.sqrt(1 - dt(self.beta2) ** t) / (1 - dt(self.beta1) ** t)
+        return value - lr_t * m / (np.sqrt(v) + eps)
 
