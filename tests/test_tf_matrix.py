@@ -149,3 +149,23 @@ def test_gradient_with_respect_to_an_intermediate_matrix(graph):
     s = np.exp(zv) / np.exp(zv).sum(1, keepdims=True)
     c = np.array([1.0, 2.0, 3.0])
     np.testing.assert_allclose(got, s * (c - (s * c).sum(1, keepdims=True)), rtol=1e-12)
+
+
+def test_log_of_a_saturated_softmax_stays_finite_with_its_gradient(graph):
+    """log(softmax(z)) is traced as z − logsumexp(z): at logits 800 apart the softmax underflows to 0."""
+    z = tf.Variable(np.array([[0.0, 800.0, -800.0], [1.0, 2.0, 3.0]]))
+    y = tf.constant(np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
+    loss = -tf.reduce_sum(y * tf.log(tf.nn.softmax(z))) - tf.reduce_sum(tf.nn.log_softmax(z, axis=0))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        value, (g,) = sess.run([loss, tf.gradients(loss, [z])])
+    zv = z.numpy()
+
+    def log_softmax(a, axis):
+        m = a.max(axis=axis, keepdims=True)
+        return a - m - np.log(np.exp(a - m).sum(axis=axis, keepdims=True))
+
+    assert value == pytest.approx(-(y.numpy() * log_softmax(zv, 1)).sum() - log_softmax(zv, 0).sum(), rel=1e-12)
+    s1, s0 = np.exp(log_softmax(zv, 1)), np.exp(log_softmax(zv, 0))
+    want = s1 * y.numpy().sum(1, keepdims=True) - y.numpy() - (1 - zv.shape[0] * s0)
+    np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)

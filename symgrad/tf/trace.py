@@ -100,6 +100,18 @@ def unary(fn):
     return rule
 
 
+def log(node, x):
+    """log, with log∘softmax rewritten to z − logsumexp(z) (a saturated softmax would give log 0)."""
+    e = x.expr
+    if isinstance(e, RowSoftmax) or (isinstance(e, sp.Transpose) and isinstance(e.arg, RowSoftmax)):
+        flip = isinstance(e, sp.Transpose)
+        z = (e.arg if flip else e).arg
+        a, lse = _VARS[:2]
+        out = Map(sp.Lambda((a, lse), a - lse), z, RowLogSumExp(z))
+        return Traced(_transpose(out) if flip else out, x.shape)
+    return entrywise(_label(node), sp.log, [x])
+
+
 def binary(fn):
     def rule(node, a, b):
         return entrywise(_label(node), fn, [a, b])
@@ -182,9 +194,7 @@ def softmax(node, x):
 
 def log_softmax(node, x):
     e, flip = _rows(node.attrs[0], x, _label(node), "log_softmax")
-    z, lse = _VARS[:2]
-    out = Map(sp.Lambda((z, lse), z - lse), e, RowLogSumExp(e))
-    return Traced(_transpose(out) if flip else out, x.shape)
+    return log(node, Traced(_transpose(RowSoftmax(e)) if flip else RowSoftmax(e), x.shape))
 
 
 def softmax_cross_entropy(node, labels, logits):
@@ -240,7 +250,7 @@ RULES = {
     "reciprocal": unary(lambda a: 1 / a),
     "exp": unary(sp.exp),
     "expm1": unary(lambda a: sp.exp(a) - 1),
-    "log": unary(sp.log),
+    "log": log,
     "log1p": unary(lambda a: sp.log(1 + a)),
     "abs": unary(sp.Abs),
     "sin": unary(sp.sin),
