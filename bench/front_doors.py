@@ -1,145 +1,340 @@
-"""The seeds' front doors at real sizes: scalar `nn.mlp` kernels vs hand-written numpy backprop.
+"""The front doors at real sizes: one SGD step of a ReLU MLP through each API, against torch eager.
 
-    PYTHONPATH=. python bench/front_doors.py [--quick] [--sizes 4-3-1,16-64-64-1]
+    PYTHONPATH=. python bench/front_doors.py [--sizes 4-3-1 64-64-10 ...] [--dtypes float32 float64] [--repeats 7]
 
-Scalar rows (issue 12, part 4): sigmoid MLPs with squared error built by `symgrad.nn.mlp` (one
-symbol per weight), batch 256, float64. For each size: the lifted kernel's module called directly
-(the dense layers as matrix products, `kernel.matrix.module.loss_and_grad`), the documented call
-`kernel.loss_and_grad(values)` (values and gradients per scalar symbol), the scalar-only kernel's
-module (one line per weight, only where it compiles in reasonable time) and hand-written numpy
-backprop; all single-threaded, results checked equal before timing, medians of repeats taken in
-turn, ratios to hand-written numpy. Then the time to build the model and compile it.
+Sizes 4-3-1, 64-64-10, 784-256-10 and 784-256-256-10 at batch 256: hidden ReLU layers, softmax
+cross-entropy from logits (squared error for a single output), averaged over the batch, plain SGD.
+Every implementation runs single-threaded (threadpoolctl for numpy's BLAS, torch.set_num_threads(1),
+TensorFlow's thread pools of one), starts from the same weights and data, and must agree with
+torch after one step before it is timed. Steps are timed interleaved (each repeat times every
+implementation once, in turn); "step" is the median over repeats, "ratio" that over torch eager's
+step of the same size and dtype. "first run" is building the model and running its first step
+(symgrad: trace, derive, generate and import the kernel, with an empty kernel cache).
+
+Rows are functions registered with `@row(name)`: `fn(case) -> step callable`, after which
+`weights()` of the returned object gives the parameters (W1, b1, W2, b2, ...) as numpy arrays.
+Add an implementation by adding one such function.
 """
 
 import argparse
+import contextlib
 import os
+import statistics
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # before numpy loads its BLAS
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import interleaved_medians  # noqa: E402
+from symgrad.cache import ENV_VAR  # noqa: E402
 
-import symgrad  # noqa: E402
-from symgrad import models, nn  # noqa: E402
-
-SCALAR_SIZES = ["4-3-1", "4-16-1", "8-32-32-1", "16-64-64-1", "64-64-1"]
-BATCH = 256
-SCALAR_ONLY_MAX_PARAMS = 200  # the unlifted scalar kernel compiles in seconds up to about this size
+SIZES = ["4-3-1", "64-64-10", "784-256-10", "784-256-256-10"]
+BATCH, LR = 256, 0.01
+ROWS = {}  # name -> row function
+BASELINE = "torch eager"
 
 
-def _mlp_data(sizes, rng):
-    X = rng.normal(size=(BATCH, sizes[0]))
-    Y = rng.uniform(size=(BATCH, sizes[-1]))
-    return X, Y
+def row(name):
+    def register(fn):
+        ROWS[name] = fn
+        return fn
+
+    return register
 
 
-def _layers(model, values):
-    """The model's weights and biases as numpy matrices (W: fan-in × units, b: 1 × units)."""
+@dataclass
+class Case:
+    sizes: list
+    dtype: str
+    weights: list  # W1, b1, W2, b2, ... (b as vectors)
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def classes(self):
+        return self.sizes[-1] > 1
+
+
+def make_case(spec, dtype, seed=0):
+    sizes = [int(s) for s in spec.split("-")]
+    rng = np.random.default_rng(seed)
+    weights = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        weights += [(rng.normal(size=(a, b)) * np.sqrt(2.0 / a)).astype(dtype), (0.01 * rng.normal(size=b)).astype(dtype)]
+    x = rng.normal(size=(BATCH, sizes[0])).astype(dtype)
+    y = (np.eye(sizes[-1])[rng.integers(0, sizes[-1], BATCH)] if sizes[-1] > 1 else rng.normal(size=(BATCH, 1))).astype(dtype)
+    return Case(sizes, dtype, weights, x, y)
+
+
+class Runner:
+    """A step function and a way to read the weights back."""
+
+    def __init__(self, step, weights):
+        self.step, self.weights = step, weights
+
+
+# -- symgrad.tf ---------------------------------------------------------------------------------------
+def _symgrad_forward(tf, x, params, case):
+    h = x
+    for k in range(0, len(params), 2):
+        h = tf.matmul(h, params[k]) + params[k + 1]
+        if k + 2 < len(params):
+            h = tf.nn.relu(h)
+    return h
+
+
+def _symgrad_loss(tf, logits, y, case):
+    if case.classes:
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    return tf.reduce_mean(tf.square(logits - y))
+
+
+@row("symgrad.tf Session.run(minimize)")
+def symgrad_session(case):
+    import symgrad.tf as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        X = tf.placeholder(case.dtype, (None, case.sizes[0]))
+        Y = tf.placeholder(case.dtype, (None, case.sizes[-1]))
+        params = [tf.Variable(w) for w in case.weights]
+        logits = _symgrad_forward(tf, X, params, case)
+        train = tf.train.GradientDescentOptimizer(LR).minimize(_symgrad_loss(tf, logits, Y, case))
+        sess = tf.Session()
+        sess.run(tf.global_variables_initializer())
+    feed = {X: case.x, Y: case.y}
+    return Runner(lambda: sess.run(train, feed), lambda: sess.run(params))
+
+
+@row("symgrad.tf GradientTape")
+def symgrad_tape(case):
+    import symgrad.tf as tf
+
+    params = [tf.Variable(w) for w in case.weights]
+    x, y = tf.constant(case.x), tf.constant(case.y)  # TF2 style: the batch is a constant
+    opt = tf.keras.optimizers.SGD(learning_rate=LR)
+
+    def step():
+        with tf.GradientTape() as tape:
+            logits = _symgrad_forward(tf, x, params, case)
+            loss = _symgrad_loss(tf, logits, y, case)
+        opt.apply_gradients(zip(tape.gradient(loss, params), params))
+
+    return Runner(step, lambda: [p.numpy() for p in params])
+
+
+@row("symgrad.tf Keras train_on_batch")
+def symgrad_keras(case):
+    import symgrad.tf as tf
+
+    layers = []
+    for k, units in enumerate(case.sizes[1:]):
+        last = k == len(case.sizes) - 2
+        act = ("softmax" if case.classes else None) if last else "relu"
+        layers.append(tf.keras.layers.Dense(units, activation=act, dtype=case.dtype))
+    model = tf.keras.Sequential(layers)
+    model.build(case.sizes[0])
+    model.set_weights(case.weights)
+    model.compile(loss="categorical_crossentropy" if case.classes else "mse", optimizer=tf.keras.optimizers.SGD(learning_rate=LR))
+    return Runner(lambda: model.train_on_batch(case.x, case.y), model.get_weights)
+
+
+# -- references ---------------------------------------------------------------------------------------
+@row(BASELINE)
+def torch_eager(case):
+    import torch
+
+    params = [torch.tensor(w, requires_grad=True) for w in case.weights]
+    x, y = torch.tensor(case.x), torch.tensor(case.y)
+    opt = torch.optim.SGD(params, lr=LR)
+
+    def step():
+        h = x
+        for k in range(0, len(params), 2):
+            h = h @ params[k] + params[k + 1]
+            if k + 2 < len(params):
+                h = torch.relu(h)
+        if case.classes:
+            loss = -(y * torch.log_softmax(h, dim=1)).sum(1).mean()
+        else:
+            loss = ((h - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return Runner(step, lambda: [p.detach().numpy().copy() for p in params])
+
+
+def _tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with contextlib.redirect_stderr(open(os.devnull, "w")):
+        import tensorflow
+
+    if not getattr(_tensorflow, "configured", False):
+        tensorflow.config.threading.set_intra_op_parallelism_threads(1)
+        tensorflow.config.threading.set_inter_op_parallelism_threads(1)
+        _tensorflow.configured = True
+    return tensorflow
+
+
+def _tf_forward(tf, x, params, y, case):
+    h = x
+    for k in range(0, len(params), 2):
+        h = tf.matmul(h, params[k]) + params[k + 1]
+        if k + 2 < len(params):
+            h = tf.nn.relu(h)
+    if case.classes:
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=h))
+    return tf.reduce_mean(tf.square(h - y))
+
+
+@row("TensorFlow compat.v1 session")
+def tf_session(case):
+    tf = _tensorflow()
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        X = v1.placeholder(case.dtype, (None, case.sizes[0]))
+        Y = v1.placeholder(case.dtype, (None, case.sizes[-1]))
+        params = [tf.Variable(w) for w in case.weights]
+        train = v1.train.GradientDescentOptimizer(LR).minimize(_tf_forward(tf, X, params, Y, case))
+        config = v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+        sess = v1.Session(graph=graph, config=config)
+        sess.run(v1.global_variables_initializer())
+    feed = {X: case.x, Y: case.y}
+    return Runner(lambda: sess.run(train, feed), lambda: sess.run(params))
+
+
+@row("TensorFlow tf.function")
+def tf_function(case):
+    tf = _tensorflow()
+    params = [tf.Variable(w) for w in case.weights]
+    x, y = tf.constant(case.x), tf.constant(case.y)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = _tf_forward(tf, x, params, y, case)
+        for p, g in zip(params, tape.gradient(loss, params), strict=True):
+            p.assign_sub(LR * g)
+
+    return Runner(step, lambda: [p.numpy() for p in params])
+
+
+# -- measuring ---------------------------------------------------------------------------------------
+def available(names):
+    """The row names whose libraries import (symgrad's always; torch and TensorFlow where installed)."""
     out = []
-    for layer in model.structure.layers:
-        W = np.array([[values[w] for w in row] for row in layer.weights])
-        b = np.array([[values[v] for v in layer.biases]])
-        out.append((W, b))
+    for name in names:
+        try:
+            if name.startswith("torch"):
+                import torch  # noqa: F401
+            elif name.startswith("TensorFlow"):
+                _tensorflow()
+        except ImportError:
+            print(f"skipping {name!r}: not installed")
+            continue
+        out.append(name)
     return out
 
 
-def hand_numpy(model, values, X, Y):
-    """Textbook backprop of Σ (σ(...) − y)², written by hand; returns a step function and the gradients."""
-    params = _layers(model, values)
-
-    def loss_and_grad():
-        hs = [X]
-        for W, b in params:
-            hs.append(1 / (1 + np.exp(-(hs[-1] @ W + b))))
-        err = hs[-1] - Y
-        loss = (err * err).sum()
-        d = 2 * err * hs[-1] * (1 - hs[-1])
-        grads = []
-        for k in range(len(params) - 1, -1, -1):
-            grads.append((hs[k].T @ d, d.sum(axis=0, keepdims=True)))
-            if k:
-                d = (d @ params[k][0].T) * hs[k] * (1 - hs[k])
-        return loss, [g for pair in reversed(grads) for g in pair]
-
-    return loss_and_grad
+def first_run(name, case):
+    """(runner, seconds to build and take one step), with an empty symgrad kernel cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        old = os.environ.get(ENV_VAR)
+        os.environ[ENV_VAR] = cache
+        try:
+            t = time.perf_counter()
+            runner = ROWS[name](case)
+            runner.step()
+            return runner, time.perf_counter() - t
+        finally:
+            if old is None:
+                del os.environ[ENV_VAR]
+            else:
+                os.environ[ENV_VAR] = old
 
 
-def lifted_module(kernel, values):
-    """The lifted kernel's matrix module called directly on matrix arguments."""
-    args = kernel._matrix_arguments(kernel.arguments(values))
-    fn = kernel.matrix.module.loss_and_grad
-    return lambda: fn(*args)
+def check_agree(runners, case):
+    """Every implementation's weights after its first step equal torch's (float tolerance)."""
+    ref = runners[BASELINE].weights()
+    rtol, atol = (2e-4, 1e-5) if case.dtype == "float32" else (1e-7, 1e-9)  # TensorFlow's float64 differs by ~1e-10
+    for name, runner in runners.items():
+        for k, (mine, theirs) in enumerate(zip(runner.weights(), ref, strict=True)):
+            if not np.allclose(np.asarray(mine).reshape(theirs.shape), theirs, rtol=rtol, atol=atol):
+                gap = np.max(np.abs(np.asarray(mine).reshape(theirs.shape) - theirs))
+                raise AssertionError(f"{name} disagrees with {BASELINE} on parameter {k} after one step (max gap {gap:.3g})")
 
 
-def documented_call(kernel, values):
-    """`kernel.loss_and_grad(values)`: scalar values in, one float per weight out."""
-    return lambda: kernel.loss_and_grad(values)
+def interleaved_medians(runners, repeats, min_time):
+    """Median seconds per step of each runner, timed in turn within each repeat."""
+    calls = {}
+    for name, runner in runners.items():
+        n = 1
+        while True:
+            t = time.perf_counter()
+            for _ in range(n):
+                runner.step()
+            if time.perf_counter() - t >= min_time or n >= 4096:
+                break
+            n *= 2
+        calls[name] = n
+    times = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, runner in runners.items():
+            t = time.perf_counter()
+            for _ in range(calls[name]):
+                runner.step()
+            times[name].append((time.perf_counter() - t) / calls[name])
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def scalar_module(model, values):
-    """The unlifted scalar kernel's module (one numpy line per weight and sample array)."""
-    kernel = symgrad.compile(model.loss, wrt=list(model.params), inputs=list(model.data), cache=False)
-    args = kernel.arguments(values)
-    fn = kernel.module.loss_and_grad
-    return lambda: fn(*args)
-
-
-def _flat(grads):
-    return np.concatenate([np.ravel(g) for g in grads])
-
-
-def scalar_rows(size_text, repeats, min_time):
-    sizes = [int(s) for s in size_text.split("-")]
-    rng = np.random.default_rng(0)
-    t = time.perf_counter()
-    model = nn.mlp(sizes, activation="sigmoid", loss="squared_error", seed=0)
-    built = time.perf_counter() - t
-    t = time.perf_counter()
-    kernel = symgrad.compile(model, cache=False)
-    kernel.matrix  # noqa: B018 - small models compile their matrix kernel on first use: count it here
-    compiled = time.perf_counter() - t
-    X, Y = _mlp_data(sizes, rng)
-    values = {**model.initial_values(), **models.data_values(model, X, Y)}
-    impls = {"hand-written numpy backprop": hand_numpy(model, values, X, Y),
-             "lifted kernel, module called": lifted_module(kernel, values),
-             "kernel.loss_and_grad(values)": documented_call(kernel, values)}
-    if len(model.params) <= SCALAR_ONLY_MAX_PARAMS:
-        impls["scalar-only kernel, module"] = scalar_module(model, values)
-    want_loss, want = impls["hand-written numpy backprop"]()
-    for name, fn in impls.items():
-        loss, grads = fn()
-        np.testing.assert_allclose(loss, want_loss, rtol=1e-10, err_msg=name)
-        np.testing.assert_allclose(_flat(grads), _flat(want), rtol=1e-8, atol=1e-12 * np.abs(_flat(want)).max(),
-                                   err_msg=name)
-    times = interleaved_medians(impls, repeats=repeats, min_time=min_time)
-    return times, built, compiled, len(model.params)
+def measure(spec, dtype, names, repeats=7, min_time=0.05):
+    """[(name, first-run seconds, median step seconds)] for one size and dtype."""
+    case = make_case(spec, dtype)
+    built = {name: first_run(name, case) for name in names}
+    runners = {name: r for name, (r, _) in built.items()}
+    if BASELINE in runners:
+        check_agree(runners, case)
+    steps = interleaved_medians(runners, repeats, min_time)
+    return [(name, built[name][1], steps[name]) for name in names]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (for a smoke test)")
-    parser.add_argument("--sizes", default=",".join(SCALAR_SIZES))
+    parser.add_argument("--sizes", nargs="+", default=SIZES)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), help="row names (default: all)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timed batch of steps")
     args = parser.parse_args(argv)
-    repeats, min_time = (3, 0.05) if args.quick else (7, 0.2)
-    print(f"scalar nn.mlp sigmoid MLPs, squared error, batch {BATCH}, float64, single-threaded; "
-          f"median of {repeats} repeats taken in turn; ratio = time / hand-written numpy backprop")
-    print(f"{'sizes':<12}{'params':>7}  {'implementation':<32}{'us / call':>11}{'ratio':>9}")
-    builds = []
-    for size_text in args.sizes.split(","):
-        times, built, compiled, n_params = scalar_rows(size_text, repeats, min_time)
-        base = times["hand-written numpy backprop"]
-        for name, sec in times.items():
-            print(f"{size_text:<12}{n_params:>7}  {name:<32}{sec * 1e6:>11.1f}{sec / base:>8.2f}x")
-        builds.append((size_text, built, compiled))
-    print("\nbuilding the model (nn.mlp) and compiling it (symgrad.compile, cache off, matrix kernel included):")
-    for size_text, built, compiled in builds:
-        print(f"  {size_text:<12} build {built:7.3f} s   compile {compiled:7.3f} s   total {built + compiled:7.3f} s")
+    from threadpoolctl import threadpool_limits
+
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    names = available(args.rows)
+    results = {}
+    with threadpool_limits(limits=1):
+        print(f"batch {BATCH}, single thread; ratio = step / {BASELINE}'s step")
+        print(f"{'size':<16}{'dtype':<9}{'implementation':<36}{'first run':>11}{'step':>12}{'ratio':>8}")
+        for spec in args.sizes:
+            for dtype in args.dtypes:
+                rows = measure(spec, dtype, names, args.repeats, args.min_time)
+                base = dict((n, s) for n, _, s in rows).get(BASELINE)
+                for name, first, step in rows:
+                    ratio = f"{step / base:.2f}x" if base else "n/a"
+                    print(f"{spec:<16}{dtype:<9}{name:<36}{first:>9.3f} s{step * 1e3:>9.3f} ms{ratio:>8}")
+                results[(spec, dtype)] = rows
+                sys.stdout.flush()
+    return results
 
 
 if __name__ == "__main__":

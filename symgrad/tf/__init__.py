@@ -16,13 +16,14 @@ from ..errors import (
     UnboundSymbolError,
     UnsupportedError,
 )
-from . import keras, nn, train
+from . import data, keras, math, nn, random, train
 from .gradients import GradientTape, gradients
 from .graph import (
     Graph,
     Operation,
     Tensor,
     Variable,
+    bool_,
     disable_eager_execution,
     enable_eager_execution,
     executing_eagerly,
@@ -30,12 +31,40 @@ from .graph import (
     float64,
     get_default_graph,
     get_default_session,
+    int8,
+    int16,
+    int32,
+    int64,
     reset_default_graph,
+    uint8,
 )
+from .math import (
+    argmax,
+    argmin,
+    cos,
+    equal,
+    expm1,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    not_equal,
+    reciprocal,
+    rsqrt,
+    sin,
+    squared_difference,
+)
+from .nn import softmax
 from .ops import (
     abs,
     add,
     assign,
+    cast,
+    clip_by_value,
     constant,
     convert_to_tensor,
     divide,
@@ -47,6 +76,7 @@ from .ops import (
     minimum,
     multiply,
     negative,
+    one_hot,
     ones,
     placeholder,
     pow,
@@ -61,6 +91,7 @@ from .ops import (
     transpose,
     zeros,
 )
+from .random import random_normal, random_uniform, set_seed, truncated_normal
 from .session import Session
 from .variables import global_variables_initializer, group, variables_initializer
 
@@ -72,7 +103,16 @@ __all__ = [
     "assign", "group", "gradients", "global_variables_initializer", "variables_initializer",
     "get_default_graph", "reset_default_graph", "get_default_session",
     "executing_eagerly", "enable_eager_execution", "disable_eager_execution",
-    "nn", "train", "keras",
+    "nn", "train", "keras", "math", "random", "data", "optimizers",
+    "int8", "int16", "int32", "int64", "uint8", "bool",
+    "argmax", "argmin", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
+    "logical_or", "logical_not", "cast", "one_hot", "clip_by_value", "softmax", "sin", "cos", "log1p", "expm1",
+    "rsqrt", "reciprocal", "squared_difference", "random_normal", "random_uniform", "truncated_normal",
+    "set_random_seed",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "UnsupportedError",
     "FailedPreconditionError",
 ]
+
+bool = bool_  # noqa: A001 - TensorFlow's name
+optimizers = keras.optimizers  # TF2's `tf.optimizers.*` are Keras's
+set_random_seed = set_seed  # TF1's name of `tf.random.set_seed`

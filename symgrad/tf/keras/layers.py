@@ -5,14 +5,9 @@ import numpy as np
 from ...errors import InvalidArgumentError
 from .. import ops
 from ..graph import Variable
+from ..random import _RNG  # one generator for tf.random and the initializers
+from ..random import set_seed as set_seed  # tf.random.set_seed seeds the initializers too
 from . import activations
-
-_RNG = {"rng": np.random.default_rng(0)}
-
-
-def set_seed(seed):
-    """Seed the initializers (`tf.random.set_seed`)."""
-    _RNG["rng"] = np.random.default_rng(seed)
 
 
 def _glorot_uniform(shape):
@@ -79,3 +74,29 @@ class Dense:
         if self.bias is not None:
             z = z + self.bias
         return self.activation(z)
+
+
+class Dropout:
+    """Drops each input with probability `rate` while training (the rest scaled by 1/(1 − rate));
+    the identity at inference (`predict`, `model(x)`), as Keras does."""
+
+    takes_training = True  # Sequential passes training=True in fit/train_on_batch
+
+    def __init__(self, rate, noise_shape=None, seed=None, name=None, **kwargs):
+        if not 0 <= float(rate) < 1:
+            raise InvalidArgumentError(f"Dropout rate must be in [0, 1), got {rate}")
+        if noise_shape is not None:
+            raise InvalidArgumentError("Dropout(noise_shape=...) is not supported; the noise has the shape of the inputs")
+        self.rate, self.name = float(rate), name or "dropout"
+        self.input_dim, self.dtype = None, kwargs.get("dtype", "float64")
+
+    trainable_weights = ()
+
+    def build(self, input_dim):
+        return None
+
+    def __call__(self, inputs, training=None):
+        inputs = ops.convert_to_tensor(inputs)
+        if not training or self.rate == 0:
+            return inputs
+        return ops.dropout(inputs, rate=self.rate)

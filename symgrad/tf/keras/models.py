@@ -35,10 +35,10 @@ class Sequential:
     def add(self, layer):
         self.layers.append(layer)
 
-    def __call__(self, x):
+    def __call__(self, x, training=None):
         h = x
         for layer in self.layers:
-            h = layer(h)
+            h = layer(h, training=training) if getattr(layer, "takes_training", False) else layer(h)
         return h
 
     def build(self, input_dim):
@@ -123,7 +123,8 @@ class Sequential:
     def _build_train(self, input_dim, output_dim):
         self.build(input_dim)
         with self.graph.as_default():
-            x_ph, pred = self._predict
+            x_ph = self._predict[0]
+            pred = self(x_ph, training=True)
             y_ph = ops.placeholder(self.layers[-1].dtype, (None, output_dim), name="y")
             per = self.loss(y_ph, pred)
             loss = ops.reduce_mean(per) if per.shape and None in per.shape else per
