@@ -1,7 +1,7 @@
 """Optimizers (`tf.train.*Optimizer`, and the rules Keras's SGD and Adam share).
 
 An update rule is numpy code applied to the gradient values a run computed, as TensorFlow's own
-`ApplyGradientDescent`/`ApplyAdam` kernels are: a rule like Adam's squares the summed gradient,
+`ApplyGradientDescent`/`ApplyAdam`/`ApplyRMSProp` kernels are: a rule like Adam's squares the summed gradient,
 which is no per-sample expression. Slots (momentum, Adam's moments) live next to the variables'
 values, in the session's store.
 """
@@ -69,8 +69,12 @@ class Optimizer:
 
         return effect
 
-    def slot(self, store, var, name):
-        return store.get((self.uid, var.uid, name), 0.0)
+    def learning_rate_at(self, step):
+        """The learning rate of update number `step` (1, 2, …); Keras's `decay=` overrides it."""
+        return self.learning_rate
+
+    def slot(self, store, var, name, initial=0.0):
+        return store.get((self.uid, var.uid, name), initial)
 
     def update(self, store, var, value, grad, step):
         raise NotImplementedError
@@ -84,9 +88,10 @@ class GradientDescentOptimizer(Optimizer):
         self.momentum = float(momentum)
 
     def update(self, store, var, value, grad, step):
+        lr = self.learning_rate_at(step)
         if not self.momentum:
-            return value - self.learning_rate * grad
-        velocity = self.momentum * self.slot(store, var, "velocity") - self.learning_rate * grad
+            return value - lr * grad
+        velocity = self.momentum * self.slot(store, var, "velocity") - lr * grad
         store[(self.uid, var.uid, "velocity")] = velocity
         return value + velocity
 
@@ -102,6 +107,39 @@ class AdamOptimizer(Optimizer):
         m = self.beta1 * self.slot(store, var, "m") + (1 - self.beta1) * grad
         v = self.beta2 * self.slot(store, var, "v") + (1 - self.beta2) * grad * grad
         store[(self.uid, var.uid, "m")], store[(self.uid, var.uid, "v")] = m, v
-        lr_t = self.learning_rate * np.sqrt(1 - self.beta2**step) / (1 - self.beta1**step)
+        lr_t = self.learning_rate_at(step) * np.sqrt(1 - self.beta2**step) / (1 - self.beta1**step)
         return value - lr_t * m / (np.sqrt(v) + self.epsilon)
 
+
+
+class RMSPropOptimizer(Optimizer):
+    """RMSProp as TensorFlow's `ApplyRMSProp` kernel computes it (ε inside the square root):
+
+        ms ← ρ·ms + (1−ρ)·g²            (centered: mg ← ρ·mg + (1−ρ)·g, and ms − mg² below)
+        mom ← μ·mom + lr·g/√(ms + ε)
+        θ ← θ − mom
+
+    TF1 starts `ms` at ones (`initial_rms=1.0`); Keras's RMSprop starts it at zeros.
+    """
+
+    def __init__(self, learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10, use_locking=False, centered=False,
+                 name="RMSProp", initial_rms=1.0):
+        super().__init__(learning_rate, name)
+        if not 0.0 <= decay < 1.0:
+            raise InvalidArgumentError(f"{name} needs a decay (rho) in [0, 1), got {decay}")
+        if momentum < 0 or epsilon < 0:
+            raise InvalidArgumentError(f"{name} needs momentum >= 0 and epsilon >= 0, got {momentum} and {epsilon}")
+        self.rho, self.momentum, self.epsilon = float(decay), float(momentum), float(epsilon)
+        self.centered, self.initial_rms = bool(centered), float(initial_rms)
+
+    def update(self, store, var, value, grad, step):
+        rho = self.rho
+        ms = rho * self.slot(store, var, "rms", self.initial_rms) + (1 - rho) * grad * grad
+        store[(self.uid, var.uid, "rms")] = ms
+        if self.centered:
+            mg = rho * self.slot(store, var, "mg") + (1 - rho) * grad
+            store[(self.uid, var.uid, "mg")] = mg
+            ms = ms - mg * mg
+        mom = self.momentum * self.slot(store, var, "momentum") + self.learning_rate_at(step) * grad / np.sqrt(ms + self.epsilon)
+        store[(self.uid, var.uid, "momentum")] = mom
+        return value - mom
