@@ -8,6 +8,7 @@ differentiates them symbolically where gradients are asked for, and compiles the
 generated kernel (`symgrad.compile`) that later runs reuse.
 """
 
+from .. import __version__ as _symgrad_version
 from ..errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -16,7 +17,7 @@ from ..errors import (
     UnboundSymbolError,
     UnsupportedError,
 )
-from . import keras, nn, train
+from . import keras, layers, nn, train
 from .gradients import GradientTape, gradients
 from .graph import (
     Graph,
@@ -31,6 +32,7 @@ from .graph import (
     get_default_graph,
     reset_default_graph,
 )
+from .keras import initializers
 from .ops import (
     abs,
     add,
@@ -51,6 +53,7 @@ from .ops import (
     pow,
     reduce_mean,
     reduce_sum,
+    reshape,
     sigmoid,
     softplus,
     sqrt,
@@ -63,15 +66,18 @@ from .ops import (
 from .session import Session, get_default_session
 from .variables import global_variables_initializer, group, variables_initializer
 
+# The TensorFlow API level symgrad.tf follows (programs test `tf.__version__`), and symgrad's own version.
+__version__ = f"2.0.0+symgrad.{_symgrad_version}"
+
 __all__ = [
     "Graph", "Tensor", "Operation", "Variable", "Session", "GradientTape",
     "float32", "float64", "placeholder", "constant", "convert_to_tensor", "zeros", "ones",
     "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "negative", "square", "sqrt", "exp", "log",
-    "abs", "sigmoid", "tanh", "softplus", "identity", "matmul", "reduce_sum", "reduce_mean", "transpose",
+    "abs", "sigmoid", "tanh", "softplus", "identity", "matmul", "reduce_sum", "reduce_mean", "transpose", "reshape",
     "assign", "group", "gradients", "global_variables_initializer", "variables_initializer",
     "get_default_graph", "reset_default_graph", "get_default_session",
     "executing_eagerly", "enable_eager_execution", "disable_eager_execution",
-    "nn", "train", "keras",
+    "nn", "train", "keras", "layers", "initializers", "__version__",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "UnsupportedError",
     "FailedPreconditionError",
 ]

@@ -277,6 +277,24 @@ def transpose(node, x):
     return Value(np.transpose(x.elems, rest), perm.index(b))
 
 
+def reshape(node, x):
+    (target,) = node.attrs
+    label = f"reshape {node.name} of {node.inputs[0].name} to {target}"
+    if x.batch_axis is None:
+        size = x.elems.size
+        fixed = int(np.prod([d for d in target if d != -1]))
+        shape = tuple(size // fixed if d == -1 else d for d in target)
+        if int(np.prod(shape)) != size:
+            raise ShapeError(f"{label}: {size} values do not fit")
+        summed = None if x.summed is None else x.summed.reshape(shape)
+        return Value(x.elems.reshape(shape), None, summed)
+    if x.batch_axis != 0 or not target or target[0] != -1 or -1 in target[1:]:
+        raise UnsupportedError(f"{label}: the batch axis must stay first; reshape to (-1, …) with the other sizes given")
+    if int(np.prod(target[1:])) != x.elems.size:
+        raise ShapeError(f"{label}: one sample has {x.elems.size} values")
+    return Value(x.elems.reshape(target[1:]), 0)
+
+
 def assign(node, var, value):
     if value.batch_axis is not None:
         raise ShapeError(
@@ -318,6 +336,7 @@ RULES = {
     "reduce_mean": reduce(mean=True),
     "softmax": softmax,
     "transpose": transpose,
+    "reshape": reshape,
     "identity": identity,
     "assign": assign,
 }
