@@ -293,3 +293,17 @@ def test_tf1_layers_dense_makes_and_applies_a_layer():
 
 def test_version_names_the_tensorflow_api_followed():
     assert tf.__version__.startswith("2.") and "symgrad" in tf.__version__
+
+
+def test_tf1_error_names_the_initializer_line_and_that_line_fixes_the_program():
+    """TensorFlow 1 keeps its rule (TensorSlow code runs without initializing; TF1 code may not)."""
+    with tf.Graph().as_default():
+        w = tf.Variable(np.array([1.0, 2.0]), name="w")
+        loss = tf.reduce_sum(w * w)
+        sess = tf.Session()
+        with pytest.raises(FailedPreconditionError, match="uninitialized value w") as caught:
+            sess.run(loss)
+        line = re.search(r"`([^`]+)`", str(caught.value)).group(1)
+        assert line == "sess.run(tf.global_variables_initializer())"
+        exec(line, {"sess": sess, "tf": tf})  # noqa: S102 - the line the message names, as a user would add it
+        assert sess.run(loss) == 5.0
