@@ -162,26 +162,29 @@ def test_functional_and_subclassed_models_train_as_sequential():
     functional = keras.Model(inputs=inputs, outputs=keras.layers.Dense(3, activation="softmax")(hidden))
 
     class Subclassed(keras.Model):
+        """Traced tensors are matrices: a subclass's call gets (samples, features) inputs."""
+
         def __init__(self):
             super().__init__()
-            self.flatten = keras.layers.Flatten()
             self.hidden = keras.layers.Dense(5, activation="tanh")
             self.out = keras.layers.Dense(3)
 
         def call(self, x):
-            return keras.layers.Softmax()(self.out(self.hidden(self.flatten(x))))
+            return keras.layers.Softmax()(self.out(self.hidden(x)))
 
     subclassed = Subclassed()
     runs = []
-    for model in (sequential, functional, subclassed):
-        model.build((None, 4, 2))
+    for model, xs in ((sequential, images), (functional, images), (subclassed, images.reshape(20, 8))):
+        model.build((None, *xs.shape[1:]))
         model.set_weights(weights)
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        runs.append([model.train_on_batch(images, labels) for _ in range(4)] + model.get_weights())
-        np.testing.assert_allclose(model(images).numpy(), model.predict(images, verbose=0), rtol=1e-12)
+        runs.append([model.train_on_batch(xs, labels) for _ in range(4)] + model.get_weights())
+        np.testing.assert_allclose(model(xs).numpy(), model.predict(xs, verbose=0), rtol=1e-12)
     for other in runs[1:]:
         for a, b in zip(runs[0], other, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-12)
+    with pytest.raises(InvalidArgumentError, match="flatten the features first"):
+        Subclassed().predict(images, verbose=0)
     assert [type(layer).__name__ for layer in functional.layers] == ["Flatten", "Dense", "Dense"]
     assert subclassed.name == "subclassed" and functional.name.startswith("functional")
 

@@ -95,3 +95,19 @@ def test_matrix_power_other_than_a_positive_integer_is_our_error(exponent):
                     lambda: symgrad.compile(loss, wrt=[S], inputs=[x], cache=False)):
         with pytest.raises(symgrad.UnsupportedError, match=r"A\*\*n for integers n >= 1"):
             attempt()
+
+
+def test_backward_pass_reuses_entrywise_maps_instead_of_recomputing_them_transposed():
+    """A transposed `Map` stays a transpose of the forward node: pushing the transpose into the
+    operands made a new node, so the backward pass recomputed the layer (one extra product)."""
+    from symgrad.matrix.kernel import compile_matrix
+    from symgrad.matrix.nodes import Map
+
+    n = sp.Symbol("n", integer=True, positive=True)
+    X, W1, W2 = sp.MatrixSymbol("X", n, 4), sp.MatrixSymbol("W1", 4, 5), sp.MatrixSymbol("W2", 5, 2)
+    b1 = sp.MatrixSymbol("b1", 1, 5)
+    u, v = sp.symbols("_u _v", real=True)
+    h = Map(sp.Lambda((u, v), sp.tanh(u + v)), X * W1, b1)
+    kernel = compile_matrix(SumAll(sp.HadamardPower(h * W2, 2)), [W1, b1, W2], [X])
+    backward = kernel.source.split("def loss_and_grad")[1]
+    assert backward.count("@") + backward.count("np.matmul") == 5  # X W1, h W2, δ2 W2ᵀ, Xᵀ δ1, hᵀ δ2

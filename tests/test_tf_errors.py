@@ -80,10 +80,10 @@ def test_build_time_shape_errors(graph):
         tf.placeholder(tf.float64, (None, None))
 
 
-def test_nonlinear_function_of_a_batch_sum_is_refused_with_advice(graph):
-    x = tf.placeholder(tf.float64, (None, 1))
-    with tf.Session() as sess, pytest.raises(UnsupportedError, match="apply non-linear functions per sample"):
-        sess.run(tf.exp(tf.reduce_sum(x)), {x: [[1.0], [2.0]]})
+def test_tensor_of_rank_three_is_refused_with_advice(graph):
+    x = tf.placeholder(tf.float64, (None, 2, 3), name="images")
+    with tf.Session() as sess, pytest.raises(UnsupportedError, match=r"images.*rank ≤ 2.*flatten"):
+        sess.run(tf.reduce_sum(x), {x: np.ones((4, 2, 3))})
 
 
 def test_bad_feeds_and_fetches(graph):

@@ -60,3 +60,21 @@ def test_seed_levels_full_2000_epochs(tmp_path):
     results, _ = _load("seed_tf_levels").main(tmp_path, epochs=2000)
     for r in results.values():
         assert r["max_gap"] < 1e-10
+
+
+@pytest.mark.parametrize("name", ["tf1_mnist_mlp", "keras_mlp"])
+def test_mnist_style_programs_learn_the_padded_digits(tmp_path, name):
+    pytest.importorskip("sklearn", reason="the digits need the optional 'data' extra (scikit-learn)")
+    result = _load(name).main(tmp_path, epochs=3)
+    assert result["losses"][-1] < 0.5 * result["losses"][0]
+    assert result["accuracy"] >= 0.8
+    png, csv = result["paths"]
+    _pictures([png])
+    assert len(Path(csv).read_text().splitlines()) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tf1_mnist_mlp", "keras_mlp"])
+def test_mnist_style_programs_reach_95_percent_held_out(tmp_path, name):
+    pytest.importorskip("sklearn", reason="the digits need the optional 'data' extra (scikit-learn)")
+    assert _load(name).main(tmp_path, epochs=30)["accuracy"] >= 0.95

@@ -80,8 +80,6 @@ def transpose(m):
         return add(*[transpose(t) for t in m.args])
     if isinstance(m, sp.HadamardProduct):
         return sp.HadamardProduct(*[transpose(f) for f in m.args])
-    if isinstance(m, Map):
-        return Map(m.function, *[transpose(o) for o in m.operands])
     return sp.Transpose(m)
 
 

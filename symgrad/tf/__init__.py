@@ -17,26 +17,55 @@ from ..errors import (
     UnboundSymbolError,
     UnsupportedError,
 )
-from . import keras, layers, nn, train
+from . import data, keras, layers, math, nn, random, train
 from .gradients import GradientTape, gradients
 from .graph import (
     Graph,
     Operation,
     Tensor,
     Variable,
+    bool_,
     disable_eager_execution,
     enable_eager_execution,
     executing_eagerly,
     float32,
     float64,
     get_default_graph,
+    int8,
+    int16,
+    int32,
+    int64,
     reset_default_graph,
+    uint8,
 )
 from .keras import initializers
+from .math import (
+    argmax,
+    argmin,
+    cos,
+    equal,
+    expm1,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    not_equal,
+    reciprocal,
+    rsqrt,
+    sin,
+    squared_difference,
+)
+from .nn import softmax
 from .ops import (
     abs,
     add,
     assign,
+    cast,
+    clip_by_value,
     constant,
     convert_to_tensor,
     divide,
@@ -48,6 +77,7 @@ from .ops import (
     minimum,
     multiply,
     negative,
+    one_hot,
     ones,
     placeholder,
     pow,
@@ -63,6 +93,7 @@ from .ops import (
     transpose,
     zeros,
 )
+from .random import random_normal, random_uniform, set_seed, truncated_normal
 from .session import Session, get_default_session
 from .variables import global_variables_initializer, group, variables_initializer
 
@@ -78,6 +109,16 @@ __all__ = [
     "get_default_graph", "reset_default_graph", "get_default_session",
     "executing_eagerly", "enable_eager_execution", "disable_eager_execution",
     "nn", "train", "keras", "layers", "initializers", "__version__",
+    "math", "random", "data", "optimizers",
+    "int8", "int16", "int32", "int64", "uint8", "bool",
+    "argmax", "argmin", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
+    "logical_or", "logical_not", "cast", "one_hot", "clip_by_value", "softmax", "sin", "cos", "log1p", "expm1",
+    "rsqrt", "reciprocal", "squared_difference", "random_normal", "random_uniform", "truncated_normal",
+    "set_random_seed",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "UnsupportedError",
     "FailedPreconditionError",
 ]
+
+bool = bool_  # noqa: A001 - TensorFlow's name
+optimizers = keras.optimizers  # TF2's `tf.optimizers.*` are Keras's
+set_random_seed = set_seed  # TF1's name of `tf.random.set_seed`

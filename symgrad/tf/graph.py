@@ -17,29 +17,45 @@ _uids = itertools.count()
 
 
 class DType:
-    """`tf.float32` / `tf.float64`: the numpy dtype a tensor's values have."""
+    """`tf.float32`, `tf.int64`, `tf.bool` …: the numpy dtype a tensor's values have.
+
+    Kernels compute in float32 or float64; integer and boolean tensors are data (labels, indices,
+    the results of comparisons), entering a kernel as floats of its dtype.
+    """
 
     def __init__(self, name):
         self.name = name
         self.as_numpy_dtype = np.dtype(name)
+        self.is_floating = self.as_numpy_dtype.kind == "f"
+        self.is_integer = self.as_numpy_dtype.kind in "iu"
+        self.is_bool = self.as_numpy_dtype.kind == "b"
 
     def __repr__(self):
         return f"tf.{self.name}"
 
 
 float32, float64 = DType("float32"), DType("float64")
-DTYPES = {"float32": float32, "float64": float64}
+int8, int16, int32, int64, uint8 = (DType(n) for n in ("int8", "int16", "int32", "int64", "uint8"))
+bool_ = DType("bool")
+DTYPES = {d.name: d for d in (float32, float64, int8, int16, int32, int64, uint8, bool_)}
+ALIASES = {"float": "float32", "double": "float64", "int": "int32", "long": "int64"}  # TensorFlow's spellings
 
 
 def as_dtype(dtype):
-    """`tf.float32`, `np.float32`, "float32" … → our `DType` (float64 when None)."""
+    """`tf.float32`, `np.float32`, "float32", "float" … → our `DType` (float64 when None)."""
     if dtype is None:
         return float64
     if isinstance(dtype, DType):
         return dtype
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    except TypeError:
+        name = repr(dtype)
+    name = ALIASES.get(name, name)
     if name not in DTYPES:
-        raise InvalidArgumentError(f"symgrad.tf computes in float32 or float64, got dtype {dtype!r}")
+        raise InvalidArgumentError(
+            f"symgrad.tf has no dtype {dtype!r}; use one of {', '.join(sorted(DTYPES))} (kernels compute in float32 or float64)"
+        )
     return DTYPES[name]
 
 
@@ -130,6 +146,7 @@ class Tensor:
         return f"<symgrad.tf.Tensor '{self.name}' shape={shape} dtype={self.dtype.name}>"
 
     __hash__ = object.__hash__
+    __array_priority__ = 100  # numpy defers to our operators: `ndarray * tensor` builds a node, as in TensorFlow
 
     # -- operators build nodes (symgrad.tf.ops) --------------------------------------------------
     def __add__(self, other):
@@ -191,6 +208,9 @@ class Tensor:
 
     def __float__(self):
         return float(self.numpy())
+
+    def __format__(self, spec):
+        return format(self.numpy(), spec)
 
     def get_shape(self):
         return self.shape

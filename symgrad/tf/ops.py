@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ..errors import InvalidArgumentError, ShapeError
+from ..errors import InvalidArgumentError, ShapeError, UnsupportedError
 from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph
 
 
@@ -31,6 +31,8 @@ def constant(value, dtype=None, shape=None, name=None, graph=None):
     loop feeding new arrays of the same shape reuses one compiled kernel."""
     if isinstance(value, Tensor):
         raise InvalidArgumentError(f"constant needs numbers, got the tensor {value.name!r}")
+    if dtype is None and isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        dtype = value.dtype  # as TensorFlow: a float32 array makes a float32 constant
     dt = as_dtype(dtype)
     try:
         arr = np.array(value, dtype=dt.as_numpy_dtype)
@@ -46,11 +48,13 @@ def constant(value, dtype=None, shape=None, name=None, graph=None):
     return node
 
 
-def zeros(shape, dtype=None, name=None):
+def zeros(shape, dtype="float32", name=None):
+    """A constant array of zeros (float32 by default, as in TensorFlow)."""
     return constant(np.zeros(shape), dtype=dtype, name=name or "zeros")
 
 
-def ones(shape, dtype=None, name=None):
+def ones(shape, dtype="float32", name=None):
+    """A constant array of ones (float32 by default, as in TensorFlow)."""
     return constant(np.ones(shape), dtype=dtype, name=name or "ones")
 
 
@@ -84,11 +88,12 @@ def _broadcast(name, a, b):
     return tuple(out)
 
 
-def _binary(op, x, y, name=None):
+def _binary(op, x, y, name=None, dtype=None):
     graph = _graph_of(x, y)
-    x, y = convert_to_tensor(x, graph=graph), convert_to_tensor(y, graph=graph)
+    dt = next((v.dtype for v in (x, y) if isinstance(v, Tensor) and v.dtype.is_floating), None)
+    x, y = convert_to_tensor(x, dtype=dt, graph=graph), convert_to_tensor(y, dtype=dt, graph=graph)
     shape = _broadcast(f"{op} of {x.name} and {y.name}", x.shape, y.shape)
-    return Tensor(op, [x, y], shape=shape, name=name or op.capitalize())
+    return Tensor(op, [x, y], shape=shape, name=name or op.capitalize(), dtype=dtype)
 
 
 def _unary(op, x, name=None):
@@ -170,9 +175,56 @@ def identity(x, name=None):
     return _unary("identity", x, name)
 
 
-def softmax(logits, axis=-1, name=None):
+def softmax(logits, axis=-1, name=None, dim=None):
     logits = convert_to_tensor(logits)
+    axis = dim if dim is not None else axis
     return Tensor("softmax", [logits], attrs=(axis,), shape=logits.shape, name=name or "Softmax")
+
+
+def log_softmax(logits, axis=-1, name=None, dim=None):
+    logits = convert_to_tensor(logits)
+    axis = dim if dim is not None else axis
+    return Tensor("log_softmax", [logits], attrs=(axis,), shape=logits.shape, name=name or "LogSoftmax")
+
+
+def rsqrt(x, name=None):
+    return _unary("rsqrt", x, name)
+
+
+def reciprocal(x, name=None):
+    return _unary("reciprocal", x, name)
+
+
+def expm1(x, name=None):
+    return _unary("expm1", x, name)
+
+
+def log1p(x, name=None):
+    return _unary("log1p", x, name)
+
+
+def sin(x, name=None):
+    return _unary("sin", x, name)
+
+
+def cos(x, name=None):
+    return _unary("cos", x, name)
+
+
+def log_sigmoid(x, name=None):
+    return _unary("log_sigmoid", x, name)
+
+
+def squared_difference(x, y, name=None):
+    return _binary("squared_difference", x, y, name)
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """min(max(t, low), high) entry by entry; the gradient passes where t lies inside."""
+    graph = _graph_of(t, clip_value_min, clip_value_max)
+    t, lo, hi = (convert_to_tensor(v, graph=graph) for v in (t, clip_value_min, clip_value_max))
+    shape = _broadcast(f"clip_by_value of {t.name}", _broadcast(f"clip_by_value of {t.name}", t.shape, lo.shape), hi.shape)
+    return Tensor("clip_by_value", [t, lo, hi], shape=shape, name=name or "clip_by_value")
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
@@ -209,12 +261,24 @@ def _reduce(op, x, axis, keepdims, name):
     return Tensor(op, [x], attrs=(axis, bool(keepdims)), shape=shape, name=name or op.title().replace("_", ""))
 
 
-def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
-    return _reduce("reduce_sum", input_tensor, axis, keepdims, name)
+def _axis(axis, reduction_indices):
+    if reduction_indices is not None:
+        if axis is not None:
+            raise InvalidArgumentError("pass axis or its old name reduction_indices, not both")
+        return reduction_indices
+    return axis
 
 
-def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
-    return _reduce("reduce_mean", input_tensor, axis, keepdims, name)
+def reduce_sum(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    """Σ over `axis` (all axes when None); `reduction_indices` and `keep_dims` are TF1's names."""
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    return _reduce("reduce_sum", input_tensor, _axis(axis, reduction_indices), keep, name)
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    """The mean over `axis` (all axes when None); `reduction_indices` and `keep_dims` are TF1's names."""
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    return _reduce("reduce_mean", input_tensor, _axis(axis, reduction_indices), keep, name)
 
 
 def transpose(a, perm=None, name=None):
@@ -246,6 +310,8 @@ def reshape(tensor, shape, name=None):
             if (-1 in target and (fixed == 0 or total % fixed)) or (-1 not in target and fixed != total):
                 raise ShapeError(f"reshape of {tensor.name} {tensor.shape} ({total} values) to {tuple(shape)} does not fit")
             out = tuple(total // fixed if d == -1 else d for d in target)
+    if tensor.op == "const" and tensor.attrs == ("array",):  # data: reshaped here, as numpy does
+        return constant(tensor.value.reshape(out), dtype=tensor.dtype, name=name or "Reshape", graph=tensor.graph)
     return Tensor("reshape", [tensor], attrs=(target,), shape=out, name=name or "Reshape")
 
 
@@ -268,3 +334,111 @@ def needs_feed(*tensors):
     from .session import walk
 
     return any(t.op == "placeholder" for t in walk([t for t in tensors if t is not None]))
+
+
+# -- ops without gradients (numpy between kernels, symgrad.tf.host) --------------------------------------
+def equal(x, y, name=None):
+    return _binary("equal", x, y, name or "Equal", dtype="bool")
+
+
+def not_equal(x, y, name=None):
+    return _binary("not_equal", x, y, name or "NotEqual", dtype="bool")
+
+
+def greater(x, y, name=None):
+    return _binary("greater", x, y, name or "Greater", dtype="bool")
+
+
+def greater_equal(x, y, name=None):
+    return _binary("greater_equal", x, y, name or "GreaterEqual", dtype="bool")
+
+
+def less(x, y, name=None):
+    return _binary("less", x, y, name or "Less", dtype="bool")
+
+
+def less_equal(x, y, name=None):
+    return _binary("less_equal", x, y, name or "LessEqual", dtype="bool")
+
+
+def logical_and(x, y, name=None):
+    return _binary("logical_and", x, y, name or "LogicalAnd", dtype="bool")
+
+
+def logical_or(x, y, name=None):
+    return _binary("logical_or", x, y, name or "LogicalOr", dtype="bool")
+
+
+def logical_not(x, name=None):
+    x = convert_to_tensor(x)
+    return Tensor("logical_not", [x], shape=x.shape, dtype="bool", name=name or "LogicalNot")
+
+
+def _arg_reduce(op, x, axis, output_type, name):
+    x = convert_to_tensor(x)
+    axis = 0 if axis is None else int(axis)
+    shape = None
+    if x.shape is not None:
+        rank = len(x.shape)
+        if not -rank <= axis < rank:
+            raise ShapeError(f"{op} of {x.name}: axis {axis} is out of range for shape {x.shape}")
+        axis %= rank
+        shape = tuple(d for i, d in enumerate(x.shape) if i != axis)
+    return Tensor(op, [x], attrs=(axis,), shape=shape, dtype=output_type, name=name or op.title())
+
+
+def argmax(input, axis=None, name=None, dimension=None, output_type="int64"):  # noqa: A002 - TensorFlow's name
+    """The index of the largest entry along `axis` (TensorFlow's default axis is 0)."""
+    return _arg_reduce("argmax", input, axis if axis is not None else dimension, output_type, name or "ArgMax")
+
+
+def argmin(input, axis=None, name=None, dimension=None, output_type="int64"):  # noqa: A002 - TensorFlow's name
+    return _arg_reduce("argmin", input, axis if axis is not None else dimension, output_type, name or "ArgMin")
+
+
+def cast(x, dtype, name=None):
+    """`x` as `dtype`. Between float types it is the identity the gradient passes through (a kernel
+    computes in one dtype); to or from integers and booleans it is numpy's cast, without a gradient."""
+    x = convert_to_tensor(x)
+    dt = as_dtype(dtype)
+    op = "cast" if dt.is_floating and x.dtype.is_floating else "host_cast"
+    return Tensor(op, [x], shape=x.shape, dtype=dt, name=name or "Cast")
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """Rows with `on_value` at each index and `off_value` elsewhere (an index outside [0, depth) gives
+    a row of `off_value`, as in TensorFlow). Only the last axis (`axis=-1`) is supported."""
+    if axis not in (None, -1):
+        raise UnsupportedError(f"one_hot(axis={axis}) is not supported; the classes go in the last axis (axis=-1)")
+    indices = convert_to_tensor(indices, dtype="int64")
+    depth = int(depth)
+    if depth < 1:
+        raise InvalidArgumentError(f"one_hot needs depth >= 1, got {depth}")
+    on = 1.0 if on_value is None else float(on_value)
+    off = 0.0 if off_value is None else float(off_value)
+    shape = None if indices.shape is None else (*indices.shape, depth)
+    return Tensor("one_hot", [indices], attrs=(depth, on, off), shape=shape, dtype=dtype or "float32", name=name or "one_hot")
+
+
+# -- dropout -------------------------------------------------------------------------------------------
+def fresh_uniform(like, name=None):
+    """Uniform [0, 1) noise of `like`'s shape, drawn again at every run (it enters kernels as data)."""
+    if like.shape is None:
+        raise ShapeError(f"dropout of {like.name} needs a known rank (shape), got an unknown shape")
+    return Tensor("fresh_uniform", shape=like.shape, dtype=like.dtype, name=name or "uniform_noise", graph=like.graph)
+
+
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None):
+    """x·[u < keep]/keep with fresh uniform noise u each run: entries dropped with probability
+    1 − keep, the rest scaled so the expectation is x. `keep_prob` (TF1) or `rate` = 1 − keep_prob
+    (TF2); either may be a tensor (a fed placeholder)."""
+    if (keep_prob is None) == (rate is None):
+        raise InvalidArgumentError("dropout needs exactly one of keep_prob (TF1) or rate (TF2)")
+    if noise_shape is not None:
+        raise UnsupportedError("dropout(noise_shape=...) is not supported; the noise has the shape of x")
+    x = convert_to_tensor(x)
+    keep = keep_prob if keep_prob is not None else subtract(1.0, rate) if isinstance(rate, Tensor) else 1.0 - float(rate)
+    if not isinstance(keep, Tensor) and not 0 < float(keep) <= 1:
+        raise InvalidArgumentError(f"dropout keeps a fraction in (0, 1] of the entries, got keep_prob {keep}")
+    keep = convert_to_tensor(keep, dtype=x.dtype, graph=x.graph)
+    return Tensor("dropout", [x, fresh_uniform(x), keep], shape=x.shape, name=name or "dropout")

@@ -1,10 +1,13 @@
-"""`Session.run`: the fetched subgraph → sympy expressions → one generated kernel, cached.
+"""`Session.run`: the fetched subgraph → matrix expressions → one generated kernel, cached.
 
 A run walks the subgraph of the fetches once. Its structure (ops, attributes, which variables,
 the shapes of fed values with the batch length left out) is the cache key; on a miss the graph is
-traced into sympy expressions (`trace.RULES`, `symgrad.grad` for gradient nodes) and compiled with
-`symgrad.compile`, every fetched element becoming one output of the generated module. Later runs
-with the same structure only bind the new values and call the kernel. Effects (assignments,
+traced into matrix-level sympy expressions (`trace.RULES`; gradient nodes by `symgrad.matrix`'s
+reverse mode) and compiled by `symgrad.matrix.kernel`: the first fetched gradient's ys are the
+kernel's loss and its variables the kernel's parameters, so the gradients come out of the kernel's
+own backward pass; other fetches are its outputs. The batch length stays a size symbol in the
+kernel, so later runs with any batch length only pass the new arrays. Ops without gradients
+(`host.HOST`: comparisons, argmax, one-hot) run in numpy between kernels. Effects (assignments,
 optimizer updates, initializers) are applied after the values are computed, so every fetch of a
 run sees the variables as they were when it started.
 """
@@ -15,9 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .. import symbolic
-from ..compiler import compile as compile_kernel
-from ..dag import free_symbols
+from .. import cache as kernel_cache
 from ..errors import (
     DTypeError,
     FailedPreconditionError,
@@ -25,9 +26,14 @@ from ..errors import (
     NonFiniteError,
     ShapeError,
     UnboundSymbolError,
+    UnsupportedError,
 )
+from ..matrix.graph import matrix_symbols
+from ..matrix.kernel import compile_matrix
+from ..matrix.rules import as_scalar_loss, reverse
 from .graph import Operation, Tensor, Variable, get_default_graph
-from .trace import BATCH_SIZE, RULES, Value, obj
+from .host import HOST
+from .trace import BATCH_SIZE, RULES, Traced, leaf, matrix_shape
 
 CACHE_SIZE = 128
 _SESSIONS = []
@@ -37,20 +43,25 @@ def get_default_session():
     return _SESSIONS[-1] if _SESSIONS else None
 
 
-def walk(roots):
-    """The nodes `roots` depend on, each once, inputs before the nodes that use them (iterative)."""
+def walk(roots, stop=()):
+    """The nodes `roots` depend on, each once, inputs before the nodes that use them (iterative);
+    the inputs of nodes whose op is in `stop` are not visited."""
     order, seen = [], set()
+
+    def inputs(node):
+        return iter(() if node.op in stop else node.inputs)
+
     for root in roots:
         if root in seen:
             continue
         seen.add(root)
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, inputs(root))]
         while stack:
             node, it = stack[-1]
             for child in it:
                 if child not in seen:
                     seen.add(child)
-                    stack.append((child, iter(child.inputs)))
+                    stack.append((child, inputs(child)))
                     break
             else:
                 stack.pop()
@@ -84,23 +95,31 @@ class EagerStore:
 class _Leaf:
     node: Tensor
     value: np.ndarray
-    batch_axis: int | None
+    shape: tuple  # the value's shape, BATCH_SIZE at the batch axis
 
 
 @dataclass
 class _Compiled:
-    kernel: object
-    symbols: list  # per leaf: object array of its symbols
-    layouts: list  # per requested tensor: (batch axis, shape, element entries, batch-sum entries)
-    uses_loss: bool  # some entry reads the kernel's loss or gradients
-    uses_outputs: bool  # some entry reads its outputs (`predict`)
+    kernel: object  # a MatrixKernel, or None when every fetch is a leaf or a number
+    arguments: list  # per kernel argument (inputs, then wrt): the index of its leaf
+    plans: list  # per requested tensor: ("loss",), ("grad", k), ("output", k), ("leaf", i) or ("number", x)
+    shapes: list  # per requested tensor: its shape, BATCH_SIZE at the batch axis
+    uses_loss: bool  # some plan reads the kernel's loss or gradients
+    uses_outputs: bool  # some plan reads its outputs (`predict`)
+
+
+def compile_kernel(loss, wrt, inputs, outputs, name, dtype, target):
+    """The matrix kernel of a traced run (the kernel cache keeps its numpy module across processes)."""
+    if target not in ("numpy", "cuda"):
+        raise UnsupportedError(f"unknown target {target!r}; available targets: numpy, cuda")
+    return compile_matrix(loss, wrt, inputs, outputs, name, dtype, target, kernel_cache.resolve(True))
 
 
 class Session:
     """A TensorFlow-1 session: variable values for one graph, and the kernels its runs compiled.
 
-    `target` is passed to `symgrad.compile` ("numpy"; "cuda" where that target is installed).
-    `last_kernel` is the kernel of the latest run (`.source` is the generated module).
+    `target` is "numpy" or "cuda" (where that target is installed). `last_kernel` is the kernel of
+    the latest run that needed one (`.source` is the generated module).
     """
 
     def __init__(self, target="numpy", graph=None, store=None):
@@ -137,7 +156,7 @@ class Session:
             else:
                 tensors.append(f)
         assigns = [n for n in walk(tensors) if n.op == "assign"]
-        values = self._evaluate(list(dict.fromkeys(tensors + assigns)), feeds)
+        values = self._evaluate(list(dict.fromkeys(tensors + assigns)), feeds, {})
         for effect in effects:
             effect(self.store, values)
         for node in assigns:
@@ -171,7 +190,7 @@ class Session:
             if arr.dtype.kind not in "biuf":
                 raise DTypeError(f"value fed to {key.name!r} has dtype {arr.dtype}; feed real numbers")
             arr = arr.astype(key.dtype.as_numpy_dtype, copy=False)
-            if not np.all(np.isfinite(arr)):
+            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
                 raise NonFiniteError(f"value fed to {key.name!r} contains NaN or Inf; feed finite numbers")
             if key.shape is not None and not _fits(arr.shape, key.shape):
                 raise ShapeError(
@@ -182,24 +201,27 @@ class Session:
         return feeds
 
     # -- planning, compiling, running -------------------------------------------------------------
-    def _evaluate(self, tensors, feeds):
-        order = walk(tensors)
+    def _evaluate(self, tensors, feeds, host_values):
+        """Values of `tensors`; `host_values` collects the values of the run's numpy-only ops."""
+        order = walk(tensors, stop=HOST)
         index = {node: i for i, node in enumerate(order)}
-        key, leaves, batch = [], [], set()
+        key, leaves, lengths = [], [], {}
         for node in order:
-            leaf = self._leaf(node, feeds)
-            if leaf is None:
+            leaf_ = self._leaf(node, feeds, host_values)
+            if leaf_ is None:
                 key.append((node.op, node.attrs, tuple(index[t] for t in node.inputs)))
                 continue
-            leaves.append(leaf)
-            layout = list(leaf.value.shape)
-            if leaf.batch_axis is not None:
-                batch.add(layout[leaf.batch_axis])
-                layout[leaf.batch_axis] = None
-            key.append((node.op, node.uid if node.op != "const" else None, tuple(layout), leaf.batch_axis, node.dtype.name))
-        if len(batch) > 1:
-            listing = ", ".join(f"{lf.node.name}: {lf.value.shape}" for lf in leaves if lf.batch_axis is not None)
+            leaves.append(leaf_)
+            layout = tuple(None if d is BATCH_SIZE else d for d in leaf_.shape)
+            for axis, d in enumerate(leaf_.shape):
+                if d is BATCH_SIZE and leaf_.value is not None:
+                    lengths.setdefault(leaf_.value.shape[axis], leaf_)
+            uid = node.uid if node.op in ("variable", "placeholder") else None
+            key.append((node.op, uid, layout, node.dtype.name))
+        if len(lengths) > 1:
+            listing = ", ".join(f"{lf.node.name}: {lf.value.shape}" for lf in lengths.values())
             raise ShapeError(f"fed values disagree on the number of samples ({listing}); feed equal batch lengths")
+        _draw_noise(leaves, next(iter(lengths), None))
         cache_key = (tuple(key), tuple(index[t] for t in tensors))
         entry = self._cache.get(cache_key)
         if entry is None:
@@ -209,154 +231,138 @@ class Session:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(cache_key)
-        self.last_kernel = entry.kernel
-        n = batch.pop() if batch else 1
-        results = _Results(n)
+        n = next(iter(lengths)) if lengths else None
         kernel = entry.kernel
+        loss = grads = outputs = None
+        dtype = np.dtype(_kernel_dtype(leaves))
         if kernel is not None:
-            # the feeds are checked already; the generated functions take arrays and floats in order
-            values = {BATCH_SIZE: float(n)}
-            for leaf, symbols in zip(leaves, entry.symbols, strict=True):
-                values.update(_bind(leaf, symbols))
-            if kernel.target == "numpy":
-                self._call_numpy(kernel, entry, values, n, results)
-            else:
+            self.last_kernel = kernel
+            dtype = kernel.dtype
+            args = [_argument(leaves[i], dtype) for i in entry.arguments]
+            if kernel.target == "numpy":  # the feeds are checked already; the module takes the arrays in order
                 if entry.uses_loss:
-                    results.loss, results.grads = kernel.loss_and_grad(values)
+                    loss, grads = kernel.module.loss_and_grad(*args)
                 if entry.uses_outputs:
-                    results.outputs = kernel.predict(values)
-        dtype = kernel.dtype if kernel is not None else np.float64
+                    outputs = kernel.module.predict(*args)
+            else:
+                values = dict(zip(kernel.inputs + kernel.wrt, args, strict=True))
+                if entry.uses_loss:
+                    loss, grads = kernel.loss_and_grad(values)
+                if entry.uses_outputs:
+                    outputs = kernel.predict(values)
         out = {}
-        for t, layout in zip(tensors, entry.layouts, strict=True):
-            out[t] = results.assemble(layout, dtype)
-            if not np.all(np.isfinite(out[t])):
+        for t, plan, shape in zip(tensors, entry.plans, entry.shapes, strict=True):
+            kind = plan[0]
+            raw = (loss if kind == "loss" else grads[plan[1]] if kind == "grad" else outputs[plan[1]] if kind == "output"
+                   else leaves[plan[1]].value if kind == "leaf" else plan[1])
+            value = _shaped(raw, shape, n, dtype if kind != "leaf" else leaves[plan[1]].value.dtype)
+            if t.op == "assign":
+                value = np.broadcast_to(value, t.inputs[0].shape).astype(t.inputs[0].dtype.as_numpy_dtype)
+            if value.dtype.kind == "f" and not np.isfinite(np.add.reduce(value, axis=None)) and not np.isfinite(value).all():
                 raise NonFiniteError(
                     f"{t.name} came out NaN or Inf (the model left its domain or overflowed at these values); "
                     "check the fed data and the learning rate"
                 )
+            out[t] = value
         return out
 
-    @staticmethod
-    def _call_numpy(kernel, entry, values, n, results):
-        """The generated numpy functions called directly: the feeds are checked already, and
-        `Kernel`'s own checks cost more than the kernel for small models."""
-        args = [np.ascontiguousarray(np.broadcast_to(np.asarray(values[s], kernel.dtype), (n,))) for s in kernel.inputs]
-        scalar = float if kernel.dtype == np.float64 else kernel.dtype.type
-        args += [scalar(values[s]) for s in kernel.wrt]
-        if entry.uses_loss:
-            results.loss, results.grads = kernel.module.loss_and_grad(*args)
-        if entry.uses_outputs:
-            results.outputs = kernel.module.predict(*args)
-
-    def _leaf(self, node, feeds):
+    def _leaf(self, node, feeds, host_values):
+        if node.op in HOST:
+            if node not in host_values:
+                values = self._evaluate(list(dict.fromkeys(node.inputs)), feeds, host_values)
+                host_values[node] = np.asarray(HOST[node.op](node, *[values[t] for t in node.inputs]))
+            value = host_values[node]
+            declared = node.shape if node.shape is not None and len(node.shape) == value.ndim else ()
+            return _Leaf(node, value, _batch_shape(value.shape, declared))
         if node.op == "placeholder":
             if node not in feeds:
                 raise UnboundSymbolError(
                     f"You must feed a value for placeholder tensor {node.name!r} with dtype {node.dtype.name} and "
                     f"shape {_shape_text(node.shape)}: add it to feed_dict"
                 )
-            axis = None if node.shape is None or None not in node.shape else node.shape.index(None)
-            return _Leaf(node, feeds[node], axis)
+            return _Leaf(node, feeds[node], _batch_shape(feeds[node].shape, node.shape or ()))
         if node.op == "variable":
             if node in feeds:
-                return _Leaf(node, feeds[node], None)
+                return _Leaf(node, feeds[node], feeds[node].shape)
             if node not in self.store:
                 raise FailedPreconditionError(
                     f"Attempting to use uninitialized value {node.name}: add the line "
                     "`sess.run(tf.global_variables_initializer())` (sess being this session) after creating the "
                     "session and before this run; TensorFlow 1 sessions start with no variable values"
                 )
-            return _Leaf(node, np.asarray(self.store[node]), None)
+            value = np.asarray(self.store[node])
+            return _Leaf(node, value, value.shape)
         if node.op == "const" and node.attrs == ("array",):
-            return _Leaf(node, node.value, None)
+            return _Leaf(node, node.value, node.value.shape)
+        if node.op == "fresh_uniform":  # drawn once the batch length is known (`_draw_noise`)
+            return _Leaf(node, None, tuple(BATCH_SIZE if d is None else d for d in node.shape))
         return None
 
     def _compile(self, order, leaves, tensors):
-        names, symbols, memo = {BATCH_SIZE.name}, [], {}
-        for leaf in leaves:
-            shape = tuple(d for i, d in enumerate(leaf.value.shape) if i != leaf.batch_axis)
-            syms = _leaf_symbols(leaf.node, shape, names)
-            symbols.append(syms)
-            memo[leaf.node] = Value(syms, leaf.batch_axis)
+        names, memo, leaf_of = set(), {}, {}
+        for i, lf in enumerate(leaves):
+            symbol = leaf(_unique(lf.node.name, names), lf.shape)
+            memo[lf.node] = Traced(symbol, lf.shape)
+            leaf_of[symbol] = i
         _trace(order, memo)
-        loss, loss_ys, wrt = _kernel_loss(tensors, memo)
+        loss, loss_ys, wrt = _kernel_loss(tensors, memo, leaf_of)
         grad_index = {w: k for k, w in enumerate(wrt)}
-        outputs, slots = [], {}
-
-        def slot(e):
-            if e.is_number:
-                return float(e)
-            if e not in slots:
-                slots[e] = len(outputs)
-                outputs.append(e)
-            return slots[e]
-
-        layouts = []
+        outputs, slots, plans = [], {}, []
         for t in tensors:
-            v = memo[t]
-            summed = None
-            x_syms = list(memo[t.inputs[-1]].elems.flat) if t.op == "gradient" else []
-            if t.op == "gradient" and t.inputs[:-1] == loss_ys and v.batch_axis is None and all(
-                x in grad_index for x in x_syms
-            ):  # this gradient comes out of the kernel's own backward pass
-                summed = [("grad", grad_index[x]) for x in x_syms]
-            elif loss_ys == (t,) and v.shape == () and v.summed is not None and v.summed[()] == loss:
-                summed = [("loss",)]
-            elif v.summed is not None:
-                summed = [slot(e) for e in v.summed.flat]
-            layouts.append((v.batch_axis, v.elems.shape, [slot(e) for e in v.elems.flat], summed))
-        used = {e[0] for layout in layouts for e in layout[3] or () if isinstance(e, tuple)}
-        if not used:
+            e = memo[t].expr
+            x = t.inputs[-1].uid if t.op == "gradient" else None
+            if x is not None and t.inputs[:-1] == loss_ys and memo[t.inputs[-1]].expr in grad_index:
+                plans.append(("grad", grad_index[memo[t.inputs[-1]].expr]))  # the kernel's own backward pass
+            elif loss_ys == (t,) and e == loss:
+                plans.append(("loss",))
+            elif not e.is_Matrix and e.is_number:
+                plans.append(("number", float(e)))
+            elif e in leaf_of:
+                plans.append(("leaf", leaf_of[e]))
+            else:
+                if e not in slots:
+                    slots[e] = len(outputs)
+                    outputs.append(e)
+                plans.append(("output", slots[e]))
+        uses_loss = any(p[0] in ("loss", "grad") for p in plans)
+        if not uses_loss:
             loss, wrt = sp.S.Zero, []
-        kernel = None
-        if outputs or used:
-            data = [s for syms in symbols for s in syms.flat if s not in grad_index or not used]
-            dtypes = {leaf.node.dtype.name for leaf in leaves}
-            dtype = "float32" if dtypes == {"float32"} else "float64"
-            if BATCH_SIZE in free_symbols([loss, *outputs]):
-                data.append(BATCH_SIZE)
-            kernel = compile_kernel(loss, wrt=wrt, inputs=data, outputs=outputs,
-                                    name="tf_session", dtype=dtype, target=self.target)
-        return _Compiled(kernel, symbols, layouts, bool(used), bool(outputs))
+        if not (outputs or uses_loss):
+            return _Compiled(None, [], plans, [memo[t].shape for t in tensors], False, False)
+        read = matrix_symbols([loss, *outputs]) | set(wrt)
+        inputs = [s for s in leaf_of if s in read and s not in grad_index]
+        dtype = _kernel_dtype(leaves)
+        kernel = compile_kernel(loss, wrt=wrt, inputs=inputs, outputs=outputs, name="tf_session", dtype=dtype,
+                                target=self.target)
+        arguments = [leaf_of[s] for s in inputs + wrt]
+        return _Compiled(kernel, arguments, plans, [memo[t].shape for t in tensors], uses_loss, bool(outputs))
 
 
-def _kernel_loss(tensors, memo):
-    """The generated kernel's loss, as (per-sample expression, the ys it sums, wrt symbols).
+def _kernel_loss(tensors, memo, leaf_of):
+    """The generated kernel's loss, as (scalar expression, the ys it sums, wrt symbols).
 
-    The first fetched gradient supplies it: its ys' per-sample part becomes the kernel's loss and
-    the symbols of every fetched gradient of the same ys (variables, unbatched placeholders) its
-    parameters, so the gradients come out of the kernel's own backward pass. Without gradients, a
-    fetched scalar that is a sum over the batch is the loss (wrt empty).
+    The first fetched gradient supplies it: Σ of its ys becomes the kernel's loss, and the leaves
+    of every fetched gradient of the same ys (variables, placeholders, constants) its parameters,
+    so those gradients come out of the kernel's own backward pass.
     """
     for t in tensors:
         if t.op == "gradient":
             ys = t.inputs[:-1]
-            wrt = []
+            wrt = {}
             for g in tensors:
-                x = g.inputs[-1] if g.op == "gradient" and g.inputs[:-1] == ys else None
-                if x is not None and _is_leaf(x) and memo[x].batch_axis is None:
-                    wrt += [s for s in memo[x].elems.flat if s not in wrt]
+                if g.op == "gradient" and g.inputs[:-1] == ys and memo[g.inputs[-1]].expr in leaf_of:
+                    wrt[memo[g.inputs[-1]].expr] = None
             if wrt:
-                return _batch_part([memo[y] for y in ys]), ys, wrt
-    for t in tensors:
-        v = memo[t]
-        if v.shape == () and v.summed is not None and not v.summed[()].is_number:
-            return v.summed[()], (t,), []
+                return _sum_of(memo[y] for y in ys), ys, list(wrt)
     return sp.S.Zero, None, []
 
 
-def _is_leaf(node):
-    return node.op in ("variable", "placeholder") or (node.op == "const" and node.attrs == ("array",))
-
-
-def _batch_part(values):
-    """Σ of the per-sample parts of `values` (what the kernel sums over the batch)."""
-    return sp.Add(*[e for v in values for e in (v.elems.flat if v.batch_axis is not None else
-                                                (v.summed.flat if v.summed is not None else ()))])
+def _sum_of(traced):
+    return sp.Add(*[as_scalar_loss(v.expr) for v in traced])
 
 
 def _trace(order, memo):
-    """Fill `memo` with the `Value` of every node of `order` (leaves are already there)."""
+    """Fill `memo` with the `Traced` value of every node of `order` (leaves are already there)."""
     for node in order:
         if node in memo:
             continue
@@ -365,7 +371,7 @@ def _trace(order, memo):
             memo[node] = _gradient(node, args, memo)
         elif node.op == "const":
             value = node.attrs[0]
-            memo[node] = Value(obj(sp.Integer(int(value)) if value.is_integer() else sp.Float(value)))
+            memo[node] = Traced(sp.Integer(int(value)) if value.is_integer() else sp.Float(value), ())
         else:
             memo[node] = RULES[node.op](node, *args)
 
@@ -373,87 +379,71 @@ def _trace(order, memo):
 def _gradient(node, args, memo):
     """d(Σ of every element of ys)/dx, as TensorFlow's `gradients` defines it."""
     *ys, x = node.inputs
-    y_values, x_value = args[:-1], args[-1]
-    if _is_leaf(x):
-        syms, back = x_value.elems, None
-    else:  # an intermediate tensor: trace ys again with x replaced by fresh symbols
-        if x_value.summed is not None:
-            raise InvalidArgumentError(f"gradients with respect to {x.name!r}, a sum over the batch, are not supported")
-        syms = obj([sp.Dummy(f"d_{i}", real=True) for i in range(x_value.elems.size)]).reshape(x_value.elems.shape)
-        local = {t: v for t, v in memo.items() if t.op in ("variable", "placeholder", "const")}
-        local[x] = Value(syms, x_value.batch_axis)
-        _trace(walk(ys), local)
-        y_values = [local[y] for y in ys]
-        back = dict(zip(syms.flat, x_value.elems.flat, strict=True))
-    once = sp.Add(*[e for y in y_values if y.batch_axis is None for e in y.elems.flat])
-    per = _batch_part(y_values)
-    flat = list(syms.flat)
-
-    def grad(expr):
-        out = obj(symbolic.grad(expr, flat) if flat else []).reshape(syms.shape)
-        return out if back is None else np.vectorize(lambda e: e.xreplace(back), otypes=[object])(out)
-
-    if x_value.batch_axis is not None:
-        return Value(grad(per), x_value.batch_axis)
-    return Value(grad(once), None, grad(per))
+    x_value = args[-1]
+    wrt = x_value.expr
+    if isinstance(wrt, (sp.Symbol, sp.MatrixSymbol)):
+        loss, back = _sum_of(args[:-1]), None
+    else:  # an intermediate tensor: trace ys again with x replaced by a fresh symbol
+        fresh = leaf(f"_wrt_{x.uid}", x_value.shape)
+        local = {t: v for t, v in memo.items() if isinstance(v.expr, (sp.Symbol, sp.MatrixSymbol)) or v.expr.is_number}
+        local[x] = Traced(fresh, x_value.shape)
+        _trace(walk(ys, stop=HOST), local)
+        loss, back, wrt = _sum_of(local[y] for y in ys), {fresh: wrt}, fresh
+    (g,) = reverse(loss, [wrt])
+    return Traced(g if back is None else g.xreplace(back), x_value.shape)
 
 
-def _leaf_symbols(node, shape, names):
-    """Real symbols named after the node (`W_h_0_2`), unique within one kernel."""
+def _draw_noise(leaves, n):
+    """Fresh uniform noise (dropout's) for this run, `n` long along the batch axis."""
+    from .random import _RNG
+
+    for lf in leaves:
+        if lf.value is None:
+            if n is None and BATCH_SIZE in lf.shape:
+                raise UnboundSymbolError(f"{lf.node.name} has a batch axis but no fed value gives its length; feed the batch")
+            dims = tuple(n if d is BATCH_SIZE else d for d in lf.shape)
+            lf.value = _RNG["rng"].random(dims).astype(lf.node.dtype.as_numpy_dtype)
+
+
+def _unique(name, names):
+    """An identifier named after the node (`W_h`, `Placeholder_1`), unique within one kernel."""
     from ..names import identifier
 
-    base, k = identifier(node.name.split(":")[0]), 1
-    stem = base
-    while any(n == stem or n.startswith(stem + "_") for n in names):
+    base = stem = identifier(name.split(":")[0])
+    k = 1
+    while stem in names:
         stem, k = f"{base}_{k}", k + 1
-    out = np.empty(shape, dtype=object)
-    for idx in np.ndindex(shape):
-        name = "_".join([stem, *map(str, idx)])
-        names.add(name)
-        out[idx] = sp.Symbol(name, real=True)
     names.add(stem)
-    return out
+    return stem
 
 
-def _bind(leaf, symbols):
-    value = leaf.value
-    if leaf.batch_axis is not None:
-        columns = np.moveaxis(value, leaf.batch_axis, 0).reshape(value.shape[leaf.batch_axis], -1)
-        return {s: columns[:, j] for j, s in enumerate(symbols.flat)}
-    return {s: v for s, v in zip(symbols.flat, value.reshape(-1).tolist(), strict=True)}
+def _batch_shape(shape, declared):
+    """`shape` with BATCH_SIZE where `declared` has None."""
+    if len(declared) != len(shape):
+        return tuple(shape)
+    return tuple(BATCH_SIZE if d is None else g for g, d in zip(shape, declared, strict=True))
 
 
-class _Results:
-    """What one kernel call returned, and the assembly of each fetched tensor from it.
+def _kernel_dtype(leaves):
+    dtypes = {lf.node.dtype.name for lf in leaves if lf.value.dtype.kind == "f"}
+    return "float32" if dtypes == {"float32"} else "float64"
 
-    An entry is a number, an output index (per-sample values), ("grad", k) or ("loss",).
-    """
 
-    def __init__(self, n):
-        self.n, self.outputs, self.loss, self.grads = n, [], None, None
+def _argument(lf, dtype):
+    """A leaf's value as the kernel takes it: its matrix (vectors as 1×k rows), or a number."""
+    value = lf.value
+    dims = matrix_shape(value.shape, lf.node.name)
+    if dims is None:
+        return float(value) if dtype == np.float64 else dtype.type(value)
+    return np.ascontiguousarray(value, dtype=dtype).reshape(dims)
 
-    def per_sample(self, e):
-        return e if isinstance(e, float) else self.outputs[e]
 
-    def once(self, e):
-        return e if isinstance(e, float) else self.outputs[e][0]
-
-    def batch_sum(self, e):
-        if isinstance(e, tuple):
-            return self.loss if e[0] == "loss" else self.grads[e[1]]
-        return e * self.n if isinstance(e, float) else self.outputs[e].sum()
-
-    def assemble(self, layout, dtype):
-        axis, shape, entries, summed = layout
-        if axis is not None:
-            out = np.empty((self.n, len(entries)), dtype=dtype)
-            for k, e in enumerate(entries):
-                out[:, k] = self.per_sample(e)
-            return np.moveaxis(out.reshape((self.n, *shape)), 0, axis)
-        out = np.array([self.once(e) for e in entries], dtype=dtype)
-        if summed is not None:
-            out += np.array([self.batch_sum(e) for e in summed], dtype=dtype)
-        return out.reshape(shape) if shape else out.reshape(())[()]
+def _shaped(raw, shape, n, dtype):
+    """A kernel result (or leaf value) in the tensor's shape, the batch axis `n` long."""
+    dims = tuple(n if d is BATCH_SIZE else d for d in shape)
+    if not dims:
+        return np.asarray(raw, dtype=dtype).reshape(())[()]
+    return np.asarray(raw, dtype=dtype).reshape(dims)
 
 
 def _fits(got, declared):

@@ -1,266 +1,213 @@
-"""What each op means at the scalar level: rules from input `Value`s to an output `Value`.
+"""What each op means at the matrix level: rules from input `Traced` values to an output.
 
-A `Value` is a tensor written out as sympy expressions. A tensor with a batch axis (a placeholder
-declared with `None` in its shape, and everything computed from it per sample) keeps the
-expressions of ONE sample: `elems` has the tensor's shape without the batch axis, `batch_axis`
-says where that axis sits. The generated kernel evaluates them for every sample at once.
-Reducing over the batch axis gives a tensor without one whose value is
-`elems + Σ_samples summed` — the kernel's batch sum. Linear ops carry both parts along; a
-non-linear function of a batch sum would need a second pass over the data, so it is refused
-with an `UnsupportedError` that says what to write instead.
+A tensor is one sympy expression over whole arrays: a scalar for rank 0, a matrix for rank 2 and
+a 1×k row for rank 1 (numpy's own view of a vector when it broadcasts against a matrix). A
+placeholder's `None` axis is the size symbol `batch_size`, so one generated kernel serves every
+batch length; reductions over it are products with ones (or `SumAll`), and anything else applies
+to the batch as a whole: mean-centring, normalising by a batch statistic and the log of a mean
+are ordinary matrix expressions. Entrywise ops become `symgrad.matrix.Map`s, `matmul` a matrix
+product, softmax and log-sum-exp the row nodes, so programs get `symgrad.matrix`'s BLAS kernels,
+rules and checks.
 """
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
 import sympy as sp
 
 from .. import functions as F
 from ..errors import ShapeError, UnsupportedError
+from ..matrix.algebra import matmul as _matmul
+from ..matrix.algebra import scale
+from ..matrix.algebra import transpose as _transpose
+from ..matrix.nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, canonical_lambda
 
-BATCH_SIZE = sp.Symbol("batch_size", positive=True)  # the number of samples; a kernel input
-
-
-@dataclass
-class Value:
-    elems: np.ndarray  # object array of sympy expressions
-    batch_axis: int | None = None  # where the batch axis sits in the tensor's shape
-    summed: np.ndarray | None = None  # without a batch axis: value = elems + Σ_samples summed
-
-    @property
-    def shape(self):
-        """The tensor's shape, `None` standing for the batch axis."""
-        dims = list(self.elems.shape)
-        if self.batch_axis is not None:
-            dims.insert(self.batch_axis, None)
-        return tuple(dims)
+BATCH_SIZE = sp.Symbol("batch_size", integer=True, positive=True)  # the `None` axis of placeholders
+_VARS = sp.symbols("_x0:4", real=True)
 
 
-def obj(x):
-    """`x` as an object array of sympy expressions."""
-    arr = np.empty(np.shape(x), dtype=object)
-    flat = np.asarray(x, dtype=object).reshape(-1)
-    arr.reshape(-1)[:] = [sp.sympify(e) for e in flat]
-    return arr
+@dataclass(frozen=True)
+class Traced:
+    expr: sp.Basic  # scalar Expr (rank 0) or MatrixExpr (rank 1 as a 1×k row, rank 2)
+    shape: tuple  # the tensor's shape: ints, BATCH_SIZE for the batch axis
 
 
-def _apply(fn, *arrays):
-    """`fn` elementwise over broadcast object arrays (the result is an object array)."""
-    shape = np.broadcast_shapes(*(a.shape for a in arrays))
-    out = np.empty(shape, dtype=object)
-    flat = [np.broadcast_to(a, shape).reshape(-1) for a in arrays]
-    out.reshape(-1)[:] = [fn(*args) for args in zip(*flat, strict=True)]
-    return out
-
-
-def _zeros(shape):
-    return obj(np.zeros(shape, dtype=int))
-
-
-def _refuse(what, detail):
-    raise UnsupportedError(
-        f"{what}: {detail}; symgrad.tf sums over the batch axis inside one generated kernel, so apply "
-        "non-linear functions per sample, before reduce_sum/reduce_mean over the batch"
-    )
-
-
-def has_sum(v):
-    return v.summed is not None and any(e != 0 for e in v.summed.flat)
-
-
-# -- elementwise ---------------------------------------------------------------------------------
-def unary(fn, name, linear=False):
-    """A rule applying `fn` to every element; linear functions pass through batch sums."""
-
-    def rule(node, x):
-        if has_sum(x) and not linear:
-            _refuse(f"{name} of {node.inputs[0].name}", "the argument is a sum over the batch")
-        summed = _apply(fn, x.summed) if x.summed is not None else None
-        return Value(_apply(fn, x.elems), x.batch_axis, summed)
-
-    return rule
-
-
-def _align(node, values):
-    """Elements of `values` made broadcastable, and the batch axis of the result."""
-    ranks = [len(v.shape) for v in values]
-    rank = max(ranks)
-    from_right = {r - v.batch_axis for v, r in zip(values, ranks, strict=True) if v.batch_axis is not None}
-    if len(from_right) > 1:
-        raise ShapeError(
-            f"{node.op} {node.name}: the batch axes of its inputs do not line up "
-            f"(shapes {[v.shape for v in values]}); transpose one so that samples meet samples"
+def matrix_shape(shape, what):
+    """The matrix a tensor of `shape` is held in: None (a scalar), (1, k) for vectors, or itself."""
+    if len(shape) > 2:
+        raise UnsupportedError(
+            f"{what}: symgrad.tf traces tensors of rank ≤ 2 (scalars, vectors, matrices), got shape {shape}; "
+            "flatten the extra axes into the features"
         )
-    if not from_right:
-        return [v.elems for v in values], None
-    p = from_right.pop()
+    return None if not shape else (1, shape[0]) if len(shape) == 1 else tuple(shape)
+
+
+def leaf(name, shape):
+    """The symbol a leaf of `shape` is: a real Symbol for a scalar, else a MatrixSymbol."""
+    dims = matrix_shape(shape, name)
+    return sp.Symbol(name, real=True) if dims is None else sp.MatrixSymbol(name, *dims)
+
+
+def _label(node):
+    return f"{node.op} {node.name}"
+
+
+# -- entrywise -------------------------------------------------------------------------------------
+def broadcast(label, shapes):
+    """numpy's broadcast of TF shapes (the batch symbol meets only itself or 1)."""
+    rank = max(len(s) for s in shapes)
     out = []
-    for v, r in zip(values, ranks, strict=True):
-        e = v.elems
-        if v.batch_axis is None and r >= p:
-            if e.shape[r - p] != 1:
-                raise ShapeError(
-                    f"{node.op} {node.name}: an input of shape {v.shape} has {e.shape[r - p]} entries along "
-                    f"the batch axis of the other input ({[w.shape for w in values]}); it must have 1 there"
-                )
-            e = np.squeeze(e, axis=r - p)
-        out.append(e)
-    return out, rank - p
+    for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes], strict=True):
+        kept = {d for d in dims if d != 1}
+        if len(kept) > 1:
+            text = ", ".join(str(tuple("None" if d is BATCH_SIZE else d for d in s)) for s in shapes)
+            raise ShapeError(f"{label}: shapes {text} cannot be broadcast together (None is the batch axis)")
+        out.append(kept.pop() if kept else 1)
+    return tuple(out)
 
 
-def binary(fn, name, kind):
-    """A two-argument elementwise rule; `kind` says how batch sums combine ("add", "mul", "div", None)."""
+def entrywise(label, fn, args):
+    """`fn` applied entry by entry to broadcast `args`: plain sympy for scalars, else one `Map`."""
+    shape = broadcast(label, [a.shape for a in args])
+    exprs = [a.expr for a in args]
+    if not any(e.is_Matrix for e in exprs):
+        return Traced(fn(*exprs), shape)
+    variables, operands, body_args = [], [], []
+    for e in exprs:
+        if not e.is_Matrix and e.is_number:
+            body_args.append(e)
+            continue
+        if e in operands:
+            body_args.append(variables[operands.index(e)])
+            continue
+        variables.append(_VARS[len(variables)])
+        operands.append(e)
+        body_args.append(variables[-1])
+    body = sp.sympify(fn(*body_args))
+    if body in variables and operands[variables.index(body)].shape == matrix_shape(shape, label):
+        return Traced(operands[variables.index(body)], shape)
+    if not any(o.is_Matrix for o, v in zip(operands, variables, strict=True) if v in body.free_symbols):
+        ones = sp.Symbol("_ones", real=True)  # a body reading only scalars still fills the matrix
+        variables.append(ones)
+        operands.append(Ones(*matrix_shape(shape, label)))
+        body = body * ones
+    return Traced(Map(canonical_lambda(sp.Lambda(tuple(variables), body)), *operands), shape)
 
-    def rule(node, a, b):
-        label = f"{name} {node.name}"
-        if a.batch_axis is None and b.batch_axis is None:
-            return _unbatched_binary(fn, label, kind, a, b)
-        if has_sum(a) or has_sum(b):
-            _refuse(label, "it combines per-sample values with a sum over the batch")
-        (ea, eb), axis = _align(node, [a, b])
-        return Value(_broadcast_apply(node, fn, ea, eb), axis)
+
+def unary(fn):
+    def rule(node, x):
+        return entrywise(_label(node), fn, [x])
 
     return rule
 
 
-def _broadcast_apply(node, fn, *arrays):
-    try:
-        return _apply(fn, *arrays)
-    except ValueError:
-        shapes = [tuple(t.shape) if t.shape is not None else "unknown" for t in node.inputs]
-        raise ShapeError(f"{node.op} {node.name}: shapes {shapes} cannot be broadcast together") from None
+def log(node, x):
+    """log, with log∘softmax rewritten to z − logsumexp(z) (a saturated softmax would give log 0)."""
+    e = x.expr
+    if isinstance(e, RowSoftmax) or (isinstance(e, sp.Transpose) and isinstance(e.arg, RowSoftmax)):
+        flip = isinstance(e, sp.Transpose)
+        z = (e.arg if flip else e).arg
+        a, lse = _VARS[:2]
+        out = Map(sp.Lambda((a, lse), a - lse), z, RowLogSumExp(z))
+        return Traced(_transpose(out) if flip else out, x.shape)
+    return entrywise(_label(node), sp.log, [x])
 
 
-def _unbatched_binary(fn, label, kind, a, b):
-    sa, sb = has_sum(a), has_sum(b)
-    if not (sa or sb):
-        return Value(_broadcast_apply_plain(fn, label, a.elems, b.elems))
-    za = a.summed if sa else _zeros(a.elems.shape)
-    zb = b.summed if sb else _zeros(b.elems.shape)
-    elems = _broadcast_apply_plain(fn, label, a.elems, b.elems)
-    if kind == "add":
-        return Value(elems, None, _apply(fn, za, zb))
-    if kind == "mul" and not (sa and sb):
-        return Value(elems, None, _apply(fn, za, b.elems) if sa else _apply(fn, a.elems, zb))
-    if kind == "div" and not sb:
-        return Value(elems, None, _apply(fn, za, b.elems))
-    _refuse(label, "it is not linear in a sum over the batch")
+def binary(fn):
+    def rule(node, a, b):
+        return entrywise(_label(node), fn, [a, b])
+
+    return rule
 
 
-def _broadcast_apply_plain(fn, label, *arrays):
-    try:
-        return _apply(fn, *arrays)
-    except ValueError:
-        raise ShapeError(f"{label}: shapes {[a.shape for a in arrays]} cannot be broadcast together") from None
+def dropout(node, x, noise, keep):
+    return entrywise(_label(node), lambda v, u, k: v * sp.Heaviside(k - u, 0) / k, [x, noise, keep])
 
 
-# -- matmul ------------------------------------------------------------------------------------------
-def _dot(A, B):
-    """A @ B for 2-D object arrays, each entry one flat sympy Add."""
-    out = np.empty((A.shape[0], B.shape[1]), dtype=object)
-    for i in range(A.shape[0]):
-        for j in range(B.shape[1]):
-            out[i, j] = sp.Add(*[A[i, k] * B[k, j] for k in range(A.shape[1])])
-    return out
+def clip(node, x, low, high):
+    return entrywise(_label(node), lambda v, lo, hi: sp.Min(sp.Max(v, lo), hi), [x, low, high])
 
 
+# -- products, reductions, rows ------------------------------------------------------------------------
 def matmul(node, a, b):
-    label = f"matmul {node.name}"
     if len(a.shape) != 2 or len(b.shape) != 2:
-        raise ShapeError(f"{label}: matmul multiplies matrices (rank 2), got shapes {a.shape} and {b.shape}")
-    ka, kb = a.shape[1], b.shape[0]
-    if None not in (ka, kb) and ka != kb:
-        raise ShapeError(f"{label}: inner dimensions differ, {a.shape} @ {b.shape}")
-    if a.batch_axis is None and b.batch_axis is None:
-        sa, sb = has_sum(a), has_sum(b)
-        if sa and sb:
-            _refuse(label, "both factors are sums over the batch")
-        summed = _dot(a.summed, b.elems) if sa else _dot(a.elems, b.summed) if sb else None
-        return Value(_dot(a.elems, b.elems), None, summed)
-    if has_sum(a) or has_sum(b):
-        _refuse(label, "it multiplies per-sample values with a sum over the batch")
-    if a.batch_axis == 0 and b.batch_axis is None:  # rows are samples: (N, k) @ (k, p)
-        return Value(_dot(a.elems[None, :], b.elems)[0], 0)
-    if b.batch_axis == 1 and a.batch_axis is None:  # columns are samples: (m, k) @ (k, N)
-        return Value(_dot(a.elems, b.elems[:, None])[:, 0], 1)
-    if a.batch_axis == 1 and b.batch_axis == 0:  # (m, N) @ (N, p): a sum over the samples
-        return Value(_zeros((a.elems.shape[0], b.elems.shape[0])), None, _dot(a.elems[:, None], b.elems[None, :]))
-    raise ShapeError(
-        f"{label}: shapes {a.shape} @ {b.shape} (None = the batch axis) would mix different samples or "
-        "contract over parameters with the batch; put samples in the rows of the left or the columns of the right factor"
-    )
+        raise ShapeError(f"{_label(node)}: matmul multiplies matrices (rank 2), got shapes {a.shape} and {b.shape}")
+    if a.shape[1] != b.shape[0]:
+        raise ShapeError(f"{_label(node)}: inner dimensions differ, {a.shape} @ {b.shape}")
+    return Traced(_matmul(a.expr, b.expr), (a.shape[0], b.shape[1]))
 
 
-# -- reductions, softmax, transpose ---------------------------------------------------------------------
-def _axes(axis, rank, label):
+def axes_of(axis, rank, label):
     if axis is None:
         return tuple(range(rank))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    for ax in axes:
+    out = set()
+    for ax in (axis,) if isinstance(axis, int) else axis:
         if not -rank <= ax < rank:
             raise ShapeError(f"{label}: axis {ax} is out of range for a tensor of rank {rank}")
-        out.append(ax % rank)
-    return tuple(sorted(set(out)))
+        out.add(ax % rank)
+    return tuple(sorted(out))
 
 
-def _sum_axes(arr, axes, keepdims):
-    """Σ over `axes` of an object array, each result one flat sympy Add."""
-    rest = [ax for ax in range(arr.ndim) if ax not in axes]
-    moved = np.transpose(arr, rest + list(axes))
-    shape = moved.shape[: len(rest)]
-    flat = moved.reshape(shape + (-1,))
-    out = np.empty(shape, dtype=object)
-    for idx in np.ndindex(shape):
-        out[idx] = sp.Add(*flat[idx])
-    if keepdims:
-        out = out.reshape([1 if ax in axes else arr.shape[ax] for ax in range(arr.ndim)])
-    return out
+def _summed(x, axes, keepdims):
+    """Σ over `axes` of the tensor `x` as ones products (SumAll for everything)."""
+    e, rank = x.expr, len(x.shape)
+    if rank == 0 or not axes:
+        return e
+    if rank == 1:
+        return e * Ones(e.shape[1], 1) if keepdims else SumAll(e)
+    m, n = e.shape
+    if axes == (0,):
+        return _matmul(Ones(1, m), e)
+    if axes == (1,):
+        col = _matmul(e, Ones(n, 1))
+        return col if keepdims else _transpose(col)
+    return _matmul(Ones(1, m), e, Ones(n, 1)) if keepdims else SumAll(e)
 
 
 def reduce(mean):
     def rule(node, x):
         axis, keepdims = node.attrs
-        label = f"{'reduce_mean' if mean else 'reduce_sum'} {node.name}"
-        axes = _axes(axis, len(x.shape), label)
-        b = x.batch_axis
-        elem_axes = tuple(ax - (b is not None and ax > b) for ax in axes if ax != b)
-        count = math.prod(x.elems.shape[ax] for ax in elem_axes)
-        scale = sp.Integer(1) / count if mean and count else sp.Integer(1)
-        if b is not None and b in axes:
-            if mean:
-                scale = scale / BATCH_SIZE
-            per = _apply(lambda e: e * scale, _sum_axes(x.elems, elem_axes, keepdims))
-            if keepdims:
-                per = np.expand_dims(per, b)
-            return Value(_zeros(per.shape), None, per)
-        elems = _apply(lambda e: e * scale, _sum_axes(x.elems, elem_axes, keepdims))
-        summed = None
-        if x.summed is not None:
-            summed = _apply(lambda e: e * scale, _sum_axes(x.summed, elem_axes, keepdims))
-        new_b = b if b is None or keepdims else b - sum(ax < b for ax in axes)
-        return Value(elems, new_b, summed)
+        axes = axes_of(axis, len(x.shape), _label(node))
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else tuple(
+            d for i, d in enumerate(x.shape) if i not in axes)
+        total = _summed(x, axes, keepdims)
+        if mean:
+            total = scale(1 / sp.Mul(*[x.shape[i] for i in axes]), total)
+        return Traced(total, shape)
 
     return rule
 
 
+def _rows(axis, x, label, what):
+    """The tensor with `axis` as its rows' entries (a transpose when it is axis 0 of a matrix)."""
+    if not x.shape:
+        raise ShapeError(f"{label}: {what} needs a vector or matrix, got a scalar")
+    ax = axes_of(axis, len(x.shape), label)[0]
+    flip = len(x.shape) == 2 and ax == 0
+    return (_transpose(x.expr) if flip else x.expr), flip
+
+
 def softmax(node, x):
-    (axis,) = node.attrs
-    label = f"softmax {node.name}"
-    if has_sum(x):
-        _refuse(label, "its argument is a sum over the batch")
-    ax = _axes(axis, len(x.shape), label)[0]
-    if ax == x.batch_axis:
-        raise UnsupportedError(f"{label}: softmax over the batch axis would mix samples; take it over a feature axis")
-    ax -= x.batch_axis is not None and ax > x.batch_axis
-    moved = np.moveaxis(x.elems, ax, -1)
-    out = np.empty(moved.shape, dtype=object)
-    for idx in np.ndindex(moved.shape[:-1]):
-        z = list(moved[idx])
-        lse = F.logsumexp(*z)
-        out[idx] = [sp.exp(zk - lse) for zk in z]
-    return Value(np.moveaxis(out, -1, ax), x.batch_axis)
+    e, flip = _rows(node.attrs[0], x, _label(node), "softmax")
+    s = RowSoftmax(e)
+    return Traced(_transpose(s) if flip else s, x.shape)
+
+
+def log_softmax(node, x):
+    e, flip = _rows(node.attrs[0], x, _label(node), "log_softmax")
+    return log(node, Traced(_transpose(RowSoftmax(e)) if flip else RowSoftmax(e), x.shape))
+
+
+def softmax_cross_entropy(node, labels, logits):
+    """−Σ_k y_k log softmax(z)_k per row, in the stable form Σ_k y_k (lse − z_k): shape (rows,)."""
+    label = _label(node)
+    if len(logits.shape) != 2 or labels.shape != logits.shape:
+        raise ShapeError(
+            f"{label}: labels and logits must be (samples, classes) of the same shape, got {labels.shape} and {logits.shape}"
+        )
+    y, lse, z = _VARS[:3]
+    Z = logits.expr
+    terms = Map(sp.Lambda((y, lse, z), y * (lse - z)), labels.expr, RowLogSumExp(Z), Z)
+    return Traced(_transpose(_matmul(terms, Ones(Z.shape[1], 1))), (logits.shape[0],))
 
 
 def transpose(node, x):
@@ -268,41 +215,39 @@ def transpose(node, x):
     rank = len(x.shape)
     perm = tuple(range(rank))[::-1] if perm is None else tuple(p % rank for p in perm)
     if sorted(perm) != list(range(rank)):
-        raise ShapeError(f"transpose {node.name}: perm {perm} is not a permutation of the {rank} axes")
-    b = x.batch_axis
-    if b is None:
-        summed = np.transpose(x.summed, perm) if x.summed is not None else None
-        return Value(np.transpose(x.elems, perm), None, summed)
-    rest = [p - (p > b) for p in perm if p != b]
-    return Value(np.transpose(x.elems, rest), perm.index(b))
+        raise ShapeError(f"{_label(node)}: perm {perm} is not a permutation of the {rank} axes")
+    if rank < 2 or perm == (0, 1):
+        return x
+    return Traced(_transpose(x.expr), x.shape[::-1])
 
 
 def reshape(node, x):
+    """Reshapes between forms of one matrix: a row ↔ a vector, a column ↔ a vector, (N, k) to
+    (-1, k). Anything else would reorder entries across rows of the batch; reshape the data in
+    numpy before feeding it (a constant array's reshape is done there already, `ops.reshape`)."""
     (target,) = node.attrs
-    label = f"reshape {node.name} of {node.inputs[0].name} to {target}"
-    if x.batch_axis is None:
-        size = x.elems.size
-        fixed = int(np.prod([d for d in target if d != -1]))
-        shape = tuple(size // fixed if d == -1 else d for d in target)
-        if int(np.prod(shape)) != size:
-            raise ShapeError(f"{label}: {size} values do not fit")
-        summed = None if x.summed is None else x.summed.reshape(shape)
-        return Value(x.elems.reshape(shape), None, summed)
-    if x.batch_axis != 0 or not target or target[0] != -1 or -1 in target[1:]:
-        raise UnsupportedError(f"{label}: the batch axis must stay first; reshape to (-1, …) with the other sizes given")
-    if int(np.prod(target[1:])) != x.elems.size:
-        raise ShapeError(f"{label}: one sample has {x.elems.size} values")
-    return Value(x.elems.reshape(target[1:]), 0)
+    shape = tuple(x.shape)
+    sizes = [d for d in shape if d != 1]
+    # the op's static shape has the sizes (None for the batch axis, held here as its symbol)
+    out = None if node.shape is None else tuple(BATCH_SIZE if d is None else d for d in node.shape)
+    if out is None or [d for d in out if d != 1] != sizes:
+        raise UnsupportedError(
+            f"{_label(node)}: reshaping {shape} to {target} would move entries between rows; symgrad.tf traces "
+            "matrices (rank ≤ 2), so reshape the data with numpy before feeding it"
+        )
+    if out == shape:
+        return x
+    old, new = matrix_shape(shape, _label(node)), matrix_shape(out, _label(node))
+    if (old is None) != (new is None):
+        raise UnsupportedError(f"{_label(node)}: reshaping between a scalar and {shape if old else out} is not supported")
+    if old == new:
+        return Traced(x.expr, out)
+    return Traced(_transpose(x.expr), out)  # (k, 1) ↔ (1, k): the same entries, one transposed
 
 
 def assign(node, var, value):
-    if value.batch_axis is not None:
-        raise ShapeError(
-            f"assign {node.name}: the new value of {node.inputs[0].name} has a batch axis ({value.shape}); "
-            "reduce it over the batch first"
-        )
-    return Value(np.broadcast_to(value.elems, var.elems.shape), None,
-                 None if value.summed is None else np.broadcast_to(value.summed, var.elems.shape))
+    broadcast(_label(node), [var.shape, value.shape])
+    return Traced(value.expr, var.shape)
 
 
 def identity(node, x):
@@ -314,29 +259,42 @@ def _relu(x):
 
 
 RULES = {
-    "add": binary(lambda a, b: a + b, "add", "add"),
-    "subtract": binary(lambda a, b: a - b, "subtract", "add"),
-    "multiply": binary(lambda a, b: a * b, "multiply", "mul"),
-    "divide": binary(lambda a, b: a / b, "divide", "div"),
-    "pow": binary(lambda a, b: a**b, "pow", None),
-    "maximum": binary(lambda a, b: sp.Max(a, b), "maximum", None),
-    "minimum": binary(lambda a, b: sp.Min(a, b), "minimum", None),
-    "negative": unary(lambda a: -a, "negative", linear=True),
-    "square": unary(lambda a: a**2, "square"),
-    "sqrt": unary(sp.sqrt, "sqrt"),
-    "exp": unary(sp.exp, "exp"),
-    "log": unary(sp.log, "log"),
-    "abs": unary(sp.Abs, "abs"),
-    "sigmoid": unary(F.sigmoid, "sigmoid"),
-    "tanh": unary(sp.tanh, "tanh"),
-    "relu": unary(_relu, "relu"),
-    "softplus": unary(F.softplus, "softplus"),
+    "add": binary(lambda a, b: a + b),
+    "subtract": binary(lambda a, b: a - b),
+    "multiply": binary(lambda a, b: a * b),
+    "divide": binary(lambda a, b: a / b),
+    "pow": binary(lambda a, b: a**b),
+    "maximum": binary(sp.Max),
+    "minimum": binary(sp.Min),
+    "squared_difference": binary(lambda a, b: (a - b) ** 2),
+    "negative": unary(lambda a: -a),
+    "square": unary(lambda a: a**2),
+    "sqrt": unary(sp.sqrt),
+    "rsqrt": unary(lambda a: 1 / sp.sqrt(a)),
+    "reciprocal": unary(lambda a: 1 / a),
+    "exp": unary(sp.exp),
+    "expm1": unary(lambda a: sp.exp(a) - 1),
+    "log": log,
+    "log1p": unary(lambda a: sp.log(1 + a)),
+    "abs": unary(sp.Abs),
+    "sin": unary(sp.sin),
+    "cos": unary(sp.cos),
+    "sigmoid": unary(F.sigmoid),
+    "log_sigmoid": unary(F.logsigmoid),
+    "tanh": unary(sp.tanh),
+    "relu": unary(_relu),
+    "softplus": unary(F.softplus),
+    "clip_by_value": clip,
+    "dropout": dropout,
     "matmul": matmul,
     "reduce_sum": reduce(mean=False),
     "reduce_mean": reduce(mean=True),
     "softmax": softmax,
+    "log_softmax": log_softmax,
+    "softmax_cross_entropy": softmax_cross_entropy,
     "transpose": transpose,
     "reshape": reshape,
     "identity": identity,
+    "cast": identity,  # between float types; the kernel computes in one dtype
     "assign": assign,
 }

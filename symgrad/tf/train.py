@@ -81,11 +81,14 @@ class Optimizer:
 
 
 class GradientDescentOptimizer(Optimizer):
-    """θ ← θ − lr·g, with optional momentum (velocity v ← μv − lr·g; θ ← θ + v)."""
+    """θ ← θ − lr·g, with optional momentum (velocity v ← μv − lr·g; θ ← θ + v) and Nesterov's
+    form of it (θ ← θ + μv − lr·g), as Keras's SGD and TF1's MomentumOptimizer define them."""
 
-    def __init__(self, learning_rate, momentum=0.0, use_locking=False, name="GradientDescent"):
+    def __init__(self, learning_rate, momentum=0.0, use_locking=False, name="GradientDescent", nesterov=False):
         super().__init__(learning_rate, name)
-        self.momentum = float(momentum)
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        if not 0 <= self.momentum <= 1:
+            raise InvalidArgumentError(f"{name} needs a momentum in [0, 1], got {momentum}")
 
     def update(self, store, var, value, grad, step):
         lr = self.learning_rate_at(step)
@@ -93,7 +96,16 @@ class GradientDescentOptimizer(Optimizer):
             return value - lr * grad
         velocity = self.momentum * self.slot(store, var, "velocity") - lr * grad
         store[(self.uid, var.uid, "velocity")] = velocity
+        if self.nesterov:
+            return value + self.momentum * velocity - lr * grad
         return value + velocity
+
+
+class MomentumOptimizer(GradientDescentOptimizer):
+    """TF1's `tf.train.MomentumOptimizer(learning_rate, momentum, use_nesterov=False)`."""
+
+    def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False):
+        super().__init__(learning_rate, momentum, name=name, nesterov=use_nesterov)
 
 
 class AdamOptimizer(Optimizer):
@@ -104,11 +116,15 @@ class AdamOptimizer(Optimizer):
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
 
     def update(self, store, var, value, grad, step):
-        m = self.beta1 * self.slot(store, var, "m") + (1 - self.beta1) * grad
-        v = self.beta2 * self.slot(store, var, "v") + (1 - self.beta2) * grad * grad
+        """In the variable's dtype, as TensorFlow computes it (the powers βᵗ from β in that dtype)."""
+        dt = value.dtype.type
+        m0, v0 = self.slot(store, var, "m"), self.slot(store, var, "v")
+        m = m0 + (grad - m0) * (1 - self.beta1)
+        v = v0 + (grad * grad - v0) * (1 - self.beta2)
         store[(self.uid, var.uid, "m")], store[(self.uid, var.uid, "v")] = m, v
-        lr_t = self.learning_rate_at(step) * np.sqrt(1 - self.beta2**step) / (1 - self.beta1**step)
-        return value - lr_t * m / (np.sqrt(v) + self.epsilon)
+        lr, eps, t = dt(self.learning_rate_at(step)), dt(self.epsilon), dt(step)
+        lr_t = lr * np.sqrt(1 - dt(self.beta2) ** t) / (1 - dt(self.beta1) ** t)
+        return value - lr_t * m / (np.sqrt(v) + eps)
 
 
 

@@ -1,4 +1,4 @@
-"""Keras layers: `Dense`, `Activation`, `Softmax`, `Flatten`.
+"""Keras layers: `Dense`, `Dropout`, `Activation`, `Softmax`, `Flatten`.
 
 A layer called on a tensor builds its weights once (from the input's feature size) and returns the
 output tensor, which remembers the layer and its input: that is how a functional `Model(inputs,
@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ...errors import InvalidArgumentError, ShapeError
+from ...errors import InvalidArgumentError, ShapeError, UnsupportedError
 from .. import ops
 from ..graph import Variable
 from . import activations, initializers
@@ -112,7 +112,8 @@ class Dense(Layer):
         if len(inputs.shape) != 2 or inputs.shape[-1] is None:
             raise InvalidArgumentError(
                 f"Dense {self.name} takes (samples, features) inputs with known features, got shape {inputs.shape}; "
-                "put a Flatten layer before it"
+                "flatten the features first (a Flatten layer first in a Sequential or functional model, or reshape "
+                "the data with numpy)"
             )
         self.build(inputs.shape[-1])
         z = ops.matmul(inputs, self.kernel)
@@ -141,8 +142,31 @@ class Softmax(Layer):
         return ops.softmax(inputs, axis=self.axis)
 
 
+class Dropout(Layer):
+    """Drops each input with probability `rate` while training (the rest scaled by 1/(1 − rate));
+    the identity at inference (`predict`, `model(x)`), as Keras does."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= float(rate) < 1:
+            raise InvalidArgumentError(f"Dropout rate must be in [0, 1), got {rate}")
+        if noise_shape is not None:
+            raise UnsupportedError("Dropout(noise_shape=...) is not supported; the noise has the shape of the inputs")
+        if seed is not None:
+            raise UnsupportedError("Dropout(seed=...) is not supported; seed all random draws with tf.random.set_seed")
+        self.rate = float(rate)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return ops.identity(inputs)
+        return ops.dropout(inputs, rate=self.rate)
+
+
 class Flatten(Layer):
-    """(samples, d1, d2, …) → (samples, d1·d2·…), in C order as Keras's default data format."""
+    """(samples, d1, d2, …) → (samples, d1·d2·…), in C order as Keras's default data format.
+
+    Traced tensors are matrices, so a model whose inputs reach a Flatten first is fed its images
+    flattened in numpy (`Model`); on constant arrays (`Flatten()(images)`) numpy reshapes them."""
 
     def call(self, inputs):
         rest = inputs.shape[1:]
@@ -151,4 +175,4 @@ class Flatten(Layer):
         return ops.reshape(inputs, (-1, int(np.prod(rest))))
 
 
-__all__ = ["Layer", "Dense", "Activation", "Softmax", "Flatten", "set_seed"]
+__all__ = ["Layer", "Dense", "Dropout", "Activation", "Softmax", "Flatten", "set_seed"]

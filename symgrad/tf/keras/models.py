@@ -20,7 +20,7 @@ from ..session import EagerStore, Session
 from . import losses, optimizers
 from . import metrics as keras_metrics
 from .history import History, Progress, verbosity
-from .layers import Layer, snake_case, unique_name
+from .layers import Flatten, Layer, snake_case, unique_name
 from .summary import summary_lines
 
 
@@ -52,6 +52,7 @@ class Model:
         self._session = None
         self._predict = self._train = None
         self._input_shape = None
+        self._flat_inputs = False  # images fed flattened, for a model whose inputs go to a Flatten first
         self.loss = self.optimizer = None
         self._metric_specs, self._metrics = [], None
         self.output_shape = None
@@ -209,10 +210,17 @@ class Model:
         weights = self.trainable_weights
         self.graph = self.graph or (self._inputs.graph if self._inputs is not None else
                                     weights[0].graph if weights else get_default_graph())
+        self._flat_inputs = len(shape) > 1 and isinstance(self._first_layer(), Flatten)
+        features = (int(np.prod(shape)),) if self._flat_inputs else tuple(shape)
         with self.graph.as_default():
-            x = ops.placeholder(self._dtype(), (None, *shape), name="x")
+            x = ops.placeholder(self._dtype(), (None, *features), name="x")
             self._predict = (x, self(x, training=False))
         self._input_shape = tuple(shape)
+
+    def _first_layer(self):
+        if self._outputs is not None:
+            return self._functional_path()[0]._keras_history[0]
+        return self.layers[0] if self.layers and type(self).call in (Model.call, Sequential.call) else None
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=None, steps_per_execution=None, jit_compile=None):
@@ -256,7 +264,7 @@ class Model:
             what = f"{self._input_shape[0]} input features" if len(self._input_shape) == 1 else \
                 f"inputs of shape {self._input_shape}"
             raise ShapeError(f"model {self.name} expects {what}, got {arr.shape[1:]}")
-        return arr
+        return arr.reshape(len(arr), -1) if self._flat_inputs else arr
 
     def _prepared(self, x, y, what="fit"):
         """(x, targets fed to the graph, y as given for metrics), checked; the training graph built."""

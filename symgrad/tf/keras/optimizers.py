@@ -11,7 +11,7 @@ from .. import train
 
 def _learning_rate(learning_rate, lr, default):
     if lr is not None and learning_rate is not None:
-        raise InvalidArgumentError(f"pass learning_rate={learning_rate} or lr={lr}, not both")
+        raise InvalidArgumentError(f"pass learning_rate={learning_rate} or its old name lr={lr}, not both")
     rate = lr if lr is not None else learning_rate
     return default if rate is None else rate
 
@@ -30,16 +30,16 @@ class _Keras:
 
 
 class SGD(_Keras, train.GradientDescentOptimizer):
-    def __init__(self, learning_rate=0.01, momentum=0.0, decay=0.0, name="SGD"):
-        super().__init__(learning_rate, momentum=momentum, name=name)
+    def __init__(self, learning_rate=None, momentum=0.0, nesterov=False, decay=0.0, name="SGD", lr=None):
+        super().__init__(_learning_rate(learning_rate, lr, 0.01), momentum=momentum, name=name, nesterov=nesterov)
         self._keras_decay(decay)
 
 
 class Adam(_Keras, train.AdamOptimizer):
     """Keras's Adam (ε = 1e-7 by default, in TensorFlow's placement)."""
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0, name="Adam"):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, name=name)
+    def __init__(self, learning_rate=None, beta_1=0.9, beta_2=0.999, epsilon=1e-7, decay=0.0, name="Adam", lr=None):
+        super().__init__(_learning_rate(learning_rate, lr, 0.001), beta_1, beta_2, epsilon, name=name)
         self._keras_decay(decay)
 
 

@@ -1,0 +1,110 @@
+"""`tf.data.Dataset`: slices of arrays in batches, the way training loops iterate over data.
+
+`from_tensor_slices(x)` (an array, a tuple or a dict of arrays with equal first axes) → `.shuffle`,
+`.batch`, `.repeat`, `.take`; iterating gives eager constant tensors (tuples and dicts as given).
+"""
+
+import numpy as np
+
+from ..errors import InvalidArgumentError, ShapeError
+from .graph import DTYPES, Tensor
+from .ops import constant
+
+
+def _map_structure(fn, structure):
+    if isinstance(structure, dict):
+        return {k: fn(v) for k, v in structure.items()}
+    if isinstance(structure, (tuple, list)):
+        return tuple(fn(v) for v in structure)
+    return fn(structure)
+
+
+def _leaves(structure):
+    if isinstance(structure, dict):
+        return list(structure.values())
+    return list(structure) if isinstance(structure, (tuple, list)) else [structure]
+
+
+class Dataset:
+    """A sequence of elements, each a slice (or batch of slices) of the arrays it was made from."""
+
+    def __init__(self, arrays, length, plan):
+        self._arrays, self._length, self._plan = arrays, length, plan  # plan: () -> iterator of index arrays
+
+    @classmethod
+    def from_tensor_slices(cls, tensors):
+        arrays = _map_structure(lambda v: np.asarray(v.numpy() if isinstance(v, Tensor) else v), tensors)
+        lengths = {len(a) if a.ndim else None for a in _leaves(arrays)}
+        if None in lengths or len(lengths) != 1:
+            shapes = [a.shape for a in _leaves(arrays)]
+            raise ShapeError(f"from_tensor_slices needs arrays with one equal first axis, got shapes {shapes}")
+        (length,) = lengths
+        return cls(arrays, length, lambda: (np.array([i]) for i in range(length)))
+
+    def _element(self, idx, batched):
+        def pick(a):
+            part = a[idx] if batched else a[idx[0]]
+            return constant(part, dtype=part.dtype.name if part.dtype.name in DTYPES else None)
+
+        return _map_structure(pick, self._arrays)
+
+    def __iter__(self):
+        batched = getattr(self, "_batched", False)
+        for idx in self._plan():
+            yield self._element(idx, batched)
+
+    def _derived(self, plan, batched=None):
+        out = Dataset(self._arrays, self._length, plan)
+        out._batched = getattr(self, "_batched", False) if batched is None else batched
+        return out
+
+    def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True):
+        """Elements in a random order (the whole dataset is shuffled; `buffer_size` ≥ 1 is accepted)."""
+        if int(buffer_size) < 1:
+            raise InvalidArgumentError(f"shuffle needs buffer_size >= 1, got {buffer_size}")
+        parent, rng = self._plan, np.random.default_rng(seed)
+        fixed = None if reshuffle_each_iteration else int(rng.integers(1 << 62))
+
+        def plan():
+            items = list(parent())
+            order = (rng if fixed is None else np.random.default_rng(fixed)).permutation(len(items))
+            return (items[i] for i in order)
+
+        return self._derived(plan)
+
+    def batch(self, batch_size, drop_remainder=False):
+        batch_size = int(batch_size)
+        if batch_size < 1:
+            raise InvalidArgumentError(f"batch needs batch_size >= 1, got {batch_size}")
+        if getattr(self, "_batched", False):
+            raise InvalidArgumentError("batch of a batched dataset (nested batches) is not supported")
+        parent = self._plan
+
+        def plan():
+            items = [i[0] for i in parent()]
+            stop = len(items) - len(items) % batch_size if drop_remainder else len(items)
+            return (np.array(items[s : s + batch_size]) for s in range(0, stop, batch_size))
+
+        return self._derived(plan, batched=True)
+
+    def repeat(self, count=None):
+        parent = self._plan
+
+        def plan():
+            k = 0
+            while count is None or k < count:
+                yield from parent()
+                k += 1
+
+        return self._derived(plan)
+
+    def take(self, count):
+        parent = self._plan
+
+        def plan():
+            for k, idx in enumerate(parent()):
+                if k >= count:
+                    return
+                yield idx
+
+        return self._derived(plan)
