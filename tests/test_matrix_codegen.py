@@ -137,3 +137,23 @@ def test_dead_temporaries_are_reused_and_inputs_never_written(rng):
     for a, b, c in zip(first, second, symgrad.autodiff.grad(model.loss, model.params, values)):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_generated_step_helper_is_numpys_heaviside(dtype):
+    """The relu/abs derivatives' step helper (written for speed) keeps np.heaviside's values:
+    at zero, for NaN and ±inf, for scalars and arrays."""
+    from symgrad.render.printers import HELPERS
+
+    namespace = {"np": np}
+    exec(HELPERS["step"][0], namespace)
+    step = namespace["step"]
+    values = np.array([-2, -1, 0, 1, 3], dtype=dtype)
+    if np.dtype(dtype).kind == "f":
+        values = np.concatenate([values, np.array([np.nan, np.inf, -np.inf, -0.0], dtype=dtype)])
+    for at_zero in (0, 0.5, 1):
+        got, want = step(values, at_zero), np.heaviside(values, at_zero)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        for v in values[:3]:
+            assert step(v, at_zero) == np.heaviside(v, at_zero) and np.ndim(step(v, at_zero)) == 0

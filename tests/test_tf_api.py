@@ -1,12 +1,16 @@
 """The TensorFlow names programs need most, each against real TensorFlow (tensorflow-cpu, the oracle;
 these tests skip where it is not installed) in values, gradients, shapes and dtypes."""
 
+import sys
+
 import numpy as np
 import pytest
 
 import symgrad.tf as tf
 
+_LIMIT = sys.getrecursionlimit()
 real = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'symgrad[tf-oracle]')")
+sys.setrecursionlimit(_LIMIT)  # importing TensorFlow raises it to 3000; other tests' deep expressions rely on the default
 
 RNG = np.random.default_rng(5)
 

@@ -169,3 +169,16 @@ def test_log_of_a_saturated_softmax_stays_finite_with_its_gradient(graph):
     s1, s0 = np.exp(log_softmax(zv, 1)), np.exp(log_softmax(zv, 0))
     want = s1 * y.numpy().sum(1, keepdims=True) - y.numpy() - (1 - zv.shape[0] * s0)
     np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+
+
+def test_no_gradient_flows_through_argmax_and_comparisons_as_in_tensorflow(graph):
+    x = tf.placeholder(tf.float64, (None, 3))
+    w = tf.Variable(np.ones((3, 2)))
+    z = tf.matmul(x, w)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(z, 1), 0), tf.float64))
+    assert tf.gradients(accuracy, [w]) == [None]
+    (g,) = tf.gradients(tf.reduce_sum(z) + accuracy, [w])
+    xv = RNG.normal(size=(5, 3))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(g, {x: xv}), np.repeat(xv.sum(0)[:, None], 2, axis=1), rtol=1e-12)

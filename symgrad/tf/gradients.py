@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, UnsupportedError
 from .graph import RECORDING, Tensor, Variable
+from .host import HOST
 from .ops import constant, convert_to_tensor, needs_feed, zeros
 from .session import walk
 
@@ -18,7 +19,8 @@ def _as_list(x):
 
 
 def gradients(ys, xs, grad_ys=None, unconnected_gradients="none", name=None):
-    """[d(Σ ys)/dx for x in xs]; None for an x the ys do not depend on."""
+    """[d(Σ ys)/dx for x in xs]; None for an x the ys do not depend on (or only through ops
+    without gradients)."""
     if grad_ys is not None:
         raise UnsupportedError("gradients(grad_ys=...) is not supported; multiply ys by the weights first")
     if unconnected_gradients not in ("none", "zero"):
@@ -28,7 +30,7 @@ def gradients(ys, xs, grad_ys=None, unconnected_gradients="none", name=None):
     for x in xs:
         if not isinstance(x, Tensor):
             raise InvalidArgumentError(f"gradients needs tensors or variables in xs, got {x!r}")
-    reachable = set(walk(ys))
+    reachable = set(walk(ys, stop=HOST))  # no gradient flows through argmax, comparisons, one_hot (as in TF)
     out = []
     for x in xs:
         if x not in reachable:
