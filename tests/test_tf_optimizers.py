@@ -80,7 +80,8 @@ def test_keras_rmsprop_follows_keras(kwargs):
     assert tf.keras.optimizers.get("rmsprop").learning_rate == real.keras.optimizers.get("rmsprop").learning_rate
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [("SGD", {"momentum": 0.75}), ("SGD", {}), ("RMSprop", {}),
+@pytest.mark.parametrize(("name", "kwargs"), [("SGD", {"momentum": 0.75}), ("SGD", {}),
+                                              ("SGD", {"momentum": 0.75, "nesterov": True}), ("RMSprop", {}),
                                               ("Adam", {"beta_1": RHO, "beta_2": 1 - 2.0**-10})])
 def test_keras_decay_is_keras_2_time_decay(name, kwargs):
     """lr / (1 + decay·iterations), which Keras 3 spells InverseTimeDecay(lr, decay_steps=1, decay)."""
