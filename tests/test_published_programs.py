@@ -1,4 +1,4 @@
-"""The five published MNIST programs in examples/programs/ (only their import and data lines
+"""The published MNIST programs in examples/programs/ (only their import and data lines
 changed) run on the padded digits and learn. Each runs here with fewer steps: the test rewrites
 the program's own step-count line (`num_steps = 500` → `num_steps = 60`) before running it."""
 
@@ -81,3 +81,18 @@ def test_keras_mlp_with_dropout_and_rmsprop(capsys):
     assert history["loss"][1] < history["loss"][0]
     score = ns["score"]
     assert score[0] == pytest.approx(history["val_loss"][-1], rel=1e-6) and score[1] > 0.8
+
+
+def test_tensorflow_quickstart_runs_unchanged(capsys):
+    """The TF documentation's first program (784-128-10 with Flatten, Dropout and logits) at its
+    published settings: 5 epochs."""
+    ns = run_program("keras_quickstart")
+    out = capsys.readouterr().out
+    assert out.startswith("TensorFlow version: 2.") and out.count("Epoch ") == 5
+    evaluation = re.search(r"15/15 - \d+s - \d+(us|ms|s)/step - accuracy: ([\d.]+) - loss: ([\d.]+)\n", out)
+    assert evaluation and float(evaluation.group(2)) > 0.8
+    probabilities = ns["probability_model"](ns["x_test"][:5]).numpy()
+    assert probabilities.shape == (5, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+    logits = ns["model"](ns["x_test"][:5]).numpy()
+    np.testing.assert_allclose(probabilities, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), rtol=1e-5)
