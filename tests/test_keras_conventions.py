@@ -246,6 +246,20 @@ def test_unimplemented_metrics_and_arguments_are_refused():
         keras.Sequential([keras.layers.Dense(2)]).summary()
 
 
+def test_subclass_that_skips_super_init_is_told_so():
+    class Forgetful(keras.Model):
+        def __init__(self):
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    with pytest.raises(FailedPreconditionError, match=r"Forgetful.__init__ did not call super\(\).__init__\(\)"):
+        Forgetful().summary()
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        keras.Sequential().nothing  # noqa: B018 - the attribute access is the test
+
+
 def test_functional_model_refuses_ops_outside_layers():
     inputs = keras.Input(shape=(3,))
     outputs = keras.layers.Dense(2)(tf.square(inputs))

@@ -67,6 +67,15 @@ class Model:
             tracked += [v for v in items if v not in tracked]
         object.__setattr__(self, name, value)
 
+    def __getattr__(self, name):
+        """Only reached for a missing attribute: say so when a subclass skipped Model.__init__."""
+        if "_session" not in self.__dict__ and not name.startswith("__"):
+            raise FailedPreconditionError(
+                f"{type(self).__name__}.__init__ did not call super().__init__(): add that line at its start "
+                "(keras.Model subclasses need it, as in Keras)"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @staticmethod
     def _single(t, what):
         if isinstance(t, (list, tuple)):
