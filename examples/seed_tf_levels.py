@@ -133,11 +133,11 @@ def keras_model():
 
 def _keras_result(model, losses):
     k_h, c_h, k_o, c_o = model.get_weights()
-    return np.array(losses), [k_h.T, c_h[:, None], k_o.T, c_o[:, None]], model.predict(X_DATA)[:, 0]
+    return np.array(losses), [k_h.T, c_h[:, None], k_o.T, c_o[:, None]], model.predict(X_DATA, verbose=0)[:, 0]
 
 
 def _full_loss(model):
-    return float(np.sum((model.predict(X_DATA) - Y_DATA) ** 2))
+    return float(np.sum((model.predict(X_DATA, verbose=0) - Y_DATA) ** 2))
 
 
 def medium_level_tf2(epochs):

@@ -1,7 +1,20 @@
+import sys
+
 import numpy as np
 import pytest
 
 from symgrad.cache import ENV_VAR
+
+PYTHON_RECURSION_LIMIT = sys.getrecursionlimit()  # before any test module imports TensorFlow
+
+
+@pytest.fixture(autouse=True)
+def python_recursion_limit():
+    """Importing TensorFlow raises the interpreter's recursion limit for the whole process (to
+    3000); every test starts from Python's own, so a recursive pass cannot pass here only because
+    a TensorFlow oracle test ran first."""
+    sys.setrecursionlimit(PYTHON_RECURSION_LIMIT)
+    yield
 
 
 @pytest.fixture(scope="session", autouse=True)

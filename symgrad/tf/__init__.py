@@ -16,7 +16,8 @@ from ..errors import (
     UnboundSymbolError,
     UnsupportedError,
 )
-from . import data, keras, math, nn, random, train
+from ..version import __version__ as _symgrad_version
+from . import data, keras, layers, math, nn, random, train
 from .gradients import GradientTape, gradients
 from .graph import (
     Graph,
@@ -38,6 +39,7 @@ from .graph import (
     reset_default_graph,
     uint8,
 )
+from .keras import initializers
 from .math import (
     argmax,
     argmin,
@@ -82,6 +84,7 @@ from .ops import (
     pow,
     reduce_mean,
     reduce_sum,
+    reshape,
     sigmoid,
     softplus,
     sqrt,
@@ -95,15 +98,19 @@ from .random import random_normal, random_uniform, set_seed, truncated_normal
 from .session import Session
 from .variables import global_variables_initializer, group, variables_initializer
 
+# The TensorFlow API level symgrad.tf follows (programs test `tf.__version__`), and symgrad's own version.
+__version__ = f"2.0.0+symgrad.{_symgrad_version}"
+
 __all__ = [
     "Graph", "Tensor", "Operation", "Variable", "Session", "GradientTape",
     "float32", "float64", "placeholder", "constant", "convert_to_tensor", "zeros", "ones",
     "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "negative", "square", "sqrt", "exp", "log",
-    "abs", "sigmoid", "tanh", "softplus", "identity", "matmul", "reduce_sum", "reduce_mean", "transpose",
+    "abs", "sigmoid", "tanh", "softplus", "identity", "matmul", "reduce_sum", "reduce_mean", "transpose", "reshape",
     "assign", "group", "gradients", "global_variables_initializer", "variables_initializer",
     "get_default_graph", "reset_default_graph", "get_default_session",
     "executing_eagerly", "enable_eager_execution", "disable_eager_execution",
-    "nn", "train", "keras", "math", "random", "data", "optimizers",
+    "nn", "train", "keras", "layers", "initializers", "__version__",
+    "math", "random", "data", "optimizers",
     "int8", "int16", "int32", "int64", "uint8", "bool",
     "argmax", "argmin", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
     "logical_or", "logical_not", "cast", "one_hot", "clip_by_value", "softmax", "sin", "cos", "log1p", "expm1",

@@ -59,16 +59,27 @@ class Dataset:
         return out
 
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True):
-        """Elements in a random order (the whole dataset is shuffled; `buffer_size` ≥ 1 is accepted)."""
-        if int(buffer_size) < 1:
+        """TensorFlow's streaming shuffle: a buffer of `buffer_size` elements, each output drawn
+        from it at random and replaced by the next input (so it works on a `repeat()`ed stream;
+        a buffer as large as the dataset shuffles it uniformly)."""
+        buffer_size = int(buffer_size)
+        if buffer_size < 1:
             raise InvalidArgumentError(f"shuffle needs buffer_size >= 1, got {buffer_size}")
         parent, rng = self._plan, np.random.default_rng(seed)
         fixed = None if reshuffle_each_iteration else int(rng.integers(1 << 62))
 
         def plan():
-            items = list(parent())
-            order = (rng if fixed is None else np.random.default_rng(fixed)).permutation(len(items))
-            return (items[i] for i in order)
+            draw = rng if fixed is None else np.random.default_rng(fixed)
+            buffer = []
+            for item in parent():
+                if len(buffer) < buffer_size:
+                    buffer.append(item)
+                    continue
+                k = int(draw.integers(len(buffer)))
+                yield buffer[k]
+                buffer[k] = item
+            while buffer:
+                yield buffer.pop(int(draw.integers(len(buffer))))
 
         return self._derived(plan)
 
@@ -80,10 +91,15 @@ class Dataset:
             raise InvalidArgumentError("batch of a batched dataset (nested batches) is not supported")
         parent = self._plan
 
-        def plan():
-            items = [i[0] for i in parent()]
-            stop = len(items) - len(items) % batch_size if drop_remainder else len(items)
-            return (np.array(items[s : s + batch_size]) for s in range(0, stop, batch_size))
+        def plan():  # streaming, so batches of a repeat()ed dataset come one at a time
+            items = []
+            for i in parent():
+                items.append(i[0])
+                if len(items) == batch_size:
+                    yield np.array(items)
+                    items = []
+            if items and not drop_remainder:
+                yield np.array(items)
 
         return self._derived(plan, batched=True)
 
@@ -108,3 +124,13 @@ class Dataset:
                 yield idx
 
         return self._derived(plan)
+
+    def prefetch(self, buffer_size):
+        """The same dataset: prefetching only overlaps input with compute, and batches here are
+        slices of arrays already in memory."""
+        if buffer_size is None or (int(buffer_size) < 1 and int(buffer_size) != -1):
+            raise InvalidArgumentError(f"prefetch needs buffer_size >= 1 or tf.data.AUTOTUNE (-1), got {buffer_size}")
+        return self
+
+
+AUTOTUNE = -1  # `tf.data.AUTOTUNE`: let prefetch choose (here it is the same dataset either way)

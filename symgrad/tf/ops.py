@@ -293,6 +293,28 @@ def transpose(a, perm=None, name=None):
     return Tensor("transpose", [a], attrs=(perm,), shape=shape, name=name or "Transpose")
 
 
+def reshape(tensor, shape, name=None):
+    """TensorFlow's reshape (one -1 takes the remaining size). With a batch axis, it stays first:
+    `reshape(x, (-1, 784))` for (None, 28, 28) inputs."""
+    tensor = convert_to_tensor(tensor)
+    target = tuple(-1 if d is None else int(d) for d in shape)
+    if target.count(-1) > 1 or any(d < -1 for d in target):
+        raise ShapeError(f"reshape of {tensor.name} to {tuple(shape)}: give every size but one (-1)")
+    out = None
+    if tensor.shape is not None:
+        fixed = int(np.prod([d for d in target if d != -1]))
+        if None in tensor.shape:
+            out = tuple(None if d == -1 else d for d in target)
+        else:
+            total = int(np.prod(tensor.shape))
+            if (-1 in target and (fixed == 0 or total % fixed)) or (-1 not in target and fixed != total):
+                raise ShapeError(f"reshape of {tensor.name} {tensor.shape} ({total} values) to {tuple(shape)} does not fit")
+            out = tuple(total // fixed if d == -1 else d for d in target)
+    if tensor.op == "const" and tensor.attrs == ("array",):  # data: reshaped here, as numpy does
+        return constant(tensor.value.reshape(out), dtype=tensor.dtype, name=name or "Reshape", graph=tensor.graph)
+    return Tensor("reshape", [tensor], attrs=(target,), shape=out, name=name or "Reshape")
+
+
 def assign(ref, value, name=None):
     """`ref = value` when run; the tensor's value is the new value. Eagerly it happens at once too."""
     if not isinstance(ref, Variable):

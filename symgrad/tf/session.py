@@ -271,8 +271,9 @@ class Session:
                 return _Leaf(node, feeds[node], feeds[node].shape)
             if node not in self.store:
                 raise FailedPreconditionError(
-                    f"Attempting to use uninitialized value {node.name}: run tf.global_variables_initializer() "
-                    f"(or {node.name}.initializer) in this session first"
+                    f"Attempting to use uninitialized value {node.name}: add the line "
+                    "`sess.run(tf.global_variables_initializer())` (sess being this session) after creating the "
+                    "session and before this run; TensorFlow 1 sessions start with no variable values"
                 )
             value = np.asarray(self.store[node])
             return _Leaf(node, value, value.shape)

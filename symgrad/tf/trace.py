@@ -228,6 +228,30 @@ def transpose(node, x):
     return Traced(_transpose(x.expr), x.shape[::-1])
 
 
+def reshape(node, x):
+    """Reshapes between forms of one matrix: a row ↔ a vector, a column ↔ a vector, (N, k) to
+    (-1, k). Anything else would reorder entries across rows of the batch; reshape the data in
+    numpy before feeding it (a constant array's reshape is done there already, `ops.reshape`)."""
+    (target,) = node.attrs
+    shape = tuple(x.shape)
+    sizes = [d for d in shape if d != 1]
+    # the op's static shape has the sizes (None for the batch axis, held here as its symbol)
+    out = None if node.shape is None else tuple(BATCH_SIZE if d is None else d for d in node.shape)
+    if out is None or [d for d in out if d != 1] != sizes:
+        raise UnsupportedError(
+            f"{_label(node)}: reshaping {shape} to {target} would move entries between rows; symgrad.tf traces "
+            "matrices (rank ≤ 2), so reshape the data with numpy before feeding it"
+        )
+    if out == shape:
+        return x
+    old, new = matrix_shape(shape, _label(node)), matrix_shape(out, _label(node))
+    if (old is None) != (new is None):
+        raise UnsupportedError(f"{_label(node)}: reshaping between a scalar and {shape if old else out} is not supported")
+    if old == new:
+        return Traced(x.expr, out)
+    return Traced(_transpose(x.expr), out)  # (k, 1) ↔ (1, k): the same entries, one transposed
+
+
 def assign(node, var, value):
     broadcast(_label(node), [var.shape, value.shape])
     return Traced(value.expr, var.shape)
@@ -276,6 +300,7 @@ RULES = {
     "log_softmax": log_softmax,
     "softmax_cross_entropy": softmax_cross_entropy,
     "transpose": transpose,
+    "reshape": reshape,
     "identity": identity,
     "cast": identity,  # between float types; the kernel computes in one dtype
     "assign": assign,

@@ -1,7 +1,7 @@
 """Optimizers (`tf.train.*Optimizer`, and the rules Keras's SGD and Adam share).
 
 An update rule is numpy code applied to the gradient values a run computed, as TensorFlow's own
-`ApplyGradientDescent`/`ApplyAdam` kernels are: a rule like Adam's squares the summed gradient,
+`ApplyGradientDescent`/`ApplyAdam`/`ApplyRMSProp` kernels are: a rule like Adam's squares the summed gradient,
 which is no per-sample expression. Slots (momentum, Adam's moments) live next to the variables'
 values, in the session's store.
 """
@@ -69,8 +69,12 @@ class Optimizer:
 
         return effect
 
-    def slot(self, store, var, name):
-        return store.get((self.uid, var.uid, name), 0.0)
+    def learning_rate_at(self, step):
+        """The learning rate of update number `step` (1, 2, …); Keras's `decay=` overrides it."""
+        return self.learning_rate
+
+    def slot(self, store, var, name, initial=0.0):
+        return store.get((self.uid, var.uid, name), initial)
 
     def update(self, store, var, value, grad, step):
         raise NotImplementedError
@@ -87,12 +91,13 @@ class GradientDescentOptimizer(Optimizer):
             raise InvalidArgumentError(f"{name} needs a momentum in [0, 1], got {momentum}")
 
     def update(self, store, var, value, grad, step):
+        lr = self.learning_rate_at(step)
         if not self.momentum:
-            return value - self.learning_rate * grad
-        velocity = self.momentum * self.slot(store, var, "velocity") - self.learning_rate * grad
+            return value - lr * grad
+        velocity = self.momentum * self.slot(store, var, "velocity") - lr * grad
         store[(self.uid, var.uid, "velocity")] = velocity
         if self.nesterov:
-            return value + self.momentum * velocity - self.learning_rate * grad
+            return value + self.momentum * velocity - lr * grad
         return value + velocity
 
 
@@ -117,7 +122,55 @@ class AdamOptimizer(Optimizer):
         m = m0 + (grad - m0) * (1 - self.beta1)
         v = v0 + (grad * grad - v0) * (1 - self.beta2)
         store[(self.uid, var.uid, "m")], store[(self.uid, var.uid, "v")] = m, v
-        lr, eps, t = dt(self.learning_rate), dt(self.epsilon), dt(step)
+        lr, eps, t = dt(self.learning_rate_at(step)), dt(self.epsilon), dt(step)
         lr_t = lr * np.sqrt(1 - dt(self.beta2) ** t) / (1 - dt(self.beta1) ** t)
         return value - lr_t * m / (np.sqrt(v) + eps)
 
+
+
+class RMSPropOptimizer(Optimizer):
+    """RMSProp as TensorFlow's `ApplyRMSProp` kernel computes it (ε inside the square root):
+
+        ms ← ρ·ms + (1−ρ)·g²            (centered: mg ← ρ·mg + (1−ρ)·g, and ms − mg² below)
+        mom ← μ·mom + lr·g/√(ms + ε)
+        θ ← θ − mom
+
+    TF1 starts `ms` at ones (`initial_rms=1.0`); Keras's RMSprop starts it at zeros.
+    """
+
+    def __init__(self, learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10, use_locking=False, centered=False,
+                 name="RMSProp", initial_rms=1.0):
+        super().__init__(learning_rate, name)
+        if not 0.0 <= decay < 1.0:
+            raise InvalidArgumentError(f"{name} needs a decay (rho) in [0, 1), got {decay}")
+        if momentum < 0 or epsilon < 0:
+            raise InvalidArgumentError(f"{name} needs momentum >= 0 and epsilon >= 0, got {momentum} and {epsilon}")
+        self.rho, self.momentum, self.epsilon = float(decay), float(momentum), float(epsilon)
+        self.centered, self.initial_rms = bool(centered), float(initial_rms)
+
+    def update(self, store, var, value, grad, step):
+        """In place on the slot arrays (a 784-512-512-10 model has 670k entries per slot)."""
+        ms = self._slot_array(store, var, "rms", self.initial_rms, grad)
+        ms *= self.rho
+        ms += (1 - self.rho) * (grad * grad)
+        denom = ms + self.epsilon
+        if self.centered:
+            mg = self._slot_array(store, var, "mg", 0.0, grad)
+            mg *= self.rho
+            mg += (1 - self.rho) * grad
+            denom -= mg * mg
+        np.sqrt(denom, out=denom)
+        increment = grad * self.learning_rate_at(step)
+        increment /= denom
+        if not self.momentum:
+            return value - increment
+        mom = self._slot_array(store, var, "momentum", 0.0, grad)
+        mom *= self.momentum
+        mom += increment
+        return value - mom
+
+    def _slot_array(self, store, var, name, initial, like):
+        key = (self.uid, var.uid, name)
+        if key not in store:
+            store[key] = np.full(np.shape(like), initial, dtype=np.result_type(like, np.float32))
+        return store[key]

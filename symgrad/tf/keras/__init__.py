@@ -1,6 +1,9 @@
-"""A small Keras: `Sequential([Dense(...)])`, `compile`, `train_on_batch`, `fit`, `predict`."""
+"""A small Keras: `Sequential`, functional `Model(inputs, outputs)` and subclassed models;
+`compile`, `fit` (History, progress lines, validation), `evaluate`, `predict`, `summary`."""
 
-from . import activations, layers, losses, optimizers, utils
-from .models import History, Sequential
+from . import activations, datasets, initializers, layers, losses, metrics, models, optimizers, utils
+from .history import History
+from .models import Input, Model, Sequential
 
-__all__ = ["Sequential", "History", "layers", "losses", "optimizers", "activations", "utils"]
+__all__ = ["Sequential", "Model", "Input", "History", "layers", "losses", "optimizers", "activations", "metrics",
+           "initializers", "datasets", "models", "utils"]
