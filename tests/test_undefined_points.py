@@ -99,3 +99,32 @@ def test_derivative_of_a_power_in_its_exponent_is_nan_for_a_negative_base_and_ze
         np.testing.assert_equal([dw, float(sym)], [tg.item()] * 2)
         (hv,) = symgrad.autodiff.hvp(loss, [w], {b: base, w: exponent}, [1.0])
         assert np.isnan(hv) == (base < 0)
+
+
+@pytest.mark.parametrize("n", [3, 40])  # the per-sample loop (n <= LOOP_MAX) and the vectorized path
+def test_compiled_piecewise_without_default_is_nan_where_no_condition_holds(n):
+    """Both batch paths give sympy's NaN where no branch holds (the loop printed Python's None and
+    raised TypeError), and the nonfinite= policy then applies as for any NaN."""
+    loss = sp.Piecewise((w * x, x > 0), (w**2 * x, x < -5))
+    kernel = symgrad.compile(loss, wrt=[w], inputs=[x], cache=False)
+    data = np.where(np.arange(n) % 3 == 0, -1.0, np.where(np.arange(n) % 3 == 1, 2.0, -7.0))
+    value, (grad,) = kernel.loss_and_grad({x: data, w: 0.5}, nonfinite="propagate")
+    assert np.isnan(value) and np.isnan(grad)
+    defined = data != -1.0
+    value, (grad,) = kernel.loss_and_grad({x: data[defined], w: 0.5})
+    want = [float(sp.Add(*[loss.subs({x: v, w: 0.5}) for v in data[defined]])),
+            float(sp.Add(*[sp.diff(loss, w).subs({x: v, w: 0.5}) for v in data[defined]]))]
+    np.testing.assert_allclose([value, grad], want, rtol=1e-12)
+    with pytest.raises(symgrad.NonFiniteError):
+        kernel.loss_and_grad({x: data, w: 0.5})
+
+
+def test_cuda_prints_piecewise_without_default_as_nan_where_no_condition_holds():
+    from cuda_cases import emulate_expressions
+
+    from symgrad.cuda_emu import compiler
+
+    if compiler() is None:
+        pytest.skip("the CUDA host emulation needs a host C++ compiler (symgrad.cuda_emu)")
+    out, _ = emulate_expressions([sp.Piecewise((x**2, x > 0))], [x], [np.array([-1.0, 2.0])])
+    np.testing.assert_equal(out[0], [np.nan, 4.0])

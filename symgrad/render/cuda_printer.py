@@ -14,7 +14,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import UnsupportedError
 from ..functions import DSINC_TAYLOR, SINC_SERIES_BELOW, SINC_TAYLOR
-from .printers import KnownClassesOnly, helper_calls, horner
+from .printers import KnownClassesOnly, helper_calls, horner, undefined_otherwise
 
 PRECISIONS = {"float64": float64, "float32": float32}
 
@@ -137,8 +137,7 @@ class CudaExprPrinter(KnownClassesOnly, C99CodePrinter):
         return text
 
     def _print_Piecewise(self, expr):
-        if expr.args[-1].cond != True:  # noqa: E712 - sympy's true is not Python's True
-            raise UnsupportedError(f"Piecewise without a default (an `(expr, True)` branch): {str(expr)[:60]}")
+        expr = undefined_otherwise(expr)
         out = self._print(expr.args[-1].expr)
         for e, c in reversed(expr.args[:-1]):
             out = f"(({self._print(c)}) ? ({self._print(e)}) : ({out}))"

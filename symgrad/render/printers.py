@@ -4,7 +4,7 @@ Our functions print as calls to small helpers defined at the top of the generate
 their numerically stable forms; the printer records which helpers a module needs.
 """
 
-from sympy import Basic, S
+from sympy import Basic, Piecewise, S
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -75,6 +75,15 @@ HELPERS = {
         "    return m + math.log(math.fsum(math.exp(x - m) for x in xs))",
     ),
 }
+
+
+def undefined_otherwise(piecewise):
+    """A Piecewise with no default branch is undefined (NaN, as sympy says) where no condition holds:
+    every printer prints that explicit last branch instead of its own idea of "no value"
+    (Python's `None`, which crashed the per-sample loop; CUDA had no spelling at all)."""
+    if piecewise.args[-1].cond == True:  # noqa: E712 - sympy's true is not Python's True
+        return piecewise
+    return Piecewise(*piecewise.args, (S.NaN, True), evaluate=False)
 
 
 class KnownClassesOnly:
@@ -183,6 +192,9 @@ class MathExprPrinter(_HelperMixin, PythonCodePrinter):
     def _print_sign(self, expr):
         x = self._print(expr.args[0])
         return f"(({x} > 0) - ({x} < 0))"
+
+    def _print_Piecewise(self, expr):
+        return super()._print_Piecewise(undefined_otherwise(expr))
 
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.args
