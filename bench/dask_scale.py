@@ -18,6 +18,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # before numpy; worker processes inherit it
 
 import argparse  # noqa: E402
+import logging  # noqa: E402
 import resource  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -199,6 +200,7 @@ def main():
             case = make()
             clusters = {f"dask, {k} worker{'s' if k > 1 else ''}": LocalCluster(
                 n_workers=k, threads_per_worker=1, processes=True, memory_limit=args.memory_limit,
+                silence_logs=logging.ERROR,
                 dashboard_address=":0") for k in (1, 2)}
             clients = {name: Client(c) for name, c in clusters.items()}
             try:
