@@ -182,3 +182,21 @@ def test_no_gradient_flows_through_argmax_and_comparisons_as_in_tensorflow(graph
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         np.testing.assert_allclose(sess.run(g, {x: xv}), np.repeat(xv.sum(0)[:, None], 2, axis=1), rtol=1e-12)
+
+
+def test_batch_meeting_a_constant_of_its_length_runs_as_in_tensorflow(graph, compiles):
+    """X (None, 3) times a (5, 3) constant is right when 5 rows are fed: the kernel is then traced
+    with the batch length fixed (and reused at that length); other lengths are a ShapeError."""
+    X = tf.placeholder(tf.float64, (None, 3))
+    c = RNG.normal(size=(5, 3))
+    w = tf.Variable(RNG.normal(size=(3, 1)))
+    loss = tf.reduce_sum(tf.matmul(X * c, w))
+    (g,) = tf.gradients(loss, [w])
+    x = RNG.normal(size=(5, 3))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(2):
+            np.testing.assert_allclose(sess.run(g, {X: x}), (x * c).sum(0)[:, None], rtol=1e-12)
+        assert len(compiles) == 1
+        with pytest.raises(tf.ShapeError, match="cannot be broadcast"):
+            sess.run(g, {X: x[:4]})

@@ -34,11 +34,19 @@ def gradients(ys, xs, grad_ys=None, unconnected_gradients="none", name=None):
     out = []
     for x in xs:
         if x not in reachable:
-            out.append(zeros(x.shape, dtype=x.dtype) if unconnected_gradients == "zero" else None)
+            out.append(_zeros_like(x, ys, name) if unconnected_gradients == "zero" else None)
         else:
             out.append(Tensor("gradient", [*ys, x], attrs=(len(ys),), shape=x.shape, dtype=x.dtype,
                               name=name or f"gradients/{x.name}"))
     return out
+
+
+def _zeros_like(x, ys, name):
+    """Zeros of x's shape; a shape known only at run time (a batch axis) gets a gradient node,
+    which traces to a zero matrix of the fed shape."""
+    if x.shape is not None and None not in x.shape:
+        return zeros(x.shape, dtype=x.dtype)
+    return Tensor("gradient", [*ys, x], attrs=(len(ys),), shape=x.shape, dtype=x.dtype, name=name or f"gradients/{x.name}")
 
 
 class GradientTape:
@@ -100,7 +108,7 @@ class GradientTape:
         srcs, target = _as_list(sources), convert_to_tensor(target)
         grads = gradients(target, srcs, unconnected_gradients=unconnected_gradients)
         grads = [g if g is None or self._reaches(target, x) else
-                 (zeros(x.shape, dtype=x.dtype) if unconnected_gradients == "zero" else None)
+                 (_zeros_like(x, [target], None) if unconnected_gradients == "zero" else None)
                  for g, x in zip(grads, srcs, strict=True)]
         present = [g for g in grads if g is not None and g.op == "gradient"]
         if present and not needs_feed(*present):

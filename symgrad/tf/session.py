@@ -33,9 +33,10 @@ from ..matrix.kernel import compile_matrix
 from ..matrix.rules import as_scalar_loss, reverse
 from .graph import Operation, Tensor, Variable, get_default_graph
 from .host import HOST
-from .trace import BATCH_SIZE, RULES, Traced, leaf, matrix_shape
+from .trace import BATCH_SIZE, RULES, BatchLengthError, Traced, leaf, matrix_shape
 
 CACHE_SIZE = 128
+_FIXED_LENGTH = object()  # cache marker: this structure traces only with the batch length fixed
 _SESSIONS = []
 
 
@@ -221,17 +222,13 @@ class Session:
         if len(lengths) > 1:
             listing = ", ".join(f"{lf.node.name}: {lf.value.shape}" for lf in lengths.values())
             raise ShapeError(f"fed values disagree on the number of samples ({listing}); feed equal batch lengths")
-        _draw_noise(leaves, next(iter(lengths), None))
-        cache_key = (tuple(key), tuple(index[t] for t in tensors))
-        entry = self._cache.get(cache_key)
-        if entry is None:
-            entry = self._compile(order, leaves, tensors)
-            self._cache[cache_key] = entry
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(cache_key)
         n = next(iter(lengths)) if lengths else None
+        _draw_noise(leaves, n)
+        cache_key = (tuple(key), tuple(index[t] for t in tensors))
+        entry = self._cached(cache_key, lambda: self._compile(order, leaves, tensors), n)
+        if entry is _FIXED_LENGTH:  # the batch meets a fixed length: a kernel for this batch length
+            leaves = [_Leaf(lf.node, lf.value, tuple(n if d is BATCH_SIZE else d for d in lf.shape)) for lf in leaves]
+            entry = self._cached((cache_key, n), lambda: self._compile(order, leaves, tensors), None)
         kernel = entry.kernel
         loss = grads = outputs = None
         dtype = np.dtype(_kernel_dtype(leaves))
@@ -265,6 +262,23 @@ class Session:
                 )
             out[t] = value
         return out
+
+    def _cached(self, key, compile_entry, n):
+        """The cache entry for `key`, compiled on a miss (`_FIXED_LENGTH` when the batch axis must be fixed)."""
+        entry = self._cache.get(key)
+        if entry is not None:
+            self._cache.move_to_end(key)
+            return entry
+        try:
+            entry = compile_entry()
+        except BatchLengthError:
+            if n is None:
+                raise
+            entry = _FIXED_LENGTH
+        self._cache[key] = entry
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return entry
 
     def _leaf(self, node, feeds, host_values):
         if node.op in HOST:

@@ -25,6 +25,11 @@ BATCH_SIZE = sp.Symbol("batch_size", integer=True, positive=True)  # the `None` 
 _VARS = sp.symbols("_x0:4", real=True)
 
 
+class BatchLengthError(ShapeError):
+    """The batch axis meets a fixed length other than 1 (a constant of the batch's length): right in
+    TensorFlow when the two agree at run time, so the session traces again with the batch length fixed."""
+
+
 @dataclass(frozen=True)
 class Traced:
     expr: sp.Basic  # scalar Expr (rank 0) or MatrixExpr (rank 1 as a 1×k row, rank 2)
@@ -60,7 +65,8 @@ def broadcast(label, shapes):
         kept = {d for d in dims if d != 1}
         if len(kept) > 1:
             text = ", ".join(str(tuple("None" if d is BATCH_SIZE else d for d in s)) for s in shapes)
-            raise ShapeError(f"{label}: shapes {text} cannot be broadcast together (None is the batch axis)")
+            error = BatchLengthError if BATCH_SIZE in kept else ShapeError
+            raise error(f"{label}: shapes {text} cannot be broadcast together (None is the batch axis)")
         out.append(kept.pop() if kept else 1)
     return tuple(out)
 
@@ -132,7 +138,8 @@ def matmul(node, a, b):
     if len(a.shape) != 2 or len(b.shape) != 2:
         raise ShapeError(f"{_label(node)}: matmul multiplies matrices (rank 2), got shapes {a.shape} and {b.shape}")
     if a.shape[1] != b.shape[0]:
-        raise ShapeError(f"{_label(node)}: inner dimensions differ, {a.shape} @ {b.shape}")
+        error = BatchLengthError if BATCH_SIZE in (a.shape[1], b.shape[0]) else ShapeError
+        raise error(f"{_label(node)}: inner dimensions differ, {a.shape} @ {b.shape}")
     return Traced(_matmul(a.expr, b.expr), (a.shape[0], b.shape[1]))
 
 
