@@ -28,7 +28,7 @@ def accepts_dask(method):
 
     @functools.wraps(method)
     def call(self, values, nonfinite="raise"):
-        if holds_dask(values):
+        if "dask" in sys.modules and holds_dask(values):  # the first test inline: this wraps every training call
             if not _RUNNER:
                 raise UnsupportedError("dask data needs symgrad.distributed: `import symgrad.distributed` first")
             return _RUNNER[0](self, name, values, nonfinite)

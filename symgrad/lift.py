@@ -11,6 +11,8 @@ kernel, compiled when first needed.
 """
 
 import functools
+import math
+import sys
 
 import numpy as np
 import sympy as sp
@@ -20,7 +22,7 @@ from .matrix import layers
 from .model import DenseStack
 from .prepared import PreparedBinding
 from .render.numpy_target import LOOP_MAX
-from .runtime import Kernel, no_outputs, scalar_arguments
+from .runtime import Kernel, bound_arguments, no_outputs, scalar_arguments
 
 # scalar loss name -> the same loss at matrix level, summed over the batch (Z: last layer, Y: targets)
 MATRIX_LOSSES = {
@@ -72,7 +74,7 @@ def _scalar_for_dask(method):
 
     @functools.wraps(method)
     def call(self, values, nonfinite="raise"):
-        if holds_dask(values):
+        if "dask" in sys.modules and holds_dask(values):  # the first test inline: this wraps every training call
             return getattr(self.scalar, name)(values, nonfinite)
         return method(self, values, nonfinite)
 
@@ -154,9 +156,17 @@ class LiftedKernel(Kernel):
 
     @_scalar_for_dask
     def loss_and_grad(self, values, nonfinite="raise"):
-        args = self.arguments(values, nonfinite)
-        if self._small(args):  # the per-sample loop: bound once, checked as the scalar kernel checks
-            return self.scalar._checked_loss_and_grad(self.scalar.module.loss_and_grad(*args), nonfinite)
+        # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py)
+        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
+        if args is None:
+            args = bound_arguments(self, values, nonfinite)
+        if not self.inputs or args[0].shape[0] <= LOOP_MAX:  # the per-sample loop, checked as the scalar kernel checks
+            scalar = self._scalar or self.scalar
+            value, grads = scalar.module.loss_and_grad(*args)
+            value, grads = float(value), [*map(float, grads)]
+            if not math.isfinite(value + sum(grads)):
+                scalar._nonfinite_gradients(nonfinite, value, grads)
+            return value, grads
         value, grads = self.matrix.module.loss_and_grad(*self._matrix_arguments(args))
         flat = np.concatenate([np.ravel(g) for g in grads])
         if self._order is not None:

@@ -46,8 +46,11 @@ def check_finite(kernel_name, nonfinite, results):
 def scalar_arguments(kernel, values, nonfinite):
     """The checked positional arguments of a scalar kernel's functions: data arrays, then parameters."""
     fast = kernel._prepared.arguments(values, nonfinite) if kernel._prepared is not None else None
-    if fast is not None:
-        return fast
+    return list(fast) if fast is not None else bound_arguments(kernel, values, nonfinite)
+
+
+def bound_arguments(kernel, values, nonfinite):
+    """`scalar_arguments` through `values.bind`: the path that names what is wrong."""
     bound, batch = bind(kernel.inputs + kernel.wrt, values, dtype=kernel.dtype, nonfinite=nonfinite, scalar=set(kernel.wrt))
     if len(batch) > 1:
         raise ShapeError(f"data must be one value per sample (1-D), got batch shape {batch}")
@@ -113,14 +116,19 @@ class Kernel:
 
     @accepts_dask
     def loss_and_grad(self, values, nonfinite="raise"):
-        return self._checked_loss_and_grad(self.module.loss_and_grad(*self.arguments(values, nonfinite)), nonfinite)
-
-    def _checked_loss_and_grad(self, result, nonfinite):
-        """(loss, gradients) as floats; under nonfinite="raise", our error if any is NaN or Inf."""
-        value, grads = float(result[0]), list(map(float, result[1]))
+        # the documented training call: the prepared binding inline, no intermediate calls (bench/seed_step.py)
+        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
+        if args is None:
+            args = bound_arguments(self, values, nonfinite)
+        value, grads = self.module.loss_and_grad(*args)
+        value, grads = float(value), [*map(float, grads)]
         if not math.isfinite(value + sum(grads)):  # one test; a sum that overflowed is looked at closely
-            self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
+            self._nonfinite_gradients(nonfinite, value, grads)
         return value, grads
+
+    def _nonfinite_gradients(self, nonfinite, value, grads):
+        """Our error naming each NaN or Inf among the loss and gradients (names printed only now)."""
+        self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
 
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
