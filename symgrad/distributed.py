@@ -58,7 +58,7 @@ class Plan:
         from dask import delayed
 
         spec, params = self._shipped()
-        blocks = [a.to_delayed().ravel() for a in self.arrays]
+        blocks = [_readers(a) for a in self.arrays]
         call = delayed(chunk_call)
         total = sum(self.chunks)
         return [
@@ -122,6 +122,22 @@ class Plan:
             da.concatenate([da.from_delayed(item(t, j), (n, *w), self.kernel.dtype) for t, n in zip(parts, sizes)])
             for j, w in enumerate(widths)
         ]
+
+
+def _readers(array):
+    """Each block of `array` as what a chunk's call takes: the block's own read task where it reads
+    without dependencies (a `from_npy` or `from_array` chunk: run inside the call, so a chunk is
+    one scheduler task, not one per column plus the call), else the block as a delayed value."""
+    try:
+        from dask._task_spec import Task
+    except ImportError:  # an older dask: one task per block
+        return array.to_delayed().ravel()
+    keys = list(array.__dask_keys__()) if array.ndim == 1 else [row[0] for row in array.__dask_keys__()]
+    graph = dict(array.__dask_optimize__(array.__dask_graph__(), array.__dask_keys__()))
+    tasks = [graph.get(k) for k in keys]
+    if all(isinstance(t, Task) and not t.dependencies for t in tasks):
+        return tasks
+    return array.to_delayed().ravel()
 
 
 def chunk_call(spec, method, nonfinite, params, fill, skip, symbols, share, *blocks):
