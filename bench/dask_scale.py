@@ -111,7 +111,14 @@ def _difference(got, ref):
 
 
 def _peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS since `_reset_peak` (VmHWM). Not ru_maxrss: a spawned worker's
+    ru_maxrss starts at the peak of the process it was forked from before exec (here the one that
+    wrote the data files), and clear_refs does not reset it."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _rss_mb():
