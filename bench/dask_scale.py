@@ -1,6 +1,7 @@
 """One gradient over data on disk: numpy in one process vs Dask with 1 and 2 worker processes.
 
     python bench/dask_scale.py [--scalar-n 10000000] [--matrix-n 1000000] [--repeats 3] [--dir DIR]
+    python bench/dask_scale.py --train [--train-steps 20] [--train-epochs 2] [--memory-limit 1GiB]
 
 Seed MLP (scalar level, float64) over N samples of 4 features, and a 784-256-10 tanh MLP
 (matrix level, summed softmax cross-entropy, float32 so the numpy baseline fits in memory) over
@@ -10,6 +11,12 @@ threads 1, one thread per worker); the three configurations are timed interleave
 `--repeats`, after checking that their results agree. Prints time, speed-up, parallel efficiency
 (T1 / (2 T2)), peak RSS per worker (and what a worker holds at rest), and the overhead per chunk:
 (Dask with 1 worker − the same chunks called in a loop in this process) / chunks.
+
+`--train` instead trains out of core on 2 workers (`symgrad.train.fit`): minibatch Adam, one
+step per chunk over the first `--train-steps` chunks, then `--train-epochs` full-batch SGD
+steps over all N; it prints seconds per step, the loss before and after, and each worker's peak
+RSS against the data's size on disk and the memory limit. The first minibatch loss is checked
+against the numpy call on that chunk before anything is timed.
 """
 
 import os
@@ -104,7 +111,14 @@ def _difference(got, ref):
 
 
 def _peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS since `_reset_peak` (VmHWM). Not ru_maxrss: a spawned worker's
+    ru_maxrss starts at the peak of the process it was forked from before exec (here the one that
+    wrote the data files), and clear_refs does not reset it."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _rss_mb():
@@ -150,6 +164,48 @@ def run_case(case, clients, repeats):
           f"this process's peak RSS (holds the numpy baseline): {_peak_rss_mb():.0f} MB")
 
 
+def train_case(case, client, steps, epochs, memory_limit):
+    """Out-of-core training on the 2-worker cluster; peak RSS per worker measured from a reset."""
+    from symgrad.optim import SGD, Adam
+    from symgrad.train import fit
+
+    title, kernel, _, chunk_values, dask_values, chunks, rtol = case
+    params = {s: dask_values[s] for s in kernel.wrt}
+    data = {s: dask_values[s] for s in kernel.inputs}
+    first_axis = data[kernel.inputs[0]]
+    rows, n = first_axis.chunks[0][0], first_axis.shape[0]
+    steps = min(steps, chunks)
+    on_disk = _bytes(data)
+    print(f"\n{title}, training out of core: N = {n:,} ({on_disk / 2**20:,.0f} MB on disk), chunks of {rows:,}, "
+          f"2 workers of {memory_limit}")
+    part = {s: a[: steps * rows] for s, a in data.items()}
+    first = int(np.random.default_rng(0).permutation(steps)[0])
+    want = kernel.loss(chunk_values(first))
+    rest = client.run(_rss_mb)
+    client.run(_reset_peak)
+    with client.as_current():
+        t = time.perf_counter()
+        trained, losses = fit(kernel, params, part, Adam(1e-3), epochs=1, minibatch=True, seed=0)
+        minibatch = (time.perf_counter() - t) / steps
+        peak_mb = client.run(_peak_rss_mb)
+        assert abs(losses[0] - want) <= rtol * abs(want), f"first minibatch loss {losses[0]} vs numpy {want}"
+        client.run(_reset_peak)
+        t = time.perf_counter()
+        _, full = fit(kernel, trained, data, SGD(0.05 / n), epochs=epochs)  # a summed loss: lr / N
+        full_step = (time.perf_counter() - t) / max(epochs, 1)
+        peak_full = client.run(_peak_rss_mb)
+    print(f"minibatch Adam: {steps} steps, {minibatch:.3f} s/step, loss {losses[0]:.4g} -> {losses[-1]:.4g}; "
+          f"peak RSS per worker {', '.join(f'{v:.0f}' for v in peak_mb.values())} MB")
+    print(f"full-batch SGD: {epochs} steps over all {n:,}, {full_step:.3f} s/step, loss {full[0]:.4g} -> "
+          f"{full[-1]:.4g}; peak RSS per worker {', '.join(f'{v:.0f}' for v in peak_full.values())} MB "
+          f"(at rest before training {', '.join(f'{v:.0f}' for v in rest.values())} MB; one chunk's data "
+          f"{on_disk / chunks / 2**20:.1f} MB)")
+
+
+def _bytes(data):
+    return sum(a.nbytes for a in data.values())
+
+
 def _loop(kernel, chunk_values, chunks):
     total = None
     for i in range(chunks):
@@ -185,6 +241,9 @@ def main():
     ap.add_argument("--memory-limit", default="1GiB", help="each worker's memory limit")
     ap.add_argument("--dir", type=Path, default=None, help="where the data files go (default: a temporary folder)")
     ap.add_argument("--only", choices=["scalar", "matrix"], default=None)
+    ap.add_argument("--train", action="store_true", help="train out of core on 2 workers instead of timing one gradient")
+    ap.add_argument("--train-steps", type=int, default=20, help="minibatch steps (chunks) with --train")
+    ap.add_argument("--train-epochs", type=int, default=2, help="full-batch steps with --train")
     args = ap.parse_args()
     from distributed import Client, LocalCluster
 
@@ -198,13 +257,18 @@ def main():
             cases.append(lambda: matrix_case(directory, args.matrix_n, args.matrix_rows))
         for make in cases:
             case = make()
+            workers = (2,) if args.train else (1, 2)
             clusters = {f"dask, {k} worker{'s' if k > 1 else ''}": LocalCluster(
                 n_workers=k, threads_per_worker=1, processes=True, memory_limit=args.memory_limit,
                 silence_logs=logging.ERROR,
-                dashboard_address=":0") for k in (1, 2)}
+                dashboard_address=":0") for k in workers}
             clients = {name: Client(c) for name, c in clusters.items()}
             try:
-                run_case(case, clients, args.repeats)
+                if args.train:
+                    train_case(case, clients["dask, 2 workers"], args.train_steps, args.train_epochs,
+                               args.memory_limit)
+                else:
+                    run_case(case, clients, args.repeats)
             finally:
                 for name in clients:
                     clients[name].close()

@@ -39,8 +39,7 @@ class Plan:
             raise InvalidArgumentError(f"nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
         self.kernel, self.method, self.nonfinite = kernel, method, nonfinite
         self.matrix = _is_matrix(kernel)
-        if self.matrix and method in ("loss", "loss_and_grad"):
-            _refuse_batch_size(kernel)
+        self.mean = self.matrix and method in ("loss", "loss_and_grad") and batch_mean(kernel)
         get = lookup(values)
         self.symbols = self._needed_inputs()
         self.arrays = present(get, self.symbols)
@@ -59,10 +58,12 @@ class Plan:
         from dask import delayed
 
         spec, params = self._shipped()
-        blocks = [a.to_delayed().ravel() for a in self.arrays]
+        blocks = [_readers(a) for a in self.arrays]
         call = delayed(chunk_call)
+        total = sum(self.chunks)
         return [
-            call(spec, self.method, self.nonfinite, params, self.fill, self.skip, self.symbols, *(b[i] for b in blocks))
+            call(spec, self.method, self.nonfinite, params, self.fill, self.skip, self.symbols,
+                 size / total if self.mean else None, *(b[i] for b in blocks))
             for i, size in enumerate(self.chunks) if size
         ]
 
@@ -123,13 +124,38 @@ class Plan:
         ]
 
 
-def chunk_call(spec, method, nonfinite, params, fill, skip, symbols, *blocks):
-    """Runs on a worker: the kernel's own checked method on one chunk's numpy blocks."""
+def _readers(array):
+    """Each block of `array` as what a chunk's call takes: the block's own read task where it reads
+    without dependencies (a `from_npy` or `from_array` chunk: run inside the call, so a chunk is
+    one scheduler task, not one per column plus the call), else the block as a delayed value."""
+    try:
+        from dask._task_spec import Task
+    except ImportError:  # an older dask: one task per block
+        return array.to_delayed().ravel()
+    keys = list(array.__dask_keys__()) if array.ndim == 1 else [row[0] for row in array.__dask_keys__()]
+    graph = dict(array.__dask_optimize__(array.__dask_graph__(), array.__dask_keys__()))
+    tasks = [graph.get(k) for k in keys]
+    if all(isinstance(t, Task) and not t.dependencies for t in tasks):
+        return tasks
+    return array.to_delayed().ravel()
+
+
+def chunk_call(spec, method, nonfinite, params, fill, skip, symbols, share, *blocks):
+    """Runs on a worker: the kernel's own checked method on one chunk's numpy blocks. `share`
+    (a batch mean's n_chunk / N, else None) turns the chunk's own mean into its part of the whole
+    batch's mean."""
     kernel = spec.kernel()
     values = {**dict(zip(spec.wrt, params)), **fill, **dict(zip(symbols, blocks))}
     if method == "predict" and spec.matrix:
         return [np.asarray(o) for o in kernel.module.predict(*kernel.arguments(values, nonfinite, skip))]
-    return getattr(kernel, method)(values, nonfinite)
+    result = getattr(kernel, method)(values, nonfinite)
+    return result if share is None else _scaled(result, share)
+
+
+def _scaled(result, share):
+    if isinstance(result, (tuple, list)):
+        return type(result)(_scaled(r, share) for r in result)
+    return result * share
 
 
 def add_partials(*parts):
@@ -267,17 +293,39 @@ def output_widths(kernel):
     return [tuple(int(d) for d in kernel.ir.types[name].shape[1:]) for name in kernel.ir.predictions]
 
 
-def _refuse_batch_size(kernel):
-    """A loss that reads the batch size as a number (a mean's 1/N) is not a sum of chunk losses."""
+def batch_mean(kernel):
+    """Whether the loss reads the batch size N as a number; True when it is (1/N)·S with S a sum
+    over samples that reads N only as a shape (a mean: each chunk's mean scaled by n_chunk / N
+    adds up to the whole batch's, gradients included, as they are (1/N)·dS). Any other use of N
+    (1/N², a mean inside a nonlinearity) is refused, since chunk results would not add up."""
+    import sympy as sp
+
+    from .matrix.runtime import _reads
+
     ir = kernel.ir
     batch = {ir.size_names[name] for name, (_, axis) in ir.sizes.items() if axis == 0}
-    if any(batch & st.reads() for st in ir.statements):
-        size = ", ".join(sorted(batch))
-        raise UnsupportedError(
-            f"kernel {kernel.name!r} reads the batch size {size} as a number (a mean over the batch), so the chunks' "
-            f"losses do not add up to the whole batch's; compile the summed loss (e.g. nn.matrix_mlp(..., mean=False)) "
-            f"and divide the loss, gradients or learning rate by the number of samples"
-        )
+    assigns = [a for st in ir.statements for a in getattr(st, "assigns", ())]
+    readers = [st for st in ir.statements if batch & st.reads()]
+    if not readers:
+        return False
+    inverses = {a.target for a in assigns if {str(x) for x in a.expr.free_symbols} & batch
+                and len(a.expr.free_symbols) == 1 and a.expr == 1 / next(iter(a.expr.free_symbols))}
+    plain = all(not (batch & st.reads()) or {a.target for a in getattr(st, "assigns", ())} <= inverses
+                for st in readers)
+    loss = next((a.expr for a in assigns if a.target == ir.loss), None)
+    if plain and loss is not None:
+        ts = [x for x in loss.free_symbols if str(x) in inverses]
+        if len(ts) == 1:
+            rest = sp.simplify(loss / ts[0])
+            names = {str(x) for x in rest.free_symbols}
+            if not rest.has(ts[0]) and not (_reads(ir, sorted(names)) & (inverses | batch)):
+                return True
+    size = ", ".join(sorted(batch))
+    raise UnsupportedError(
+        f"kernel {kernel.name!r} reads the batch size {size} as a number other than as one factor 1/{size} of the "
+        f"loss, so the chunks' losses do not add up to the whole batch's; compile a loss that is a sum over "
+        f"samples, or a sum times 1/{size} (a batch mean)"
+    )
 
 
 class NpyFile:

@@ -183,13 +183,32 @@ def test_missing_data_is_named(seed):
         kernel.loss({**lazy, **params})
 
 
-def test_mean_over_the_batch_is_refused_not_miscombined():
-    """1/N inside the loss: each chunk would divide by its own length, so the sum would be wrong."""
-    model = models.mlp_matrix()  # softmax cross-entropy averaged over the batch
-    kernel = symgrad.compile(model)
-    X, Y = models.mlp_matrix_data()
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chunks=_chunkings(24))
+def test_mean_over_the_batch_divides_by_the_whole_batch_not_each_chunk(chunks):
+    """1/N inside the loss (the bundled mlp_matrix): each chunk's mean is scaled by its share of N."""
+    model, kernel, (X, Y) = _MEAN
+    lazy = {model.inputs[0]: da.from_array(X, chunks=(chunks, -1)), model.targets[0]: da.from_array(Y, chunks=(chunks, -1))}
+    want = kernel.loss_and_grad({model.inputs[0]: X, model.targets[0]: Y, **model.initial_values()})
+    got = kernel.loss_and_grad({**lazy, **model.initial_values()})
+    _close(got[0], want[0])
+    for g, w in zip(got[1], want[1], strict=True):
+        _close(g, w)
+    _close(kernel.loss({**lazy, **model.initial_values()}), want[0])
+
+
+_MEAN = (models.mlp_matrix(), symgrad.compile(models.mlp_matrix()), models.mlp_matrix_data())
+
+
+def test_batch_size_read_other_than_as_one_factor_is_refused_not_miscombined():
+    """(mean)²: the chunks' results cannot be scaled into the whole batch's, so it is refused."""
+    from symgrad.model import Model
+
+    model, _, (X, Y) = _MEAN
+    squared = Model("mean_squared", model.loss**2, model.params, model.inputs, model.targets, model.outputs, model.init)
+    kernel = symgrad.compile(squared, cache=False)
     lazy = _lazy({model.inputs[0]: X, model.targets[0]: Y}, 8)
-    with pytest.raises(UnsupportedError, match=r"batch size N.*mean=False"):
+    with pytest.raises(UnsupportedError, match=r"batch size N as a number other than as one factor 1/N"):
         kernel.loss_and_grad({**lazy, **model.initial_values()})
 
 

@@ -105,3 +105,19 @@ def test_784_feature_matrix_model_trains_from_memory_mapped_files(tmp_path):
     assert len(losses) == n // rows
     assert full_after < full_before
     assert peak < bound < data_bytes / 3, (peak, bound, data_bytes)
+
+
+def test_a_chunk_is_one_task_that_reads_its_columns_and_calls_the_kernel(tmp_path):
+    from symgrad.distributed import FAN_IN, Plan
+
+    model = models.seed()
+    kernel = symgrad.compile(model)
+    table = np.random.default_rng(2).normal(size=(1_000, 5))
+    np.save(tmp_path / "s.npy", table)
+    columns = dict(zip([*model.inputs, *model.targets], from_npy(tmp_path / "s.npy", 100, columns=True), strict=True))
+    total = Plan(kernel, "loss_and_grad", {**columns, **model.initial_values()}, "raise").total()
+    adds = -(-10 // FAN_IN) + 1  # two groups, then their sum
+    assert len(dict(total.__dask_graph__())) == 10 + adds + 2  # the calls, the tree, the kernel and the parameters
+    whole = models.data_values(model, table[:, :4], table[:, 4:])
+    want = kernel.loss_and_grad({**whole, **model.initial_values()})
+    np.testing.assert_allclose(dask.compute(total)[0][1], want[1], rtol=1e-12)
