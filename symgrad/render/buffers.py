@@ -41,10 +41,20 @@ def _with_out(line, buffer, printer):
         return None
     if type(expr) in UFUNCS:
         return f"np.{UFUNCS[type(expr)]}({printer.doprint(expr.args[0])}, out={buffer})"
-    if isinstance(expr, (sp.Add, sp.Mul)) and len(expr.args) >= 2:
-        first, rest = expr.args[0], expr.func(*expr.args[1:], evaluate=False)
-        name = "add" if isinstance(expr, sp.Add) else "multiply"
-        return f"np.{name}({printer.doprint(first)}, {printer.doprint(rest)}, out={buffer})"
+    if isinstance(expr, (sp.Add, sp.Mul)) and len(expr.args) == 2:
+        # two operands only: the ufunc then rounds exactly as the printed `a + b`, `a*b` or `a/b`
+        # (three would be regrouped, a + (b + c), and round differently from the allocating line)
+        a, b = expr.args
+        if isinstance(expr, sp.Add):
+            return f"np.add({printer.doprint(a)}, {printer.doprint(b)}, out={buffer})"
+        inverse = [f for f in (a, b) if f.is_Pow and f.exp.is_negative]
+        if len(inverse) == 2:
+            return None
+        if inverse:
+            (den,) = inverse
+            num = b if den is a else a
+            return f"np.divide({printer.doprint(num)}, {printer.doprint(1 / den)}, out={buffer})"
+        return f"np.multiply({printer.doprint(a)}, {printer.doprint(b)}, out={buffer})"
     return None
 
 

@@ -208,9 +208,11 @@ class Session:
             dtype = kernel.dtype
             args = [_argument(leaves[i], dtype) for i in entry.arguments]
             if kernel.target == "numpy":  # the feeds are checked already; the module takes the arrays in order
-                if entry.uses_loss:
+                if entry.uses_loss and entry.uses_outputs:  # one forward pass for both (a step with metrics)
+                    loss, grads, outputs = kernel.module.loss_grad_and_outputs(*args)
+                elif entry.uses_loss:
                     loss, grads = kernel.module.loss_and_grad(*args)
-                if entry.uses_outputs:
+                elif entry.uses_outputs:
                     outputs = kernel.module.predict(*args)
             else:
                 values = dict(zip(kernel.inputs + kernel.wrt, args, strict=True))
