@@ -110,8 +110,10 @@ class GradientTape:
                  (_zeros_like(x, [target], None) if unconnected_gradients == "zero" else None)
                  for g, x in zip(grads, srcs, strict=True)]
         present = [g for g in grads if g is not None and g.op == "gradient"]
-        if present and not needs_feed(*present):
-            values = dict(zip(present, present[0].graph.eager_session().run(present), strict=True))
+        if present and not needs_feed(*present):  # the target's value comes from the same pass: kept
+            *computed, value = present[0].graph.eager_session().run([*present, target])
+            target.pin(value)
+            values = dict(zip(present, computed, strict=True))
             grads = [constant(np.asarray(values[g]), dtype=g.dtype, name="gradient", graph=g.graph) if g in values else g
                      for g in grads]
         return grads[0] if single else grads
