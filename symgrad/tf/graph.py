@@ -47,6 +47,8 @@ def as_dtype(dtype):
         return float64
     if isinstance(dtype, DType):
         return dtype
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
     try:
         name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
     except TypeError:
