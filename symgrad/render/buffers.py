@@ -41,20 +41,22 @@ def _with_out(line, buffer, printer):
         return None
     if type(expr) in UFUNCS:
         return f"np.{UFUNCS[type(expr)]}({printer.doprint(expr.args[0])}, out={buffer})"
-    if isinstance(expr, (sp.Add, sp.Mul)) and len(expr.args) == 2:
-        # two operands only: the ufunc then rounds exactly as the printed `a + b`, `a*b` or `a/b`
-        # (three would be regrouped, a + (b + c), and round differently from the allocating line)
-        a, b = expr.args
+    if isinstance(expr, (sp.Add, sp.Mul)) and len(expr.args) >= 2:
+        # the printed line evaluates left to right in the printer's order, ((a + b) + c): the ufunc
+        # takes everything but the last operand, then the last, so it rounds exactly the same
         if isinstance(expr, sp.Add):
-            return f"np.add({printer.doprint(a)}, {printer.doprint(b)}, out={buffer})"
-        inverse = [f for f in (a, b) if f.is_Pow and f.exp.is_negative]
-        if len(inverse) == 2:
-            return None
-        if inverse:
-            (den,) = inverse
-            num = b if den is a else a
+            *rest, last = printer._as_ordered_terms(expr, order=None)
+            return f"np.add({printer.doprint(sp.Add(*rest))}, {printer.doprint(last)}, out={buffer})"
+        factors = expr.as_ordered_factors()
+        if any(f.is_Pow and f.exp.is_negative for f in factors) or factors[0].is_negative:
+            if len(factors) != 2 or factors[0].is_negative:
+                return None  # printed as a quotient or with a sign: allocate rather than reorder
+            num, den = factors if factors[1].is_Pow and factors[1].exp.is_negative else factors[::-1]
+            if num.is_Pow and num.exp.is_negative:
+                return None
             return f"np.divide({printer.doprint(num)}, {printer.doprint(1 / den)}, out={buffer})"
-        return f"np.multiply({printer.doprint(a)}, {printer.doprint(b)}, out={buffer})"
+        *rest, last = factors
+        return f"np.multiply({printer.doprint(sp.Mul(*rest))}, {printer.doprint(last)}, out={buffer})"
     return None
 
 
