@@ -150,8 +150,10 @@ def tf2_gradient_tape():
                 h = tf.add(tf.matmul(h, vs[k]), vs[k + 1])
                 h = tf.nn.sigmoid(h) if k < 4 else tf.nn.softmax(h)
             loss = tf.reduce_mean(-tf.reduce_sum(tf.one_hot(labels, depth=10) * tf.math.log(tf.clip_by_value(h, 1e-9, 1.))))
-        optimizer.apply_gradients(zip(g.gradient(loss, vs), vs))
-        return float(loss)
+        grads = g.gradient(loss, vs)
+        value = float(loss)  # before the update, as TF2's eager loss and torch's loss.item() are
+        optimizer.apply_gradients(zip(grads, vs))
+        return value
 
     first = _first(ours, start)
     params, forward = _torch_net(Ws, bs, torch.sigmoid, lambda h: torch.softmax(h, dim=1))

@@ -152,4 +152,4 @@ def test_cli_derives_a_matrix_model_from_a_file(tmp_path, capsys):
     source.write_text("from symgrad import nn\nmodel = nn.matrix_mlp([2, 3, 2], 'sigmoid', name='two_layer')\n")
     assert cli(["derive", str(source)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("# Derivation of the gradient of `two_layer`") and "d_z1 = np.multiply(d_h1, h1*(1 - h1), out=d_h1)" in out
+    assert out.startswith("# Derivation of the gradient of `two_layer`") and "d_z1 = np.multiply(d_h1*h1, 1 - h1, out=d_h1)" in out

@@ -113,5 +113,28 @@ def test_backward_pass_reuses_entrywise_maps_instead_of_recomputing_them_transpo
     u, v = sp.symbols("_u _v", real=True)
     h = Map(sp.Lambda((u, v), sp.tanh(u + v)), X * W1, b1)
     kernel = compile_matrix(SumAll(sp.HadamardPower(h * W2, 2)), [W1, b1, W2], [X])
-    backward = kernel.source.split("def loss_and_grad")[1]
+    backward = kernel.source.split("def loss_and_grad")[1].split("def loss_grad_and_outputs")[0]
     assert backward.count("@") + backward.count("np.matmul") == 5  # X W1, h W2, δ2 W2ᵀ, Xᵀ δ1, hᵀ δ2
+
+
+def test_one_pass_step_returns_what_the_separate_entry_points_return():
+    """`loss_grad_and_outputs` (a training step that also reports outputs, e.g. for Keras metrics)
+    gives the loss, gradients and outputs of `loss_and_grad` and `predict` bit for bit, in one
+    forward pass: it has as many products as `loss_and_grad` (the outputs reuse its forward nodes)."""
+    from symgrad.matrix import RowSoftmax
+    from symgrad.matrix.kernel import compile_matrix
+
+    n = sp.Symbol("n", integer=True, positive=True)
+    X, W1, W2 = sp.MatrixSymbol("X", n, 4), sp.MatrixSymbol("W1", 4, 5), sp.MatrixSymbol("W2", 5, 3)
+    probs = RowSoftmax(X * W1 * W2)
+    kernel = compile_matrix(SumAll(sp.HadamardPower(probs, 2)), [W1, W2], [X], outputs=[probs])
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=(7, 4)), rng.normal(size=(4, 5)), rng.normal(size=(5, 3))]
+    loss, grads, outputs = kernel.module.loss_grad_and_outputs(*args)
+    loss_alone, grads_alone = kernel.module.loss_and_grad(*args)
+    assert loss == loss_alone
+    for got, want in zip([*grads, *outputs], [*grads_alone, *kernel.module.predict(*args)], strict=True):
+        np.testing.assert_array_equal(got, want)
+    step = kernel.source.split("def loss_grad_and_outputs")[1]
+    backward = kernel.source.split("def loss_and_grad")[1].split("def loss_grad_and_outputs")[0]
+    assert step.count("@") + step.count("np.matmul") == backward.count("@") + backward.count("np.matmul")

@@ -64,3 +64,31 @@ def loss_and_grad(X, Y, W1, b1, W2, b2):
     d_W2 = h1.T @ d_z2
     d_b2 = d_z2.sum(axis=0, keepdims=True)
     return loss_value, [d_W1, d_b1, d_W2, d_b2]
+
+
+def loss_grad_and_outputs(X, Y, W1, b1, W2, b2):
+    """(loss, gradients, outputs) from one forward pass: a training step that also reports its outputs."""
+    N = X.shape[0]
+    t = 1/N
+    z1 = X @ W1
+    h1 = np.tanh(b1 + z1, out=z1)
+    z2 = h1 @ W2
+    output = b2 + z2
+    t_1 = output.max(axis=1, keepdims=True)
+    t_2 = np.exp(output - t_1, out=z2)
+    t_3 = t_2.sum(axis=1, keepdims=True)
+    t_4 = np.add(t_1, np.log(t_3), out=t_1)
+    t_5 = np.multiply(Y, -output + t_4, out=t_2)
+    t_6 = t_5.sum()
+    loss_value = t*t_6
+    t_7 = np.multiply(Y, t, out=t_5)
+    t_8 = t_7.sum(axis=1, keepdims=True)
+    d_z2_f = -t
+    d_z2 = np.add(Y*d_z2_f, t_8*np.exp(output - t_4), out=t_7)
+    d_h1 = d_z2 @ W2.T
+    d_z1 = np.multiply(d_h1, 1 - h1**2, out=d_h1)
+    d_W1 = X.T @ d_z1
+    d_b1 = d_z1.sum(axis=0, keepdims=True)
+    d_W2 = h1.T @ d_z2
+    d_b2 = d_z2.sum(axis=0, keepdims=True)
+    return loss_value, [d_W1, d_b1, d_W2, d_b2], (output, )

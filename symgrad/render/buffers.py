@@ -42,9 +42,21 @@ def _with_out(line, buffer, printer):
     if type(expr) in UFUNCS:
         return f"np.{UFUNCS[type(expr)]}({printer.doprint(expr.args[0])}, out={buffer})"
     if isinstance(expr, (sp.Add, sp.Mul)) and len(expr.args) >= 2:
-        first, rest = expr.args[0], expr.func(*expr.args[1:], evaluate=False)
-        name = "add" if isinstance(expr, sp.Add) else "multiply"
-        return f"np.{name}({printer.doprint(first)}, {printer.doprint(rest)}, out={buffer})"
+        # the printed line evaluates left to right in the printer's order, ((a + b) + c): the ufunc
+        # takes everything but the last operand, then the last, so it rounds exactly the same
+        if isinstance(expr, sp.Add):
+            *rest, last = printer._as_ordered_terms(expr, order=None)
+            return f"np.add({printer.doprint(sp.Add(*rest))}, {printer.doprint(last)}, out={buffer})"
+        factors = expr.as_ordered_factors()
+        if any(f.is_Pow and f.exp.is_negative for f in factors) or factors[0].is_negative:
+            if len(factors) != 2 or factors[0].is_negative:
+                return None  # printed as a quotient or with a sign: allocate rather than reorder
+            num, den = factors if factors[1].is_Pow and factors[1].exp.is_negative else factors[::-1]
+            if num.is_Pow and num.exp.is_negative:
+                return None
+            return f"np.divide({printer.doprint(num)}, {printer.doprint(1 / den)}, out={buffer})"
+        *rest, last = factors
+        return f"np.multiply({printer.doprint(sp.Mul(*rest))}, {printer.doprint(last)}, out={buffer})"
     return None
 
 

@@ -162,6 +162,7 @@ def render_numpy_matrix(ir, title=None):
         loss_return=ir.loss,
         grad_body=_body(ir, grad_results, printer),
         grad_return=f"{ir.loss}, [{', '.join(ir.grads)}]",
+        step_body=_body(ir, grad_results + list(ir.predictions), printer),
     )
     context["helpers"] = [HELPERS[h][0] for h in sorted(printer.helpers)]
     return render("numpy/matrix_module.py.j2", **context)

@@ -77,24 +77,22 @@ class GradientTape:
         for t in _as_list(tensor):
             self.watched.add(t.uid)
 
-    def _reaches(self, target, source):
-        """Does `target` depend on `source` through recorded ops, `source` being watched or recorded?"""
-        watched = (self.watch_accessed_variables and isinstance(source, Variable) and source.trainable) or (
+    def _watched(self, source):
+        return (self.watch_accessed_variables and isinstance(source, Variable) and source.trainable) or (
             source.uid in self.watched or (source.uid in self.recorded and source.inputs)
         )
-        if not watched:
-            return False
+
+    def _reached(self, target):
+        """The nodes `target` depends on through recorded ops (one walk, shared by every source)."""
         stack, seen = [target], {target}
         while stack:
             node = stack.pop()
-            if node is source:
-                return True
             if node.uid in self.recorded:
                 for t in node.inputs:
                     if t not in seen:
                         seen.add(t)
                         stack.append(t)
-        return False
+        return seen
 
     def gradient(self, target, sources, unconnected_gradients="none"):
         if self._used and not self.persistent:
@@ -106,12 +104,15 @@ class GradientTape:
         single = isinstance(sources, Tensor)
         srcs, target = _as_list(sources), convert_to_tensor(target)
         grads = gradients(target, srcs, unconnected_gradients=unconnected_gradients)
-        grads = [g if g is None or self._reaches(target, x) else
+        reached = self._reached(target)
+        grads = [g if g is None or (self._watched(x) and x in reached) else
                  (_zeros_like(x, [target], None) if unconnected_gradients == "zero" else None)
                  for g, x in zip(grads, srcs, strict=True)]
         present = [g for g in grads if g is not None and g.op == "gradient"]
-        if present and not needs_feed(*present):
-            values = dict(zip(present, present[0].graph.eager_session().run(present), strict=True))
+        if present and not needs_feed(*present):  # the target's value comes from the same pass: kept
+            *computed, value = present[0].graph.eager_session().run([*present, target])
+            target.pin(value)
+            values = dict(zip(present, computed, strict=True))
             grads = [constant(np.asarray(values[g]), dtype=g.dtype, name="gradient", graph=g.graph) if g in values else g
                      for g in grads]
         return grads[0] if single else grads

@@ -47,6 +47,8 @@ def as_dtype(dtype):
         return float64
     if isinstance(dtype, DType):
         return dtype
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
     try:
         name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
     except TypeError:
@@ -89,7 +91,7 @@ class Graph:
 _GRAPH_STACK = []
 RECORDING = []  # the GradientTapes whose `with` block is running: they record every node built
 SESSIONS = []  # the Sessions whose `with` block is running, innermost last
-_STATE = {"default": Graph(), "eager": True}
+_STATE = {"default": Graph(), "eager": True, "writes": 0}  # writes: eager variable updates so far
 
 
 def get_default_graph():
@@ -99,6 +101,11 @@ def get_default_graph():
 def reset_default_graph():
     """A fresh global default graph (tensors of the old one can no longer be combined with new ones)."""
     _STATE["default"] = Graph()
+
+
+def note_variable_write():
+    """A variable's eager value changed: values pinned before it are stale."""
+    _STATE["writes"] += 1
 
 
 def executing_eagerly():
@@ -142,6 +149,7 @@ class Tensor:
         return f"<symgrad.tf.Tensor '{self.name}' shape={shape} dtype={self.dtype.name}>"
 
     __hash__ = object.__hash__
+    _pinned = None  # (eager writes count, value) from `pin`
     __array_priority__ = 100  # numpy defers to our operators: `ndarray * tensor` builds a node, as in TensorFlow
 
     # `+ - * / ** @`, unary `-` and `.T` build nodes too: `symgrad.tf.ops` attaches them to
@@ -153,7 +161,15 @@ class Tensor:
 
     def numpy(self):
         """The value now, from the variables' own (eager) values; needs no placeholders."""
+        pinned = self._pinned
+        if pinned is not None and pinned[0] == _STATE["writes"]:
+            return np.copy(pinned[1]) if isinstance(pinned[1], np.ndarray) else pinned[1]
         return self.graph.eager_session().run(self)
+
+    def pin(self, value):
+        """Remember `value` (computed by a run that needed it anyway, e.g. a tape's target) as this
+        tensor's value until some variable's eager value changes: reading it then costs no pass."""
+        self._pinned = (_STATE["writes"], value)
 
     def __array__(self, dtype=None, copy=None):
         value = np.asarray(self.numpy())

@@ -33,7 +33,7 @@ from ..errors import (
 from ..matrix.graph import matrix_symbols
 from ..matrix.kernel import compile_matrix
 from ..matrix.rules import as_scalar_loss, reverse
-from .graph import SESSIONS, Graph, Operation, Tensor, Variable, get_default_graph, walk
+from .graph import SESSIONS, Graph, Operation, Tensor, Variable, get_default_graph, note_variable_write, walk
 from .host import HOST
 from .trace import BATCH_SIZE, RULES, BatchLengthError, Traced, leaf, matrix_shape
 
@@ -53,6 +53,7 @@ class EagerStore:
     def __setitem__(self, key, value):
         if isinstance(key, Variable):
             key._value = np.asarray(value, dtype=key.dtype.as_numpy_dtype).reshape(key.shape)
+            note_variable_write()
         else:
             self.slots[key] = value
 
@@ -208,9 +209,11 @@ class Session:
             dtype = kernel.dtype
             args = [_argument(leaves[i], dtype) for i in entry.arguments]
             if kernel.target == "numpy":  # the feeds are checked already; the module takes the arrays in order
-                if entry.uses_loss:
+                if entry.uses_loss and entry.uses_outputs:  # one forward pass for both (a step with metrics)
+                    loss, grads, outputs = kernel.module.loss_grad_and_outputs(*args)
+                elif entry.uses_loss:
                     loss, grads = kernel.module.loss_and_grad(*args)
-                if entry.uses_outputs:
+                elif entry.uses_outputs:
                     outputs = kernel.module.predict(*args)
             else:
                 values = dict(zip(kernel.inputs + kernel.wrt, args, strict=True))

@@ -152,8 +152,10 @@ class RMSPropOptimizer(Optimizer):
         """In place on the slot arrays (a 784-512-512-10 model has 670k entries per slot)."""
         ms = self._slot_array(store, var, "rms", self.initial_rms, grad)
         ms *= self.rho
-        ms += (1 - self.rho) * (grad * grad)
-        denom = ms + self.epsilon
+        denom = grad * grad  # one scratch array: (1−ρ)·g², then √(ms + ε) in place
+        denom *= 1 - self.rho
+        ms += denom
+        np.add(ms, self.epsilon, out=denom)
         if self.centered:
             mg = self._slot_array(store, var, "mg", 0.0, grad)
             mg *= self.rho
