@@ -119,3 +119,15 @@ def test_a_difference_lost_in_rounding_gets_a_larger_step():
     report = symgrad.check((w - 1) ** 2 * x, [w], {w: 1e-12, x: X}, atol=0.0, fd_atol=0.0)
     assert report.ok, report
     assert report.fd_steps["w"][0] > difference.STEP * 1e-12
+
+
+def test_central_difference_is_not_fooled_by_rounding_inside_the_function():
+    """1 − 2σ(p) near p = 0 cancels inside the loss: its values are tiny, so their own size says
+    nothing of the rounding, and a step that looked resolved gave -0.78 for -0.5 (found by
+    tests/test_property.py). The step is taken only where a ten times wider one agrees."""
+    p, q = sp.symbols("p q", real=True)
+    loss = sp.cos(q) - 2 * symgrad.sigmoid(p)
+    for tiny in (2.832198841911445e-160, 1e-30, 0.0):
+        report = symgrad.check(loss, [p, q], {p: tiny, q: 0.0})
+        assert report.ok, report
+        np.testing.assert_allclose(report.rows[0].fd, -0.5, rtol=1e-7)
