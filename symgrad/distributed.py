@@ -22,6 +22,7 @@ FAN_IN = 8  # partial results added per reduction task (left to right, in chunk 
 def run(kernel, method, values, nonfinite="raise"):
     """`kernel.<method>(values)` over dask data: sums come back as numbers, per-sample results
     (`predict`, `per_sample_grad`) as dask arrays chunked like the data."""
+    kernel = getattr(kernel, "shipped_kernel", kernel)  # a kernel may send another in its place (lift.py)
     import dask
 
     plan = Plan(kernel, method, values, nonfinite)
@@ -272,7 +273,9 @@ def present(get, symbols):
 
 
 def _is_matrix(kernel):
-    return type(kernel).__name__ == "MatrixKernel"
+    from .remote import is_matrix_kind
+
+    return is_matrix_kind(type(kernel))
 
 
 def predict_reads(kernel):

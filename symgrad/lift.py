@@ -10,14 +10,12 @@ reads the scalar kernel itself (`.module`, `.source`, `.ir`, `per_sample_grad`) 
 kernel, compiled when first needed.
 """
 
-import functools
 import math
-import sys
 
 import numpy as np
 import sympy as sp
 
-from .dask_hook import holds_dask
+from .dask_hook import accepts_dask
 from .matrix import layers
 from .model import DenseStack
 from .prepared import PreparedBinding
@@ -65,20 +63,6 @@ def can_lift(model, wrt, inputs, outputs):
             and all(isinstance(layer.activation, str) for layer in stack.layers) and not outputs
             and (wrt is None or sorted(wrt, key=str) == sorted(model.params, key=str))
             and (inputs is None or sorted(inputs, key=str) == sorted(model.data, key=str)))
-
-
-def _scalar_for_dask(method):
-    """Dask data goes chunk by chunk through the scalar kernel (whose text `symgrad.distributed`
-    ships to the workers), never through `np.asarray`, which would gather it here."""
-    name = method.__name__
-
-    @functools.wraps(method)
-    def call(self, values, nonfinite="raise"):
-        if "dask" in sys.modules and holds_dask(values):  # the first test inline: this wraps every training call
-            return getattr(self.scalar, name)(values, nonfinite)
-        return method(self, values, nonfinite)
-
-    return call
 
 
 class LiftedKernel(Kernel):
@@ -144,7 +128,7 @@ class LiftedKernel(Kernel):
     def _small(self, args):
         return args[0].shape[0] <= LOOP_MAX if self.inputs else True
 
-    @_scalar_for_dask
+    @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def loss(self, values, nonfinite="raise"):
         args = self.arguments(values, nonfinite)
         if self._small(args):
@@ -154,7 +138,7 @@ class LiftedKernel(Kernel):
             self._finite(nonfinite, loss=value)
         return value
 
-    @_scalar_for_dask
+    @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def loss_and_grad(self, values, nonfinite="raise"):
         # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py)
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
@@ -176,7 +160,7 @@ class LiftedKernel(Kernel):
             self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, flat.tolist(), strict=True)})
         return value, flat.astype(np.float64).tolist()
 
-    @_scalar_for_dask
+    @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
         filled = dict(values)

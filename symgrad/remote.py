@@ -30,7 +30,7 @@ class KernelSpec:
 
     @property
     def matrix(self):
-        return any(c.__name__ == "MatrixKernel" for c in self.kind.__mro__)
+        return is_matrix_kind(self.kind)
 
     @classmethod
     def of(cls, kernel):
@@ -72,6 +72,11 @@ class KernelSpec:
         if self.matrix:
             return self.kind.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, build, status)
         return self.kind.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, self.target, build, status)
+
+
+def is_matrix_kind(kind):
+    """A matrix-level kernel class (MatrixKernel or a subclass, e.g. CUDA's), told without importing it."""
+    return any(c.__name__ == "MatrixKernel" for c in kind.__mro__)
 
 
 def digest(source):

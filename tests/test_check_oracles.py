@@ -18,7 +18,7 @@ from symgrad import difference
 from symgrad.matrix import Map, SumAll
 from symgrad.numeric import FORWARD
 
-pytest.importorskip("torch")
+pytest.importorskip("torch", reason="these tests compare check with torch (PyTorch is not installed)")
 
 x, w, b, S = sp.symbols("x w b S", real=True)
 X = np.array([0.1, 0.25, 0.4])
