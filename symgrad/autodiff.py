@@ -1,7 +1,7 @@
 """Numeric reverse-mode automatic differentiation: the public entry points.
 
 `grad` and `backward` take scalar and matrix-level models alike and hand each to its engine below:
-`symgrad.vjp` (scalar DAGs: our own VJP table and the reverse sweep) or `symgrad.matrix.autodiff`
+`symgrad.vjp` (scalar DAGs: the records' VJP rules and the reverse sweep) or `symgrad.matrix.autodiff`
 (matrix DAGs, which uses the scalar engine for entrywise functions). `hvp`/`hessian` are the scalar
 engine's forward-over-reverse second derivatives.
 """
@@ -11,7 +11,7 @@ from .matrix import autodiff as matrix_autodiff
 from .matrix.graph import is_matrix_level
 from .numeric import NumpyBackend, leaf_value
 from .values import as_expr, as_symbol_list
-from .vjp import VJP, Result, hessian, hvp, unbroadcast
+from .vjp import Result, hessian, hvp, unbroadcast
 
 
 def backward(expr, wrt, values, nonfinite="raise"):
@@ -35,4 +35,4 @@ def grad(expr, wrt, values, nonfinite="raise"):
     return backward(expr, wrt, values, nonfinite).grads
 
 
-__all__ = ["grad", "backward", "hvp", "hessian", "unbroadcast", "Result", "VJP", "leaf_value", "NumpyBackend"]
+__all__ = ["grad", "backward", "hvp", "hessian", "unbroadcast", "Result", "leaf_value", "NumpyBackend"]

@@ -17,7 +17,7 @@ def _pow(a, b, da, db):
     value = a**b
     tangent = da * b * a ** (b - 1)
     if np.any(db != 0):
-        with np.errstate(divide="ignore", invalid="ignore"):  # the convention of autodiff.exponent_slope
+        with np.errstate(divide="ignore", invalid="ignore"):  # the convention of primitives.arithmetic.exponent_slope
             tangent = tangent + db * np.where(a == 0, 0.0, value * np.log(a))
     return value, tangent
 

@@ -171,26 +171,3 @@ class dsinc(_Activation):
 
 
 tanh = sp.tanh
-
-ACTIVATIONS = {
-    "sigmoid": sigmoid,
-    "tanh": sp.tanh,
-    "relu": relu,
-    "softplus": softplus,
-    "logsigmoid": logsigmoid,
-    "identity": lambda x: x,
-}
-
-
-def activation(name_or_fn):
-    """Resolve an activation given by name or as a callable."""
-    from .errors import InvalidArgumentError
-
-    if callable(name_or_fn):
-        return name_or_fn
-    try:
-        return ACTIVATIONS[name_or_fn]
-    except KeyError:
-        raise InvalidArgumentError(
-            f"unknown activation {name_or_fn!r}; choose one of {sorted(ACTIVATIONS)} or pass a callable"
-        ) from None

@@ -12,10 +12,10 @@ from sympy.core.add import _addsort
 from sympy.core.mul import _mulsort
 
 from .errors import InvalidArgumentError
-from .functions import activation as _activation
 from .functions import logsumexp, softplus
 from .matrix.layers import matrix_mlp as matrix_mlp  # the matrix form: a batch is one N×d MatrixSymbol
 from .model import DenseLayer, DenseStack, Model
+from .primitives import activation as _activation
 
 
 def symbols(prefix, n):

@@ -11,7 +11,7 @@ import sympy as sp
 
 from . import nn
 from .dag import topological
-from .functions import ACTIVATIONS
+from .primitives import activation, activation_functions
 
 LIFTABLE_LOSSES = ("squared_error", "mse", "softmax_cross_entropy", "binary_cross_entropy_with_logits")
 
@@ -37,7 +37,7 @@ def _as_unit(node, params):
 
 
 def _next_inputs(zs, name):
-    act = ACTIVATIONS[name]
+    act = activation(name)
     if name == "identity":
         return list(zs)
     return [act(z, evaluate=False) if isinstance(act, type) else act(z) for z in zs]
@@ -65,7 +65,7 @@ def recognize(loss, params, data):
         zs = sorted(by_inputs[key], key=lambda z: order[units[z][0]])
         weights = tuple(tuple(units[z][1][u] for z in zs) for u in inputs)
         biases = tuple(units[z][0] for z in zs)
-        found = [(name, nxt) for name in ACTIVATIONS for nxt in [_next_inputs(zs, name)]
+        found = [(name, nxt) for name in [*activation_functions(), "identity"] for nxt in [_next_inputs(zs, name)]
                  if frozenset(nxt) in by_inputs and frozenset(nxt) != key]
         if len(found) != 1:
             result = _final(loss, layers, weights, biases, zs, features, targets)
@@ -82,13 +82,13 @@ def _final(loss, layers, weights, biases, zs, features, targets):
     """The stack whose rebuilt loss is `loss`, trying each output activation and loss; else None."""
     h = features
     for layer in layers:
-        h = nn.dense_outputs(h, layer.weights, layer.biases, ACTIVATIONS[layer.activation])
+        h = nn.dense_outputs(h, layer.weights, layer.biases, activation(layer.activation))
     symbols = [w for layer in layers for row in layer.weights for w in row] + [w for row in weights for w in row]
     symbols += [b for layer in layers for b in layer.biases] + list(biases)
     if len(biases) != len(targets) or len(set(symbols)) != len(symbols):
         return None  # a weight shared between units is not a dense layer (its gradient sums over them)
-    for name in ACTIVATIONS:
-        outputs = nn.dense_outputs(h, weights, biases, ACTIVATIONS[name])
+    for name in [*activation_functions(), "identity"]:
+        outputs = nn.dense_outputs(h, weights, biases, activation(name))
         for loss_name in LIFTABLE_LOSSES:
             if nn.LOSSES[loss_name](outputs, targets) == loss:
                 return nn.DenseStack((*layers, nn.DenseLayer(weights, biases, name)), loss_name), features, targets, outputs

@@ -1,4 +1,4 @@
-"""The scalar numeric reverse mode: the VJP table and the sweep over a sympy expression DAG.
+"""The scalar numeric reverse mode: the sweep over a sympy expression DAG.
 
 The engine under `symgrad.autodiff` (the public entry points, which hand matrix-level models to
 `symgrad.matrix.autodiff`); the matrix engine uses this one for entrywise functions.
@@ -7,9 +7,9 @@ The forward pass evaluates each distinct subexpression once (`symgrad.numeric`);
 visits nodes in reverse topological order and *accumulates* each node's adjoint from all of its
 consumers before pushing it on, so shared subexpressions get every contribution.
 
-The vector-Jacobian products below are our own table, written from the calculus and not taken
-from sympy's `fdiff`/`diff`: comparing this path with symbolic differentiation really compares two
-derivations. A sympy `Function` with no entry here falls back on sympy's derivative and says so in
+The vector-Jacobian products are the primitive records' `vjp` rules (`symgrad.primitives`),
+written from the calculus and not taken from sympy's `fdiff`/`diff`: comparing this path with
+symbolic differentiation really compares two derivations. A sympy `Function` with no record falls back on sympy's derivative and says so in
 `Result.fallbacks`; any other node type without a rule raises `UnsupportedError`.
 """
 
@@ -17,125 +17,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
-from sympy.functions.elementary.piecewise import ExprCondPair
 
-from . import functions as F
 from .dag import depends_on, free_symbols, topological
 from .errors import ShapeError, UnsupportedError
-from .numeric import NumpyBackend, _dsinc, check_supported, evaluate, evaluate_all
-from .registry import lookup
+from .numeric import check_supported, evaluate, evaluate_all
+from .primitives import rule
 from .rewrite import stabilize
 from .values import as_expr, as_symbol_list, bind
 
 
-def _sigmoid(x):
-    return np.exp(-np.logaddexp(0.0, -x))
-
-
-def _mul_vjp(g, ans, *xs):
-    out = []
-    for i in range(len(xs)):
-        prod = g
-        for j, x in enumerate(xs):
-            if j != i:
-                prod = prod * x
-        out.append(prod)
-    return out
-
-
-def exponent_slope(ans, x, e):
-    """∂(x^e)/∂e = x^e·log x: NaN for a negative base (x^e is not real near there), 0 at x = 0.
-
-    torch's convention (for e ≥ 0; for e < 0 the value is infinite already); `symbolic.exponent_partial`
-    writes the same as a Piecewise.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x == 0, 0.0, ans * np.log(x))
-
-
-def _pow_vjp(g, ans, x, e):
-    return [g * e * x ** (e - 1), g * exponent_slope(ans, x, e)]
-
-
-def _logsumexp_vjp(g, ans, *xs):
-    return [g * np.exp(x - ans) for x in xs]
-
-
-def _extremum_vjp(g, ans, *xs):
-    """Subgradient convention: the whole adjoint goes to the first argument attaining the extremum."""
-    taken = np.zeros(np.shape(ans), dtype=bool)
-    out = []
-    for x in xs:
-        hit = (x == ans) & ~taken
-        taken = taken | hit
-        out.append(g * hit)
-    return out
-
-
-def _piecewise_vjp(g, ans, *pairs):
-    """The adjoint flows to the first branch whose condition holds; conditions get none.
-
-    Where no condition holds the function is undefined, and so is every branch's adjoint (NaN).
-    """
-    taken = np.zeros(np.shape(ans), dtype=bool)
-    picks = []
-    for _, cond in pairs:
-        pick = np.asarray(cond, dtype=bool) & ~taken
-        taken = taken | pick
-        picks.append(pick)
-    undefined = np.where(taken, 0.0, np.nan)
-    return [g * pick + undefined for pick in picks]
-
-
-def _zero(g, ans, *xs):
-    return [g * 0.0 for _ in xs]
-
-
-# node type -> vjp(g, ans, *argument values) -> one adjoint contribution per argument (None: none)
-VJP = {
-    sp.Add: lambda g, ans, *xs: [g] * len(xs),
-    sp.Mul: _mul_vjp,
-    sp.Pow: _pow_vjp,
-    sp.exp: lambda g, ans, x: [g * ans],
-    sp.log: lambda g, ans, x: [g / x],
-    sp.sin: lambda g, ans, x: [g * np.cos(x)],
-    sp.cos: lambda g, ans, x: [-g * np.sin(x)],
-    sp.tan: lambda g, ans, x: [g * (1.0 + ans * ans)],
-    sp.asin: lambda g, ans, x: [g / np.sqrt(1.0 - x * x)],
-    sp.acos: lambda g, ans, x: [-g / np.sqrt(1.0 - x * x)],
-    sp.atan: lambda g, ans, x: [g / (1.0 + x * x)],
-    sp.sinh: lambda g, ans, x: [g * np.cosh(x)],
-    sp.cosh: lambda g, ans, x: [g * np.sinh(x)],
-    sp.tanh: lambda g, ans, x: [g * 4.0 * _sigmoid(2.0 * x) * _sigmoid(-2.0 * x)],  # 1 − tanh² without cancelling
-    sp.erf: lambda g, ans, x: [g * (2.0 / np.sqrt(np.pi)) * np.exp(-x * x)],
-    sp.Abs: lambda g, ans, x: [g * np.sign(x)],
-    sp.sign: _zero,
-    sp.Heaviside: _zero,
-    sp.Max: _extremum_vjp,
-    sp.Min: _extremum_vjp,
-    sp.Piecewise: _piecewise_vjp,
-    ExprCondPair: lambda g, ans, value, cond: [g, None],
-    F.sigmoid: lambda g, ans, x: [g * ans * _sigmoid(-x)],  # σ(x)(1 − σ(x)) without cancelling
-    F.relu: lambda g, ans, x: [g * (x > 0)],
-    F.softplus: lambda g, ans, x: [g * _sigmoid(x)],
-    F.logsigmoid: lambda g, ans, x: [g * _sigmoid(-x)],
-    F.logsumexp: _logsumexp_vjp,
-    sp.sinc: lambda g, ans, x: [g * _dsinc(NumpyBackend, x)],
-    log1p: lambda g, ans, x: [g / (1.0 + x)],
-    expm1: lambda g, ans, x: [g * (ans + 1.0)],
-}
-
-
 def vjp_rule(node):
     """The VJP for `node`'s type, searching base classes; None for an unregistered Function."""
-    if (found := lookup(VJP, node)) is not None:
+    if (found := rule(node, "vjp")) is not None:
         return found
     if isinstance(node, sp.Function):
         return None
     raise UnsupportedError(
         f"autodiff has no rule for {type(node).__name__} (in {str(node)[:60]}); "
-        "rewrite it with supported functions or register a VJP in symgrad.vjp.VJP"
+        "rewrite it with supported functions or give its vjp to symgrad.register"
     )
 
 

@@ -8,8 +8,9 @@ import sympy as sp
 
 from symgrad import models, nn
 from symgrad.compiler import build_ir
+from symgrad.primitives import RECORDS, Helper
 from symgrad.render.linear import LinearPrinter
-from symgrad.render.printers import HELPERS, MathExprPrinter, NumpyExprPrinter
+from symgrad.render.printers import STEP, MathExprPrinter, NumpyExprPrinter
 
 MODELS = {
     "seed": models.seed,
@@ -24,8 +25,11 @@ TARGETS = {"np": (NumpyExprPrinter, 0), "math": (MathExprPrinter, 1)}
 
 def namespace(module):
     env = {"np": np, "math": math}
-    for numpy_def, math_def in HELPERS.values():
-        exec(numpy_def if module == "np" else math_def, env)  # noqa: S102 - our own helper text
+    target = "numpy" if module == "np" else "loop"
+    texts = [STEP[module != "np"]] + [getattr(getattr(r, target), target) for r in RECORDS.values()
+                                      if isinstance(getattr(r, target), Helper)]
+    for text in texts:
+        exec(text, env)  # noqa: S102 - our own helper text
     return env
 
 

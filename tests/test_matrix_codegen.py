@@ -143,10 +143,10 @@ def test_dead_temporaries_are_reused_and_inputs_never_written(rng):
 def test_generated_step_helper_is_numpys_heaviside(dtype):
     """The relu/abs derivatives' step helper (written for speed) keeps np.heaviside's values:
     at zero, for NaN and ±inf, for scalars and arrays."""
-    from symgrad.render.printers import HELPERS
+    from symgrad.render.printers import STEP
 
     namespace = {"np": np}
-    exec(HELPERS["step"][0], namespace)
+    exec(STEP[0], namespace)
     step = namespace["step"]
     values = np.array([-2, -1, 0, 1, 3], dtype=dtype)
     if np.dtype(dtype).kind == "f":

@@ -9,26 +9,23 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..primitives import RECORDS
 from ..symbolic import grad
 
 DIGITS = 50
 
-# mpmath definitions of symgrad's functions (the exp/log forms; at 50 digits no stable form is needed)
-MPMATH_FUNCTIONS = {
-    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
-    "softplus": lambda x: mpmath.log(1 + mpmath.exp(x)),
-    "logsigmoid": lambda x: -mpmath.log(1 + mpmath.exp(-x)),
-    "relu": lambda x: x if x > 0 else mpmath.mpf(0),
-    "logsumexp": lambda *xs: mpmath.log(mpmath.fsum(mpmath.exp(x) for x in xs)),
-    "Heaviside": lambda x, h0=0: mpmath.mpf(1) if x > 0 else (mpmath.mpf(h0) if x == 0 else mpmath.mpf(0)),
-}
+
+
+def mpmath_functions():
+    """Function name -> its record's high-precision value, for lambdify's mpmath module."""
+    return {r.name: r.mpmath for r in RECORDS.values() if r.mpmath is not None}
 
 
 def reference_gradient(model, values, digits=DIGITS):
     """∂(Σ_batch loss)/∂p for every parameter, as float64 rounded from `digits`-digit arithmetic."""
     symbols = list(model.data) + list(model.params)
     exprs = grad(model.loss, list(model.params), method="diff")
-    fn = sp.lambdify(symbols, exprs, modules=[MPMATH_FUNCTIONS, "mpmath"], cse=True)
+    fn = sp.lambdify(symbols, exprs, modules=[mpmath_functions(), "mpmath"], cse=True)
     n = len(np.atleast_1d(values[model.data[0]])) if model.data else 1
     with mpmath.workdps(digits):
         params = [mpmath.mpf(float(values[p])) for p in model.params]

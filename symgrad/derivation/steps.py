@@ -19,11 +19,9 @@ import sympy as sp
 
 from .. import functions as F
 from ..dag import depends_on, is_operation, topological
+from ..primitives import activation_functions
 from ..rewrite import RULES, stabilize
 from ..symbolic import adjoints, partials
-
-ACTIVATIONS = (F.sigmoid, sp.tanh, F.relu, F.softplus, F.logsigmoid)
-ABBREVIATED = ACTIVATIONS + (F.logsumexp,)
 
 
 class Kind(Enum):
@@ -120,7 +118,7 @@ def _direct_params(node, params):
 
 def _stages(model, order, dependent):
     """Pre-activations (layer, node) and abbreviation nodes, in forward order."""
-    abbreviations = [n for n in order if isinstance(n, ABBREVIATED) and n in dependent]
+    abbreviations = [n for n in order if isinstance(n, (*activation_functions().values(), F.logsumexp)) and n in dependent]
     pre = []
     for n in abbreviations:
         pre += [a for a in n.args if is_operation(a) and a in dependent and a not in pre]
@@ -183,7 +181,7 @@ def _activation_rules(abbreviations):
     rules, seen = [], set()
     for n in abbreviations:
         cls = type(n)
-        if cls in seen or not isinstance(n, ACTIVATIONS):
+        if cls in seen or not isinstance(n, tuple(activation_functions().values())):
             continue
         seen.add(cls)
         rules.append((cls, z, partials(cls(z))[0]))

@@ -12,6 +12,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import vjp as scalar_autodiff
 from ..errors import UnsupportedError
+from ..primitives.arithmetic import exponent_slope
 from ..registry import lookup
 from ..values import as_symbol_list
 from ..vjp import Result
@@ -83,7 +84,7 @@ def _hadamard_vjp(env, node, g, ans, *vals):
 
 
 def _hadamard_power_vjp(env, node, g, ans, x, p):
-    return [g * p * x ** (p - 1), np.sum(g * scalar_autodiff.exponent_slope(ans, x, p))]
+    return [g * p * x ** (p - 1), np.sum(g * exponent_slope(ans, x, p))]
 
 
 def _matrix_power_vjp(env, node, g, ans, x):

@@ -13,6 +13,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import symbolic
 from ..errors import UnsupportedError
+from ..primitives.arithmetic import exponent_partial
 from ..registry import lookup
 from .algebra import add, emap, hadamard, matmul, scale, transpose
 from .graph import operands, topological
@@ -59,7 +60,7 @@ def _hadamard_power(node, tangents):
     if t_base is not None:
         terms.append(emap(_T * q * a ** (q - 1), (_T, a, q), t_base, base, p))
     if t_p is not None:
-        terms.append(emap(_T * symbolic.exponent_partial(_Y, a, q), (_T, _Y, a, q), t_p, node, base, p))
+        terms.append(emap(_T * exponent_partial(_Y, a, q), (_T, _Y, a, q), t_p, node, base, p))
     return _sum(terms)
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidArgumentError
-from ..functions import activation as _activation
 from ..functions import softplus
 from ..model import Model
+from ..primitives import activation as _activation
 from .nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll
 
 

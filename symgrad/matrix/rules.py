@@ -3,7 +3,7 @@
 A rule takes a node and its adjoint G (a matrix expression of the node's shape, or a scalar for
 scalar nodes) and returns one adjoint contribution per operand, of that operand's shape:
 for C = A·B it returns (G·Bᵀ, Aᵀ·G). Entrywise functions are differentiated by the scalar rule
-table (`symgrad.symbolic.PARTIALS`, sympy's `fdiff` for other functions), with the derivative
+records (`symgrad.primitives`, sympy's `fdiff` for other functions), with the derivative
 written in terms of the function's output where the calculus allows (σ' = y(1 − y)), so the
 gradient reuses the forward pass like a textbook backprop does.
 """
@@ -14,6 +14,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import symbolic
 from ..errors import UnsupportedError
+from ..primitives.arithmetic import exponent_partial
 from ..registry import lookup
 from .algebra import add, emap, hadamard, matmul, scale, sum_rows_to, transpose
 from .graph import operands, topological
@@ -79,7 +80,7 @@ def _hadamard_power(node, G):
     base, p = node.args
     a, q = sp.Symbol("_a", real=True), sp.Symbol("_p", real=True)
     d_base = emap(_G * q * a ** (q - 1), (_G, a, q), G, base, p)
-    d_p = SumAll(emap(_G * symbolic.exponent_partial(_Y, a, q), (_G, _Y, a, q), G, node, base, p))
+    d_p = SumAll(emap(_G * exponent_partial(_Y, a, q), (_G, _Y, a, q), G, node, base, p))
     return [d_base, d_p]
 
 

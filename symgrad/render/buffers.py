@@ -9,10 +9,17 @@ writes into one of its own operands.
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 
-# sympy function -> numpy ufunc that takes `out=`
-UFUNCS = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.sin: "sin", sp.cos: "cos"}
+from ..primitives import RECORDS
+
+
+def out_ufunc(expr):
+    """The numpy ufunc (taking `out=`) that `expr`'s primitive record spells it as, or None."""
+    record = RECORDS.get(type(expr))
+    name = record.numpy if record is not None else None
+    return name if isinstance(name, str) and isinstance(getattr(np, name, None), np.ufunc) and len(expr.args) == 1 else None
 
 
 @dataclass
@@ -39,8 +46,8 @@ def _with_out(line, buffer, printer):
     expr = line.expr
     if expr is None:
         return None
-    if type(expr) in UFUNCS:
-        return f"np.{UFUNCS[type(expr)]}({printer.doprint(expr.args[0])}, out={buffer})"
+    if (ufunc := out_ufunc(expr)) is not None:
+        return f"np.{ufunc}({printer.doprint(expr.args[0])}, out={buffer})"
     if isinstance(expr, (sp.Add, sp.Mul)) and len(expr.args) >= 2:
         # the printed line evaluates left to right in the printer's order, ((a + b) + c): the ufunc
         # takes everything but the last operand, then the last, so it rounds exactly the same

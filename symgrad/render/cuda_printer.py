@@ -1,9 +1,9 @@
 """The CUDA expression printer: sympy's C99 printer plus symgrad's functions in stable forms.
 
 One printer per precision: float32 kernels print `expf`, `1.0F` (no silent promotion to double),
-float64 kernels `exp`, `1.0`. Our functions print as calls to `__device__` helpers defined at the
-top of the kernel source, in the same numerically stable forms as the numpy target; the printer
-records which helpers a kernel needs. Everything printed here compiles both with NVRTC/nvcc and,
+float64 kernels `exp`, `1.0`. Functions print as their primitive records spell them for CUDA: a C
+math function, or a call to a `__device__` helper defined at the top of the kernel source, in the
+same numerically stable forms as the numpy target; the printer collects the helpers a kernel needs. Everything printed here compiles both with NVRTC/nvcc and,
 through symgrad's emulation header, with a host C++ compiler.
 """
 
@@ -13,74 +13,26 @@ from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..errors import UnsupportedError
-from ..functions import DSINC_TAYLOR, SINC_SERIES_BELOW, SINC_TAYLOR
-from .printers import KnownClassesOnly, helper_calls, horner, undefined_otherwise
+from ..primitives import Helper
+from .printers import RecordSpellings, undefined_otherwise
 
 PRECISIONS = {"float64": float64, "float32": float32}
 
 
-def _helpers(f, lit):
-    """name -> device function text; `f` is the math-function suffix, `lit` the literal suffix."""
-    one, zero, small = f"1.0{lit}", f"0.0{lit}", f"{float(SINC_SERIES_BELOW)!r}{lit}"
-    return {
-        "sigmoid": (
-            "__device__ inline sg_real sg_sigmoid(sg_real x) {\n"
-            f"    if (x >= {zero}) return {one} / ({one} + exp{f}(-x));\n"
-            f"    const sg_real e = exp{f}(x);\n"
-            f"    return e / ({one} + e);\n"
-            "}"
-        ),
-        "softplus": (
-            "__device__ inline sg_real sg_softplus(sg_real x) {\n"
-            f"    return fmax{f}(x, {zero}) + log1p{f}(exp{f}(-fabs{f}(x)));\n"
-            "}"
-        ),
-        "logsigmoid": (
-            "__device__ inline sg_real sg_logsigmoid(sg_real x) {\n"
-            f"    return fmin{f}(x, {zero}) - log1p{f}(exp{f}(-fabs{f}(x)));\n"
-            "}"
-        ),
-        "relu": "__device__ inline sg_real sg_relu(sg_real x) {\n" f"    return x > {zero} ? x : {zero};\n" "}",
-        "sinc": (  # the series near 0, where sin(x)/x is 0/0 (coefficients: symgrad.functions)
-            "__device__ inline sg_real sg_sinc(sg_real x) {\n"
-            f"    const sg_real x2 = x * x;\n    if (x2 < {small}) return {horner(SINC_TAYLOR, 'x2', lit)};\n"
-            f"    return sin{f}(x) / x;\n"
-            "}"
-        ),
-        "dsinc": (  # sinc'(x); the series near 0, where (x cos x - sin x)/x^2 cancels
-            "__device__ inline sg_real sg_dsinc(sg_real x) {\n"
-            f"    const sg_real x2 = x * x;\n    if (x2 < {small}) return x * ({horner(DSINC_TAYLOR, 'x2', lit)});\n"
-            f"    return (x * cos{f}(x) - sin{f}(x)) / x2;\n"
-            "}"
-        ),
-        "step": (
-            "__device__ inline sg_real sg_step(sg_real x, sg_real at_zero) {\n"
-            f"    return x > {zero} ? {one} : (x == {zero} ? at_zero : {zero});\n"
-            "}"
-        ),
-    }
-
-
-def _logsumexp_helper(arity, f, lit):
-    xs = [f"x{k}" for k in range(arity)]
-    m = xs[0]
-    for x in xs[1:]:
-        m = f"fmax{f}({m}, {x})"
-    total = " + ".join(f"exp{f}({x} - m)" for x in xs)
+def _step(f, lit):
+    """Heaviside's printed form (its record leaves it to the printer)."""
     return (
-        f"__device__ inline sg_real sg_logsumexp{arity}({', '.join('sg_real ' + x for x in xs)}) {{\n"
-        f"    sg_real m = {m};\n"
-        f"    if (!isfinite(m)) m = 0.0{lit};\n"
-        f"    return m + log{f}({total});\n"
+        "__device__ inline sg_real sg_step(sg_real x, sg_real at_zero) {\n"
+        f"    return x > 0.0{lit} ? 1.0{lit} : (x == 0.0{lit} ? at_zero : 0.0{lit});\n"
         "}"
     )
 
 
-@helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "sinc", "dsinc")
-class CudaExprPrinter(KnownClassesOnly, C99CodePrinter):
+class CudaExprPrinter(RecordSpellings, C99CodePrinter):
     """C expressions for one precision; symgrad's functions become `sg_*` device helpers."""
 
     target_name = "cuda"
+    record_target = "cuda"
 
     def __init__(self, dtype="float64"):
         super().__init__(
@@ -91,19 +43,18 @@ class CudaExprPrinter(KnownClassesOnly, C99CodePrinter):
         self.literal_suffix = "F" if dtype == "float32" else ""  # 1.0F
         self.helpers = {}  # name -> device function text, for the functions printed so far
 
-    def _helper(self, name, expr):
-        self.helpers[name] = _helpers(self.func_suffix, self.literal_suffix)[name]
-        return f"sg_{name}({', '.join(self._print(a) for a in expr.args)})"
+    def spelled(self, spelling, args):
+        """A C math function (with the precision's suffix: expf) or a `__device__` helper's call."""
+        if isinstance(spelling, Helper):
+            name = spelling.cuda_name(len(args))
+            self.helpers[name] = spelling.cuda_text(self.func_suffix, self.literal_suffix, len(args))
+            return f"{name}({', '.join(args)})"
+        return f"{spelling}{self.func_suffix}({', '.join(args)})"
 
     def _print_Heaviside(self, expr):
-        self.helpers["step"] = _helpers(self.func_suffix, self.literal_suffix)["step"]
+        self.helpers["step"] = _step(self.func_suffix, self.literal_suffix)
         at_zero = self._print(expr.args[1]) if len(expr.args) > 1 else f"0.5{self.literal_suffix}"
         return f"sg_step({self._print(expr.args[0])}, {at_zero})"
-
-    def _print_logsumexp(self, expr):
-        arity = len(expr.args)
-        self.helpers[f"logsumexp{arity}"] = _logsumexp_helper(arity, self.func_suffix, self.literal_suffix)
-        return f"sg_logsumexp{arity}({', '.join(self._print(a) for a in expr.args)})"
 
     def _print_Integer(self, expr):
         # a real literal: no integer division, no int/float overload ambiguity

@@ -3,30 +3,19 @@
 sympy's printers spend most of their time ordering terms and computing precedence through
 generic machinery (hundreds of microseconds per statement), which dominated rendering large
 kernels. `LinearPrinter` prints the node types that make up almost every IR statement (symbols,
-numbers, +, *, powers, elementary functions and symgrad's helpers) from a rule table, each node
+numbers, +, *, powers and every function its primitive record spells) directly, each node
 once, children before parents (no recursion); any other node goes to the wrapped sympy printer.
 Terms print in the expression's own argument order.
 """
 
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.precedence import precedence
 
-from .. import functions as F
 from ..dag import topological
+from ..primitives import PRINTER, RECORDS
 
 ATOM, POW, MUL, ADD = 1000, 60, 50, 40  # sympy's PRECEDENCE values for these levels
 NEG = 45  # -x, -x*y: parenthesized inside products and powers, not inside sums
-
-# sympy function -> name in numpy and in Python's math module
-ELEMENTARY = {
-    sp.exp: ("exp", "exp"), sp.log: ("log", "log"), sp.sin: ("sin", "sin"), sp.cos: ("cos", "cos"),
-    sp.tan: ("tan", "tan"), sp.sinh: ("sinh", "sinh"), sp.cosh: ("cosh", "cosh"), sp.tanh: ("tanh", "tanh"),
-    expm1: ("expm1", "expm1"), log1p: ("log1p", "log1p"),
-}
-HELPER_CALLS = {F.sigmoid: "sigmoid", F.softplus: "softplus", F.logsigmoid: "logsigmoid", F.relu: "relu",
-                F.logsumexp: "logsumexp", sp.sinc: "sinc", F.dsinc: "dsinc"}
-
 
 def _paren(printed, level, strict=False):
     text, prec = printed
@@ -56,12 +45,7 @@ def _add(args):
     return "".join(out), ADD
 
 
-TABLE_TYPES = (sp.Add, sp.Mul, sp.Pow, *ELEMENTARY, *HELPER_CALLS)
-
-
-def _operands(node):
-    """The operands printed by the table; a node the sympy printer handles prints its own."""
-    return node.args if type(node) in TABLE_TYPES else ()
+OPERATORS = (sp.Add, sp.Mul, sp.Pow)
 
 
 class LinearPrinter:
@@ -70,6 +54,20 @@ class LinearPrinter:
     def __init__(self, base, module):
         self.base, self.module = base, module
         self.math = module == "math"
+        self._spelled = {}  # class -> its record's spelling for this target (None: sympy's printer)
+
+    def _spelling(self, kind):
+        """The record's spelling of `kind` when it is a function or helper name; None otherwise."""
+        if kind not in self._spelled:
+            record = RECORDS.get(kind)  # exact class: anything else (a user's class, a subclass) goes to sympy's printer
+            spelling = record.spelling(self.base.record_target) if record is not None else None
+            self._spelled[kind] = None if spelling in (None, PRINTER) else spelling
+        return self._spelled[kind]
+
+    def _operands(self, node):
+        """The operands printed here; a node the sympy printer handles prints its own."""
+        kind = type(node)
+        return node.args if kind in OPERATORS or self._spelling(kind) is not None else ()
 
     @property
     def helpers(self):
@@ -77,7 +75,7 @@ class LinearPrinter:
 
     def doprint(self, expr):
         done = {}
-        for node in topological([expr], children=_operands):
+        for node in topological([expr], children=self._operands):
             done[node] = self._node(node, done)
         return done[expr][0]
 
@@ -87,8 +85,9 @@ class LinearPrinter:
         if node.is_Number:  # oo, -oo and nan print as the target's constants (np.inf, math.nan)
             return _number(node) if node.is_finite else (self.base.doprint(node), NEG if node.is_negative else ATOM)
         kind = type(node)
-        if kind not in TABLE_TYPES:
-            return self.base.doprint(node), precedence(node)  # not in the table: sympy's printer
+        spelling = self._spelling(kind) if kind not in OPERATORS else None
+        if kind not in OPERATORS and spelling is None:
+            return self.base.doprint(node), precedence(node)  # sympy's printer, through the record mixin
         args = [done[a] for a in node.args]
         if kind is sp.Add:
             return _add(args)
@@ -96,12 +95,7 @@ class LinearPrinter:
             return self._mul(node, done)
         if kind is sp.Pow:
             return self._pow(node, args)
-        if kind in ELEMENTARY:
-            name = ELEMENTARY[kind][1 if self.math else 0]
-            return f"{self.module}.{name}({args[0][0]})", ATOM
-        name = HELPER_CALLS[kind]
-        self.base.helpers.add(name)
-        return f"{self.base.helper_prefix}{name}({', '.join(t for t, _ in args)})", ATOM
+        return self.base.spelled(spelling, [t for t, _ in args]), ATOM
 
     def _mul(self, node, done):
         numer, denom, sign = [], [], ""

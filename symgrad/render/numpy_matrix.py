@@ -11,7 +11,7 @@ import sympy as sp
 from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, live
 from ..version import __version__
 from .buffers import Line, reuse_buffers
-from .printers import HELPERS, NumpyExprPrinter
+from .printers import NumpyExprPrinter
 from .regroup import shape_of_expr, small_factors_first
 from .templates import render
 
@@ -164,7 +164,7 @@ def render_numpy_matrix(ir, title=None):
         grad_return=f"{ir.loss}, [{', '.join(ir.grads)}]",
         step_body=_body(ir, grad_results + list(ir.predictions), printer),
     )
-    context["helpers"] = [HELPERS[h][0] for h in sorted(printer.helpers)]
+    context["helpers"] = [printer.helpers[h] for h in sorted(printer.helpers)]
     return render("numpy/matrix_module.py.j2", **context)
 
 
@@ -201,5 +201,5 @@ def render_numpy_hessian(ir, directions, title=None):
         hvp_body=_body(ir, products, printer),
         hvp_return=", ".join(products),
     )
-    context["helpers"] = [HELPERS[h][0] for h in sorted(printer.helpers)]
+    context["helpers"] = [printer.helpers[h] for h in sorted(printer.helpers)]
     return render("numpy/hessian_module.py.j2", **context)

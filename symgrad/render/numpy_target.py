@@ -3,7 +3,7 @@
 from ..dag import gc_paused
 from ..version import __version__
 from .linear import LinearPrinter
-from .printers import HELPERS, MathExprPrinter, NumpyExprPrinter
+from .printers import MathExprPrinter, NumpyExprPrinter
 from .templates import render
 
 LOOP_MAX = 16
@@ -94,6 +94,6 @@ def render_numpy(ir, title=None):
         per_sample_body=ieee + vec_lines(ir.needed(ir.per_sample_grads)),
         per_sample=ir.per_sample_grads,
     )
-    context["helpers"] = [HELPERS[h][0] for h in sorted(vec.helpers)]
-    context["helpers"] += [HELPERS[h][1] for h in sorted(loop.helpers)]
+    context["helpers"] = [vec.helpers[h] for h in sorted(vec.helpers)]
+    context["helpers"] += [loop.helpers[h] for h in sorted(loop.helpers)]
     return render("numpy/module.py.j2", **context)

@@ -1,80 +1,29 @@
 """Expression printers for the Python targets: numpy (vectorized) and math (one sample at a time).
 
-Our functions print as calls to small helpers defined at the top of the generated module, in
-their numerically stable forms; the printer records which helpers a module needs.
+Every function prints as its primitive record spells it (`symgrad.primitives`): a numpy/math
+function, or a call to a small helper defined at the top of the generated module in its numerically
+stable form; the printer collects the helpers a module needs.
 """
 
-from sympy import Basic, Piecewise, S
+from sympy import Basic, Function, Piecewise, S
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
-from .. import functions as F
 from ..errors import UnsupportedError
+from ..primitives import PRINTER, RECORDS, Helper, record_for
 from ..registry import foreign_error, is_foreign
 
-
-def horner(coefficients, var, lit=""):
-    """c0 + v*(c1 + v*(c2 + ...)) as text (the series of `symgrad.functions` for sinc)."""
-    text = f"{float(coefficients[-1])!r}{lit}"
-    for c in reversed(coefficients[:-1]):
-        text = f"{float(c)!r}{lit} + {var}*({text})"
-    return text
-
-
-_SMALL = repr(float(F.SINC_SERIES_BELOW))
-# helper name -> (numpy definition, math definition); stable forms only
-HELPERS = {
-    "sinc": (
-        f"def sinc(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where sin(x)/x is 0/0\n"
-        "    safe = np.where(small, 1.0, x)\n"
-        f"    return np.where(small, {horner(F.SINC_TAYLOR, 'x2')}, np.sin(safe)/safe)",
-        f"def scalar_sinc(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where sin(x)/x is 0/0\n"
-        f"        return {horner(F.SINC_TAYLOR, 'x2')}\n    return math.sin(x)/x",
-    ),
-    "dsinc": (
-        f"def dsinc(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where the direct form cancels\n"
-        "    safe = np.where(small, 1.0, x)\n"
-        f"    return np.where(small, x*({horner(F.DSINC_TAYLOR, 'x2')}), (safe*np.cos(safe) - np.sin(safe))/(safe*safe))",
-        f"def scalar_dsinc(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where the direct form cancels\n"
-        f"        return x*({horner(F.DSINC_TAYLOR, 'x2')})\n    return (x*math.cos(x) - math.sin(x))/x2",
-    ),
-    "sigmoid": (
-        # 1/(1 + e) for x >= 0, e/(1 + e) below; the numerator max(e, x >= 0) is 1 or e without
-        # np.where, whose data-dependent branches cost more than the exp on random signs
-        "def sigmoid(x):\n    e = np.exp(-np.abs(x))  # never overflows\n"
-        "    return np.maximum(e, x >= 0.0) / (1.0 + e)",
-        "def scalar_sigmoid(x):\n    if x >= 0.0:\n        return 1.0 / (1.0 + math.exp(-x))\n"
-        "    e = math.exp(x)\n    return e / (1.0 + e)",
-    ),
-    "softplus": (
-        "def softplus(x):\n    return np.logaddexp(0.0, x)",
-        "def scalar_softplus(x):\n    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))",
-    ),
-    "logsigmoid": (
-        "def logsigmoid(x):\n    return -np.logaddexp(0.0, -x)",
-        "def scalar_logsigmoid(x):\n    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))",
-    ),
-    "relu": (
-        "def relu(x):\n    return np.maximum(x, 0.0)",
-        "def scalar_relu(x):\n    return 0.0 if x <= 0.0 else x  # NaN stays NaN, as in numpy",
-    ),
-    "step": (
-        "def step(x, at_zero):\n"
-        "    # np.heaviside's semantics at comparison speed (np.heaviside is ~60x slower than x > 0)\n"
-        "    x = np.asarray(x)\n    out = np.array(x > 0, dtype=x.dtype if x.dtype.kind == 'f' else np.float64)\n"
-        "    if at_zero:\n        out[x == 0] = at_zero\n    nan = np.isnan(x)\n    if nan.any():\n"
-        "        out[nan] = np.nan  # NaN stays NaN, as in numpy\n    return out if out.ndim else out[()]",
-        "def scalar_step(x, at_zero):\n    if x != x:\n        return x  # NaN stays NaN, as in numpy\n"
-        "    return 1.0 if x > 0.0 else (at_zero if x == 0.0 else 0.0)",
-    ),
-    "logsumexp": (
-        "def logsumexp(*xs):\n    m = xs[0]\n    for x in xs[1:]:\n        m = np.maximum(m, x)\n"
-        "    m = np.where(np.isfinite(m), m, 0.0)\n    return m + np.log(sum(np.exp(x - m) for x in xs))",
-        "def scalar_logsumexp(*xs):\n    m = max(xs)\n    if not math.isfinite(m):\n        m = 0.0\n"
-        "    return m + math.log(math.fsum(math.exp(x - m) for x in xs))",
-    ),
-}
+# Heaviside's printed form (its record says the printer writes it): a helper of the Python targets
+STEP = (
+    "def step(x, at_zero):\n"
+    "    # np.heaviside's semantics at comparison speed (np.heaviside is ~60x slower than x > 0)\n"
+    "    x = np.asarray(x)\n    out = np.array(x > 0, dtype=x.dtype if x.dtype.kind == 'f' else np.float64)\n"
+    "    if at_zero:\n        out[x == 0] = at_zero\n    nan = np.isnan(x)\n    if nan.any():\n"
+    "        out[nan] = np.nan  # NaN stays NaN, as in numpy\n    return out if out.ndim else out[()]",
+    "def scalar_step(x, at_zero):\n    if x != x:\n        return x  # NaN stays NaN, as in numpy\n"
+    "    return 1.0 if x > 0.0 else (at_zero if x == 0.0 else 0.0)",
+)
 
 
 def undefined_otherwise(piecewise):
@@ -86,41 +35,61 @@ def undefined_otherwise(piecewise):
     return Piecewise(*piecewise.args, (S.NaN, True), evaluate=False)
 
 
-class KnownClassesOnly:
-    """Printer mixin: sympy's printers dispatch on class *names* (`_print_relu`, the table entry
-    "exp"), so a user's own class spelled like one of ours or sympy's would print as that function.
-    Only operations whose class sympy or symgrad defines reach the dispatch; any other is our error."""
+def printable_record(expr):
+    """The record a printer spells `expr` from; a user's class must be registered itself (a class
+    spelled like one of ours must not print as ours), sympy's and symgrad's are found by base class."""
+    return RECORDS.get(type(expr)) if is_foreign(expr) else record_for(expr)
+
+
+def missing_spelling(expr, record, target, target_name):
+    """Our error for an operation whose record has no spelling for `target`."""
+    reason = record.gaps.get(target) if record is not None else None
+    known = "its record has no" if record is not None else "symgrad has no record of it, so no"
+    return UnsupportedError(
+        f"the {target_name} target cannot print {type(expr).__name__} (in {str(expr)[:60]}): {known} {target} "
+        f"spelling{f' ({reason})' if reason else ''}. Give one to symgrad.register({type(expr).__name__}, "
+        f"{target}=...) or rewrite it with supported functions"
+    )
+
+
+class RecordSpellings:
+    """Printer mixin: every operation prints as its primitive record spells it for this target
+    (`record_target`: "numpy", "loop" or "cuda"). Operators the record leaves to the printer (+, *,
+    Piecewise, comparisons) print as sympy's printer does; a function without a spelling for this
+    target, or a class neither sympy nor symgrad defines and nobody registered, is our error
+    (sympy's printers dispatch on class *names*, so a user's `relu` must not print as ours)."""
 
     def _print(self, expr, **kwargs):
-        if isinstance(expr, Basic) and is_foreign(expr):
-            raise foreign_error(expr, f"the {self.target_name} target")
+        if isinstance(expr, Basic) and expr.args:
+            record = printable_record(expr)
+            if record is None and (is_foreign(expr) or isinstance(expr, Function)):
+                if is_foreign(expr):
+                    raise foreign_error(expr, f"the {self.target_name} target")
+                raise missing_spelling(expr, None, self.record_target, self.target_name)
+            if record is not None:
+                spelling = record.spelling(self.record_target)
+                if spelling is None:
+                    raise missing_spelling(expr, record, self.record_target, self.target_name)
+                if spelling != PRINTER:
+                    return self.spelled(spelling, [self._print(a) for a in expr.args])
         return super()._print(expr, **kwargs)
 
 
-def helper_calls(*names):
-    """Class decorator: `_print_<name>` prints a call of the target's helper `name` (via `_helper`)."""
+class _PythonSpellings(RecordSpellings):
+    """Printing of records' spellings and symgrad's conventions, shared by both Python printers."""
 
-    def add(cls):
-        for name in names:
-            setattr(cls, f"_print_{name}", lambda self, expr, name=name: self._helper(name, expr))
-        return cls
-
-    return add
-
-
-@helper_calls("sigmoid", "softplus", "logsigmoid", "relu", "logsumexp", "sinc", "dsinc")
-class _HelperMixin(KnownClassesOnly):
-    """Printing of symgrad's functions as helper calls, shared by both Python printers."""
-
+    module = "np"
     helper_prefix = ""
 
-    def _helper(self, name, expr):
-        self.helpers.add(name)
-        args = ", ".join(self._print(a) for a in expr.args)
-        return f"{self.helper_prefix}{name}({args})"
+    def spelled(self, spelling, args):
+        """A call of the function the spelling names, or of its helper (defined once per module)."""
+        if isinstance(spelling, Helper):
+            self.helpers[spelling.name] = getattr(spelling, self.record_target)
+            return f"{self.helper_prefix}{spelling.name}({', '.join(args)})"
+        return f"{self.module}.{spelling}({', '.join(args)})"
 
     def _print_Heaviside(self, expr):
-        self.helpers.add("step")
+        self.helpers["step"] = STEP[self.record_target == "loop"]
         at_zero = self._print(expr.args[1]) if len(expr.args) > 1 else "0.5"
         return f"{self.helper_prefix}step({self._print(expr.args[0])}, {at_zero})"
 
@@ -149,14 +118,15 @@ class _HelperMixin(KnownClassesOnly):
         )
 
 
-class NumpyExprPrinter(_HelperMixin, NumPyPrinter):
+class NumpyExprPrinter(_PythonSpellings, NumPyPrinter):
     """Vectorized numpy expressions (`np.` prefix)."""
 
     target_name = "numpy"
+    record_target = "numpy"
 
     def __init__(self):
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
-        self.helpers = set()
+        self.helpers = {}  # helper name -> its definition, for the functions printed so far
 
     def _module_format(self, fqn, register=True):
         if "." in fqn and not fqn.startswith("numpy."):  # sympy's math/scipy fallbacks: not vectorized, not imported
@@ -179,15 +149,17 @@ class NumpyExprPrinter(_HelperMixin, NumPyPrinter):
         return out
 
 
-class MathExprPrinter(_HelperMixin, PythonCodePrinter):
+class MathExprPrinter(_PythonSpellings, PythonCodePrinter):
     """Python-float expressions (`math.` prefix), for the per-sample loop of small batches."""
 
     target_name = "numpy (per-sample loop)"
+    record_target = "loop"
+    module = "math"
     helper_prefix = "scalar_"
 
     def __init__(self):
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
-        self.helpers = set()
+        self.helpers = {}  # helper name -> its definition, for the functions printed so far
 
     def _print_sign(self, expr):
         x = self._print(expr.args[0])
