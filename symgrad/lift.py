@@ -138,19 +138,22 @@ class LiftedKernel(Kernel):
             self._finite(nonfinite, loss=value)
         return value
 
-    @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def loss_and_grad(self, values, nonfinite="raise"):
-        # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py)
+        # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py): when the
+        # prepared binding answers, `values` holds no dask collection, so the dask door is skipped
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
         if args is None:
-            args = bound_arguments(self, values, nonfinite)
-        if not self.inputs or args[0].shape[0] <= LOOP_MAX:  # the per-sample loop, checked as the scalar kernel checks
+            return self._checked_loss_and_grad(values, nonfinite)
+        return self._loss_and_grad(args, nonfinite)
+
+    @accepts_dask(name="loss_and_grad")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
+    def _checked_loss_and_grad(self, values, nonfinite):
+        return self._loss_and_grad(bound_arguments(self, values, nonfinite), nonfinite)
+
+    def _loss_and_grad(self, args, nonfinite):
+        if not self.inputs or len(args[0]) <= LOOP_MAX:  # the per-sample loop, checked as the scalar kernel checks
             scalar = self._scalar or self.scalar
-            value, grads = scalar.module.loss_and_grad(*args)
-            value, grads = float(value), [*map(float, grads)]
-            if not math.isfinite(value + sum(grads)):
-                scalar._nonfinite_gradients(nonfinite, value, grads)
-            return value, grads
+            return scalar._gradients(scalar.module.loss_and_grad(*args), nonfinite)
         value, grads = self.matrix.module.loss_and_grad(*self._matrix_arguments(args))
         flat = np.concatenate([np.ravel(g) for g in grads])
         if self._order is not None:

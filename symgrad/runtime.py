@@ -114,15 +114,25 @@ class Kernel:
             self._finite(nonfinite, loss=value)
         return value
 
-    @accepts_dask
     def loss_and_grad(self, values, nonfinite="raise"):
-        # the documented training call: the prepared binding inline, no intermediate calls (bench/seed_step.py)
+        """(loss, gradients in `wrt` order as floats), both summed over the batch."""
+        # the documented training call (bench/seed_step.py): the prepared binding inline; when it
+        # answers, `values` holds no dask collection either, so the dask door is skipped
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
         if args is None:
-            args = bound_arguments(self, values, nonfinite)
-        value, grads = self.module.loss_and_grad(*args)
-        value, grads = float(value), [*map(float, grads)]
-        if not math.isfinite(value + sum(grads)):  # one test; a sum that overflowed is looked at closely
+            return self._checked_loss_and_grad(values, nonfinite)
+        return self._gradients(self.module.loss_and_grad(*args), nonfinite)
+
+    @accepts_dask(name="loss_and_grad")
+    def _checked_loss_and_grad(self, values, nonfinite):
+        return self._gradients(self.module.loss_and_grad(*bound_arguments(self, values, nonfinite)), nonfinite)
+
+    def _gradients(self, result, nonfinite):
+        """The module's (loss, gradients) as floats, tested with one sum (a sum that overflowed is looked at closely)."""
+        value, grads = result
+        grads = [*map(float, grads)]
+        value = float(value)
+        if not math.isfinite(sum(grads, value)):
             self._nonfinite_gradients(nonfinite, value, grads)
         return value, grads
 

@@ -90,9 +90,10 @@ def test_fast_lane_arguments_equal_bind_arguments_when_it_answers(values):
 def test_plain_training_values_take_the_fast_lane_and_reuse_its_layout(rng):
     values = {w: 0.4, b: -0.2, x: rng.normal(size=8), y: rng.uniform(size=8)}
     assert KERNEL._prepared.arguments(values, "raise") is not None
-    gather = KERNEL._prepared._gather
+    layout = KERNEL._prepared._keys, KERNEL._prepared._data, KERNEL._prepared._params
     assert KERNEL._prepared.arguments({**values, w: 0.5}, "raise")[2] == 0.5
-    assert KERNEL._prepared._gather is gather  # same keys in the same order: nothing recomputed
+    # same keys in the same order: nothing recomputed
+    assert (KERNEL._prepared._keys, KERNEL._prepared._data, KERNEL._prepared._params) == layout
     reordered = {y: values[y], x: values[x], "b": 0.1, w: 0.3}
     assert KERNEL._prepared.arguments(reordered, "raise")[2:] == (0.3, 0.1)
 
