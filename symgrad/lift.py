@@ -20,7 +20,7 @@ from .matrix import layers
 from .model import DenseStack
 from .prepared import PreparedBinding
 from .render.numpy_target import LOOP_MAX
-from .runtime import Kernel, bound_arguments, no_outputs, scalar_arguments
+from .runtime import Kernel, all_finite, bound_arguments, no_outputs, scalar_arguments
 
 # scalar loss name -> the same loss at matrix level, summed over the batch (Z: last layer, Y: targets)
 MATRIX_LOSSES = {
@@ -144,7 +144,15 @@ class LiftedKernel(Kernel):
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
         if args is None:
             return self._checked_loss_and_grad(values, nonfinite)
-        return self._loss_and_grad(args, nonfinite)
+        scalar = self._scalar
+        if scalar is None or self.inputs and len(args[0]) > LOOP_MAX:
+            return self._loss_and_grad(args, nonfinite)
+        value, grads = scalar.module.loss_and_grad(*args)  # `Kernel._gradients` inline: one call fewer per step
+        grads = [*map(float, grads)]
+        value = float(value)
+        if not math.isfinite(sum(grads, value)):
+            scalar._nonfinite_gradients(nonfinite, value, grads)
+        return value, grads
 
     @accepts_dask(name="loss_and_grad")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def _checked_loss_and_grad(self, values, nonfinite):
@@ -166,19 +174,23 @@ class LiftedKernel(Kernel):
     @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
-        filled = dict(values)
-        for s in self._model.targets:
-            if s not in filled and str(s) not in filled:
-                filled[s] = 0.0
         if not self._model.outputs:  # an expression compiled without outputs= has none to predict
             raise no_outputs(self.name)
-        args = self.arguments(filled, nonfinite)
+        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
+        if args is None:  # the checked path, with placeholders for the targets (the outputs never read them)
+            filled = dict(values)
+            for s in self._model.targets:
+                if s not in filled and str(s) not in filled:
+                    filled[s] = 0.0
+            args = bound_arguments(self, filled, nonfinite)
         if self._small(args):
-            return self.scalar.predict(values, nonfinite)
-        (out,) = self.matrix.module.predict(*self._matrix_arguments(args))
-        columns = [np.asarray(out[:, k]) for k in range(out.shape[1])]
-        self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(columns)})
-        return columns
+            out = [np.asarray(o) for o in self.scalar.module.predict(*args)]
+        else:
+            (block,) = self.matrix.module.predict(*self._matrix_arguments(args))
+            out = [np.asarray(block[:, k]) for k in range(block.shape[1])]
+        if nonfinite == "raise" and not all_finite(out):  # names printed only on failure
+            self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
+        return out
 
     def per_sample_grad(self, values, nonfinite="raise"):
         return self.scalar.per_sample_grad(values, nonfinite)

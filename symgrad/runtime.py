@@ -43,6 +43,12 @@ def check_finite(kernel_name, nonfinite, results):
         )
 
 
+def all_finite(results):
+    """Whether every number and array in `results` is finite: the one test run before any name is
+    printed (`check_finite` then says which failed)."""
+    return all(np.isfinite(r).all() for r in results)
+
+
 def scalar_arguments(kernel, values, nonfinite):
     """The checked positional arguments of a scalar kernel's functions: data arrays, then parameters."""
     fast = kernel._prepared.arguments(values, nonfinite) if kernel._prepared is not None else None
@@ -121,7 +127,12 @@ class Kernel:
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
         if args is None:
             return self._checked_loss_and_grad(values, nonfinite)
-        return self._gradients(self.module.loss_and_grad(*args), nonfinite)
+        value, grads = self.module.loss_and_grad(*args)  # `_gradients` inline: one call fewer per step
+        grads = [*map(float, grads)]
+        value = float(value)
+        if not math.isfinite(sum(grads, value)):
+            self._nonfinite_gradients(nonfinite, value, grads)
+        return value, grads
 
     @accepts_dask(name="loss_and_grad")
     def _checked_loss_and_grad(self, values, nonfinite):
@@ -150,14 +161,18 @@ class Kernel:
         Inputs the outputs do not read (targets) may be omitted; any other missing value is our
         UnboundSymbolError, as for `loss` and `grad`.
         """
-        args = dict(values)
-        for s in self.inputs:
-            if s not in args and str(s) not in args and s not in self._predict_inputs:
-                args[s] = 0.0  # a placeholder the generated predict never reads
-        out = [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
+        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
+        if args is None:  # the checked path, with placeholders for inputs the outputs do not read
+            filled = dict(values)
+            for s in self.inputs:
+                if s not in filled and str(s) not in filled and s not in self._predict_inputs:
+                    filled[s] = 0.0  # a placeholder the generated predict never reads
+            args = bound_arguments(self, filled, nonfinite)
+        out = [np.asarray(o) for o in self.module.predict(*args)]
         if not out:
             raise no_outputs(self.name)
-        self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
+        if nonfinite == "raise" and not all_finite(out):  # names printed only on failure
+            self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
         return out
 
     @property
