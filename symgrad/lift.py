@@ -171,18 +171,25 @@ class LiftedKernel(Kernel):
             self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, flat.tolist(), strict=True)})
         return value, flat.astype(np.float64).tolist()
 
-    @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
         if not self._model.outputs:  # an expression compiled without outputs= has none to predict
             raise no_outputs(self.name)
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
-        if args is None:  # the checked path, with placeholders for the targets (the outputs never read them)
-            filled = dict(values)
+        if args is None:  # as for loss_and_grad: a tuple from the prepared binding rules dask out
+            return self._checked_predict(values, nonfinite)
+        return self._outputs(args, nonfinite)
+
+    @accepts_dask(name="predict")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
+    def _checked_predict(self, values, nonfinite):
+        if hasattr(values, "items"):  # placeholders for the targets (the outputs never read them)
+            values = dict(values)
             for s in self._model.targets:
-                if s not in filled and str(s) not in filled:
-                    filled[s] = 0.0
-            args = bound_arguments(self, filled, nonfinite)
+                if s not in values and str(s) not in values:
+                    values[s] = 0.0
+        return self._outputs(bound_arguments(self, values, nonfinite), nonfinite)
+
+    def _outputs(self, args, nonfinite):
         if self._small(args):
             out = [np.asarray(o) for o in self.scalar.module.predict(*args)]
         else:

@@ -43,10 +43,21 @@ def check_finite(kernel_name, nonfinite, results):
         )
 
 
+_SMALL = 256  # results up to this many numbers are tested by a Python float sum (quicker than a ufunc call)
+
+
+def _finite(result):
+    if type(result) is float:
+        return math.isfinite(result)
+    result = np.asarray(result)
+    # an overflowing sum of finite numbers only sends the caller on to `check_finite`, which looks closely
+    return math.isfinite(sum(result.ravel().tolist(), 0.0)) if result.size <= _SMALL else bool(np.isfinite(result).all())
+
+
 def all_finite(results):
-    """Whether every number and array in `results` is finite: the one test run before any name is
-    printed (`check_finite` then says which failed)."""
-    return all(np.isfinite(r).all() for r in results)
+    """Whether every number and array in `results` is finite (False also, rarely, when a sum of finite
+    numbers overflows): the one test run before any name is printed (`check_finite` then says which failed)."""
+    return all(map(_finite, results))
 
 
 def scalar_arguments(kernel, values, nonfinite):
@@ -154,7 +165,6 @@ class Kernel:
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
 
-    @accepts_dask
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n).
 
@@ -162,12 +172,21 @@ class Kernel:
         UnboundSymbolError, as for `loss` and `grad`.
         """
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
-        if args is None:  # the checked path, with placeholders for inputs the outputs do not read
-            filled = dict(values)
+        if args is None:  # as for loss_and_grad: a tuple from the prepared binding rules dask out
+            return self._checked_predict(values, nonfinite)
+        return self._outputs(args, nonfinite)
+
+    @accepts_dask(name="predict")
+    def _checked_predict(self, values, nonfinite):
+        """`predict` through `values.bind`, with placeholders for the inputs the outputs do not read."""
+        if hasattr(values, "items"):  # anything else: bind says what a values mapping is
+            values = dict(values)
             for s in self.inputs:
-                if s not in filled and str(s) not in filled and s not in self._predict_inputs:
-                    filled[s] = 0.0  # a placeholder the generated predict never reads
-            args = bound_arguments(self, filled, nonfinite)
+                if s not in values and str(s) not in values and s not in self._predict_inputs:
+                    values[s] = 0.0  # a placeholder the generated predict never reads
+        return self._outputs(bound_arguments(self, values, nonfinite), nonfinite)
+
+    def _outputs(self, args, nonfinite):
         out = [np.asarray(o) for o in self.module.predict(*args)]
         if not out:
             raise no_outputs(self.name)
