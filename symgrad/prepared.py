@@ -57,16 +57,16 @@ class PreparedBinding:
         self._symbols = list(inputs) + list(wrt)
         self._names = None  # printed once, when a mapping first keys a value by name
         self._n_data, self._contiguous = len(inputs), contiguous
-        # the layout of the last accepted mapping: its keys and value types, in their order
-        self._keys = self._types = None
-        self._data = self._params = None  # tuple of values in key order -> data / parameter arguments
-        self._convert = False  # some parameter is a numpy float64: handed on as a Python float
+        # the layout of the last accepted mapping, replaced whole (threads sharing a kernel never read
+        # one mapping's keys with another's gathers): its keys and value types in their order, the
+        # gathers (tuple of values in key order -> data / parameter arguments), and whether some
+        # parameter is a numpy float64 (handed on as a Python float)
+        self._layout = (None, None, None, None, False)
 
     def _prepare(self, keys, vals):
-        """Point the gathers at each argument's place in `keys` (the symbol itself first, then its
-        name) and remember the value types; False (layout forgotten) when some argument has no value
-        there, a value has a type the fast lane does not vouch for, or any value is a dask collection."""
-        self._keys = self._types = None
+        """The layout for `keys` and the value types `vals` have: each argument's place in `keys` (the
+        symbol itself first, then its name); None when some argument has no value there, a value has
+        a type the fast lane does not vouch for, or any value is a dask collection."""
         where = {key: i for i, key in enumerate(keys) if not isinstance(key, str)}
         by_name = {key: i for i, key in enumerate(keys) if isinstance(key, str)}
         if by_name and self._names is None:
@@ -74,17 +74,15 @@ class PreparedBinding:
         names = self._names if by_name else [None] * len(self._symbols)
         positions = [where.get(symbol, by_name.get(name)) for symbol, name in zip(self._symbols, names, strict=True)]
         if None in positions:
-            return False
+            return None
         types = tuple(map(type, vals))
         data, params = positions[:self._n_data], positions[self._n_data:]
         if not all(types[i] is np.ndarray for i in data) or not _NUMBERS.issuperset(types[i] for i in params):
-            return False
+            return None
         if any(map(_is_dask, set(types))):  # an unused value may still send the call to dask
-            return False
-        self._data, self._params = _getter(data), _getter(params)
-        self._convert = any(types[i] is not float for i in params)
-        self._keys, self._types = keys, types
-        return True
+            return None
+        self._layout = (keys, types, _getter(data), _getter(params), any(types[i] is not float for i in params))
+        return self._layout
 
     def arguments(self, values, nonfinite):
         """The arguments `values.bind` would produce (as a tuple), or None when the checked path must decide.
@@ -93,10 +91,14 @@ class PreparedBinding:
         if type(values) is not dict:
             return None
         keys, vals = tuple(values), tuple(values.values())
-        if (keys != self._keys or tuple(map(type, vals)) != self._types) and not self._prepare(keys, vals):
-            return None
-        data, params = self._data(vals), self._params(vals)
-        if self._convert:
+        layout = self._layout  # read once: see __init__
+        if keys != layout[0] or tuple(map(type, vals)) != layout[1]:
+            layout = self._prepare(keys, vals)
+            if layout is None:
+                return None
+        _, _, data, params, convert = layout
+        data, params = data(vals), params(vals)
+        if convert:
             params = tuple(map(float, params))
         if nonfinite == "raise":
             total = sum(params, 0.0)  # Python floats: NaN and Inf propagate, nothing warns

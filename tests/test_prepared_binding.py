@@ -90,10 +90,9 @@ def test_fast_lane_arguments_equal_bind_arguments_when_it_answers(values):
 def test_plain_training_values_take_the_fast_lane_and_reuse_its_layout(rng):
     values = {w: 0.4, b: -0.2, x: rng.normal(size=8), y: rng.uniform(size=8)}
     assert KERNEL._prepared.arguments(values, "raise") is not None
-    layout = KERNEL._prepared._keys, KERNEL._prepared._data, KERNEL._prepared._params
+    layout = KERNEL._prepared._layout
     assert KERNEL._prepared.arguments({**values, w: 0.5}, "raise")[2] == 0.5
-    # same keys in the same order: nothing recomputed
-    assert (KERNEL._prepared._keys, KERNEL._prepared._data, KERNEL._prepared._params) == layout
+    assert KERNEL._prepared._layout is layout  # same keys in the same order: nothing recomputed
     reordered = {y: values[y], x: values[x], "b": 0.1, w: 0.3}
     assert KERNEL._prepared.arguments(reordered, "raise")[2:] == (0.3, 0.1)
 
@@ -230,3 +229,32 @@ def test_any_sequence_of_mappings_through_one_kernel_answers_as_the_checked_path
         values.update(step)
         method = data.draw(st.sampled_from(["loss", "grad", "loss_and_grad", "predict"]))
         _both_lanes(kernel, values, method, data.draw(st.sampled_from(["raise", "propagate"])))
+
+
+
+class _CallsBack:
+    """A key equal to every other _CallsBack; comparing a fresh one runs `action` first, once (so
+    another call lands in the middle of the layout test, as a second thread may)."""
+
+    def __init__(self, action=None):
+        self.action = action
+
+    def __hash__(self):
+        return 1
+
+    def __eq__(self, other):
+        action, self.action = self.action, None
+        if action is not None:
+            action()
+        return isinstance(other, _CallsBack)
+
+
+def test_a_call_in_the_middle_of_the_layout_test_does_not_lend_its_layout(rng):
+    """The remembered layout is replaced whole: a call (another thread's, say) that prepares another
+    layout while this one compares keys never hands this call its gathers."""
+    kernel = _fresh_kernel()
+    data = {x: rng.normal(size=5), y: rng.uniform(size=5)}
+    swapped = {b: 0.4, w: -0.2, **data, _CallsBack(): 0.0}  # the same value types: only the places differ
+    kernel.loss_and_grad({w: 0.4, b: -0.2, **data, _CallsBack(): 0.0})
+    values = {w: 0.4, b: -0.2, **data, _CallsBack(lambda: kernel.loss_and_grad(swapped)): 0.0}
+    assert kernel.loss_and_grad(values) == _slow(kernel).loss_and_grad(values)
