@@ -2,9 +2,9 @@
 
     PYTHONPATH=. python bench/mlp_step.py [--quick]
 
-generated numpy (symgrad.compile of symgrad.nn.matrix_mlp) vs hand-written numpy backprop vs PyTorch
-eager CPU (vs JAX jit when installed), for the rows of CASES: 784-256-10 tanh at batch 256 and 4096,
-sigmoid MLPs at batch 256, 64-32-10 at batch 4096; float32 and float64. Every implementation runs
+generated numpy (symgrad.compile of symgrad.nn.matrix_mlp; its module called directly and through the
+documented `kernel.loss_and_grad(values)`) vs hand-written numpy backprop vs PyTorch eager CPU (vs JAX
+jit when installed), for the rows of CASES: 784-256-10 tanh at batch 256 and 4096, sigmoid MLPs at batch 256, 64-32-10 at batch 4096; float32 and float64. Every implementation runs
 single-threaded (BLAS and torch), their repeats taken in turn; after checking that the generated and
 hand-written gradients agree, medians, ratios to hand-written numpy, and the fraction of this machine's
 matmul peak (FLOPs of the step's products / step time, against a measured large square matmul). Then
@@ -65,6 +65,18 @@ def generated_step(kernel):
 
     def step(X, Y, *params):
         _, grads = fn(X, Y, *params)
+        for p_, g in zip(params, grads, strict=True):
+            p_ -= LR * g
+
+    return step
+
+
+def documented_step(kernel):
+    """The same step through `kernel.loss_and_grad(values)`: checked binding, results in each parameter's shape."""
+    symbols = kernel.inputs + kernel.wrt
+
+    def step(X, Y, *params):
+        _, grads = kernel.loss_and_grad(dict(zip(symbols, (X, Y, *params), strict=True)))
         for p_, g in zip(params, grads, strict=True):
             p_ -= LR * g
 
@@ -153,7 +165,8 @@ def main(argv=None):
                 np.testing.assert_allclose(g, want, rtol=1e-3 if dtype == "float32" else 1e-9,
                                            atol=1e-5 if dtype == "float32" else 1e-12)
             impls = {"hand-written numpy": _bound(lambda *a, act=activation: hand_step(act, *a), X, Y, [p.copy() for p in params]),
-                     "generated numpy": _bound(generated_step(kernel), X, Y, [p.copy() for p in params])}
+                     "generated numpy": _bound(generated_step(kernel), X, Y, [p.copy() for p in params]),
+                     "loss_and_grad(values)": _bound(documented_step(kernel), X, Y, [p.copy() for p in params])}
             if has_torch:
                 impls["pytorch eager"] = torch_step(activation)(X, Y, *params)
             times = interleaved_medians(impls, repeats=repeats, min_time=min_time)

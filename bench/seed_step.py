@@ -1,9 +1,9 @@
 """One full-batch training step of the seed 4-3-1 MLP: generated module vs hand-written numpy
 backprop vs sympy.lambdify(cse=True) vs PyTorch eager. Median of repeats; ratios printed.
 
-Then the cost of the documented call `kernel.loss_and_grad(values)` (checks, binding, results as
-floats) over the generated module's own function on the same inputs, timed in turn; the goal is
-at most 2 µs + 10 %.
+Then the cost of the documented calls `kernel.loss_and_grad(values)`, `kernel.grad(values)` and
+`kernel.predict(values)` (checks, binding, results as floats) over the generated module's own
+function on the same inputs, timed in turn; the goal is at most 2 µs + 10 %.
 
     python bench/seed_step.py
 """
@@ -39,15 +39,23 @@ def generated_step(model, X, Y):
 
 
 def wrapper_overhead(model, X, Y):
-    """Median seconds of `kernel.loss_and_grad(values)` and of the module function it calls."""
+    """Median seconds of each documented call (`loss_and_grad`, `grad`, `predict` with `values`) and
+    of the module function it calls, all timed in turn."""
     kernel = symgrad.compile(model)
     values = {**model.initial_values(), **models.data_values(model, X, Y)}
     args = kernel.arguments(values)
     want = kernel.module.loss_and_grad(*args)
     got = kernel.loss_and_grad(values)
     assert got[0] == float(want[0]) and got[1] == [float(g) for g in want[1]], "wrapper and module disagree"
-    fn = kernel.module.loss_and_grad
-    return interleaved_medians({"module": lambda: fn(*args), "wrapper": lambda: kernel.loss_and_grad(values)}, repeats=15)
+    assert kernel.grad(values) == got[1], "grad and loss_and_grad disagree"
+    outputs = kernel.module.predict(*args)
+    assert all(np.array_equal(a, b) for a, b in zip(kernel.predict(values), outputs, strict=True)), "predict disagrees"
+    fn, predict = kernel.module.loss_and_grad, kernel.module.predict
+    return interleaved_medians({
+        "module": lambda: fn(*args), "loss_and_grad": lambda: kernel.loss_and_grad(values),
+        "grad": lambda: kernel.grad(values),
+        "module predict": lambda: predict(*args), "predict": lambda: kernel.predict(values),
+    }, repeats=15)
 
 
 def hand_numpy_step(model, X, Y):
@@ -127,12 +135,13 @@ def main():
     if rows["PyTorch eager (CPU, 1 thread)"]:
         print(f"\ngenerated is {rows['PyTorch eager (CPU, 1 thread)'] / gen:.1f}x faster than PyTorch eager")
     t = wrapper_overhead(model, X, Y)
-    extra = t["wrapper"] - t["module"]
-    goal = 2e-6 + 0.1 * t["module"]
-    print(f"\nkernel.loss_and_grad(values) {t['wrapper'] * 1e6:.1f} us vs kernel.module.loss_and_grad(*args) "
-          f"{t['module'] * 1e6:.1f} us: the documented call adds {extra * 1e6:.1f} us "
-          f"(goal <= 2 us + 10 % = {goal * 1e6:.1f} us: {'met' if extra <= goal else 'NOT met'})")
-
+    print()
+    for call, module, function in (("loss_and_grad", "module", "loss_and_grad"), ("grad", "module", "loss_and_grad"),
+                                   ("predict", "module predict", "predict")):
+        extra, goal = t[call] - t[module], 2e-6 + 0.1 * t[module]
+        print(f"kernel.{call}(values) {t[call] * 1e6:.1f} us vs kernel.module.{function}(*args) "
+              f"{t[module] * 1e6:.1f} us: the documented call adds {extra * 1e6:.1f} us "
+              f"(goal <= 2 us + 10 % = {goal * 1e6:.1f} us: {'met' if extra <= goal else 'NOT met'})")
 
 if __name__ == "__main__":
     main()

@@ -22,9 +22,14 @@ def holds_dask(values):
     return any(hasattr(t, "__dask_graph__") for t in set(map(type, values.values())))  # by type: a few lookups
 
 
-def accepts_dask(method):
-    """Decorate a kernel method `(self, values, nonfinite)` so dask data runs chunk by chunk."""
-    name = method.__name__
+def accepts_dask(method=None, *, name=None):
+    """Decorate a kernel method `(self, values, nonfinite)` so dask data runs chunk by chunk.
+
+    `@accepts_dask(name="loss_and_grad")` decorates the checked half of a public method whose fast
+    lane has already ruled dask out: the runner is told the public name."""
+    if method is None:
+        return lambda method: accepts_dask(method, name=name)
+    name = name or method.__name__
 
     @functools.wraps(method)
     def call(self, values, nonfinite="raise"):

@@ -20,7 +20,7 @@ from .matrix import layers
 from .model import DenseStack
 from .prepared import PreparedBinding
 from .render.numpy_target import LOOP_MAX
-from .runtime import Kernel, bound_arguments, no_outputs, scalar_arguments
+from .runtime import Kernel, all_finite, bound_arguments, no_outputs, scalar_arguments
 
 # scalar loss name -> the same loss at matrix level, summed over the batch (Z: last layer, Y: targets)
 MATRIX_LOSSES = {
@@ -138,19 +138,30 @@ class LiftedKernel(Kernel):
             self._finite(nonfinite, loss=value)
         return value
 
-    @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def loss_and_grad(self, values, nonfinite="raise"):
-        # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py)
+        # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py): when the
+        # prepared binding answers, `values` holds no dask collection, so the dask door is skipped
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
         if args is None:
-            args = bound_arguments(self, values, nonfinite)
-        if not self.inputs or args[0].shape[0] <= LOOP_MAX:  # the per-sample loop, checked as the scalar kernel checks
+            return self._checked_loss_and_grad(values, nonfinite)
+        scalar = self._scalar
+        if scalar is None or self.inputs and len(args[0]) > LOOP_MAX:
+            return self._loss_and_grad(args, nonfinite)
+        value, grads = scalar.module.loss_and_grad(*args)  # `Kernel._gradients` inline: one call fewer per step
+        grads = [*map(float, grads)]
+        value = float(value)
+        if not math.isfinite(sum(grads, value)):
+            scalar._nonfinite_gradients(nonfinite, value, grads)
+        return value, grads
+
+    @accepts_dask(name="loss_and_grad")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
+    def _checked_loss_and_grad(self, values, nonfinite):
+        return self._loss_and_grad(bound_arguments(self, values, nonfinite), nonfinite)
+
+    def _loss_and_grad(self, args, nonfinite):
+        if not self.inputs or len(args[0]) <= LOOP_MAX:  # the per-sample loop, checked as the scalar kernel checks
             scalar = self._scalar or self.scalar
-            value, grads = scalar.module.loss_and_grad(*args)
-            value, grads = float(value), [*map(float, grads)]
-            if not math.isfinite(value + sum(grads)):
-                scalar._nonfinite_gradients(nonfinite, value, grads)
-            return value, grads
+            return scalar._gradients(scalar.module.loss_and_grad(*args), nonfinite)
         value, grads = self.matrix.module.loss_and_grad(*self._matrix_arguments(args))
         flat = np.concatenate([np.ravel(g) for g in grads])
         if self._order is not None:
@@ -160,22 +171,33 @@ class LiftedKernel(Kernel):
             self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, flat.tolist(), strict=True)})
         return value, flat.astype(np.float64).tolist()
 
-    @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
-        filled = dict(values)
-        for s in self._model.targets:
-            if s not in filled and str(s) not in filled:
-                filled[s] = 0.0
         if not self._model.outputs:  # an expression compiled without outputs= has none to predict
             raise no_outputs(self.name)
-        args = self.arguments(filled, nonfinite)
+        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
+        if args is None:  # as for loss_and_grad: a tuple from the prepared binding rules dask out
+            return self._checked_predict(values, nonfinite)
+        return self._outputs(args, nonfinite)
+
+    @accepts_dask(name="predict")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
+    def _checked_predict(self, values, nonfinite):
+        if hasattr(values, "items"):  # placeholders for the targets (the outputs never read them)
+            values = dict(values)
+            for s in self._model.targets:
+                if s not in values and str(s) not in values:
+                    values[s] = 0.0
+        return self._outputs(bound_arguments(self, values, nonfinite), nonfinite)
+
+    def _outputs(self, args, nonfinite):
         if self._small(args):
-            return self.scalar.predict(values, nonfinite)
-        (out,) = self.matrix.module.predict(*self._matrix_arguments(args))
-        columns = [np.asarray(out[:, k]) for k in range(out.shape[1])]
-        self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(columns)})
-        return columns
+            out = [np.asarray(o) for o in self.scalar.module.predict(*args)]
+        else:
+            (block,) = self.matrix.module.predict(*self._matrix_arguments(args))
+            out = [np.asarray(block[:, k]) for k in range(block.shape[1])]
+        if nonfinite == "raise" and not all_finite(out):  # names printed only on failure
+            self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
+        return out
 
     def per_sample_grad(self, values, nonfinite="raise"):
         return self.scalar.per_sample_grad(values, nonfinite)

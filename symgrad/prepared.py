@@ -2,33 +2,49 @@
 
 A training loop calls `kernel.loss_and_grad(values)` with a mapping whose keys are the same symbols,
 in the same order, every step. `PreparedBinding` remembers where each kernel argument sits in that
-key order, so a call costs a tuple comparison and one gather instead of a hash, a printed name and
-a conversion per symbol. It only ever accepts input that is plainly valid (Python or numpy float64
-numbers for parameters, equal-length 1-D float64 arrays for data, every number finite) and answers
-None for anything else, so the checked `values.bind` path stays the one place that decides what
-is wrong and says so. Every test on the way is one C-level pass over all values (a set test of the
-types, one stacked block, one float sum), since this runs once per training step.
+key order and which value types the last accepted call had, so a call costs two tuple comparisons
+and two gathers instead of a hash, a printed name and a conversion per symbol. It only ever accepts
+input that is plainly valid (Python or numpy float64 numbers for parameters, equal-length 1-D float64
+arrays for data, every number finite, no dask collection anywhere) and answers None for anything
+else, so the checked `values.bind` path stays the one place that decides what is wrong and says so.
+Every test on the way is one C-level pass over all values (the key tuple, the type tuple, the data
+dtypes and lengths, one float sum over data and parameters), since this runs once per training step.
 """
 
 import math
 import operator
+from itertools import chain
 
 import numpy as np
 
 _NUMBERS = frozenset({float, np.float64})
-_ARRAY = frozenset({np.ndarray})
-_FLOAT64 = np.dtype(np.float64)
-_FLOAT64S = frozenset({_FLOAT64})
+_FLOAT64S = frozenset({np.dtype(np.float64)})
 _DTYPE = operator.attrgetter("dtype")
-_POLICIES = frozenset({"raise", "propagate"})
+_NDIM = operator.attrgetter("ndim")
+_ONE_D = frozenset({1})
+_TOLIST = np.ndarray.tolist
+_chain = chain.from_iterable
 _SMALL = 256  # data blocks up to this many numbers are checked by a Python float sum
 
 
 def _getter(positions):
-    """`positions` of a list gathered into a tuple (itemgetter answers a bare item for one position)."""
-    if len(positions) > 1:
-        return operator.itemgetter(*positions)
-    return lambda given: tuple(given[i] for i in positions)
+    """`positions` of a tuple gathered into a tuple: one slice when they are a run (the usual dict
+    layout: parameters together, data together), else an itemgetter (which answers a bare item for
+    one position, hence the slice form there too)."""
+    if not positions:
+        return operator.itemgetter(slice(0, 0))
+    start = positions[0]
+    if positions == list(range(start, start + len(positions))):
+        return operator.itemgetter(slice(start, start + len(positions)))
+    return operator.itemgetter(*positions) if len(positions) > 1 else operator.itemgetter(slice(start, start + 1))
+
+
+def _all_finite(array):
+    return np.isfinite(array).all()
+
+
+def _is_dask(kind):
+    return hasattr(kind, "__dask_graph__")
 
 
 class PreparedBinding:
@@ -41,13 +57,16 @@ class PreparedBinding:
         self._symbols = list(inputs) + list(wrt)
         self._names = None  # printed once, when a mapping first keys a value by name
         self._n_data, self._contiguous = len(inputs), contiguous
-        self._keys = None  # the `values` keys the gather below was made for, in their order
-        self._gather = None  # list of values in key order -> tuple of arguments (data, then parameters)
-        self._types = None  # the value types, in key order, of the last call whose types passed
+        # the layout of the last accepted mapping, replaced whole (threads sharing a kernel never read
+        # one mapping's keys with another's gathers): its keys and value types in their order, the
+        # gathers (tuple of values in key order -> data / parameter arguments), and whether some
+        # parameter is a numpy float64 (handed on as a Python float)
+        self._layout = (None, None, None, None, False)
 
-    def _prepare(self, keys):
-        """Point the gather at each argument's place in `keys` (the symbol itself first, then its name);
-        False when some argument has no value there."""
+    def _prepare(self, keys, vals):
+        """The layout for `keys` and the value types `vals` have: each argument's place in `keys` (the
+        symbol itself first, then its name); None when some argument has no value there, a value has
+        a type the fast lane does not vouch for, or any value is a dask collection."""
         where = {key: i for i, key in enumerate(keys) if not isinstance(key, str)}
         by_name = {key: i for i, key in enumerate(keys) if isinstance(key, str)}
         if by_name and self._names is None:
@@ -55,42 +74,54 @@ class PreparedBinding:
         names = self._names if by_name else [None] * len(self._symbols)
         positions = [where.get(symbol, by_name.get(name)) for symbol, name in zip(self._symbols, names, strict=True)]
         if None in positions:
-            return False
-        self._gather = _getter(positions)
-        self._keys = keys
-        return True
+            return None
+        types = tuple(map(type, vals))
+        data, params = positions[:self._n_data], positions[self._n_data:]
+        if not all(types[i] is np.ndarray for i in data) or not _NUMBERS.issuperset(types[i] for i in params):
+            return None
+        if any(map(_is_dask, set(types))):  # an unused value may still send the call to dask
+            return None
+        self._layout = (keys, types, _getter(data), _getter(params), any(types[i] is not float for i in params))
+        return self._layout
 
     def arguments(self, values, nonfinite):
-        """The arguments `values.bind` would produce (as a tuple), or None when the checked path must decide."""
-        if type(values) is not dict or nonfinite not in _POLICIES:
+        """The arguments `values.bind` would produce (as a tuple), or None when the checked path must decide.
+
+        A tuple here also means `values` holds no dask collection, so callers may skip that test."""
+        if type(values) is not dict:
             return None
-        keys = tuple(values)
-        if keys != self._keys and not self._prepare(keys):
-            return None
-        args = self._gather(list(values.values()))
-        data, params = args[:self._n_data], args[self._n_data:]
-        types = tuple(map(type, args))  # type objects: the comparison below is by identity, one pass
-        if types != self._types:
-            if not (_NUMBERS.issuperset(map(type, params)) and _ARRAY.issuperset(map(type, data))):
+        keys, vals = tuple(values), tuple(values.values())
+        layout = self._layout  # read once: see __init__
+        if keys != layout[0] or tuple(map(type, vals)) != layout[1]:
+            layout = self._prepare(keys, vals)
+            if layout is None:
                 return None
-            self._types = types
-        if not _FLOAT64S.issuperset(map(_DTYPE, data)):
+        _, _, data, params, convert = layout
+        data, params = data(vals), params(vals)
+        if convert:
+            params = tuple(map(float, params))
+        if nonfinite == "raise":
+            total = sum(params, 0.0)  # Python floats: NaN and Inf propagate, nothing warns
+        elif nonfinite != "propagate":
             return None
-        total = sum(params, 0.0)  # NaN and Inf propagate, nothing warns; a numpy float64 makes it one
-        if type(total) is not float:
-            args = data + tuple(map(float, params))
         if data:
             try:
-                block = np.array(data)  # one n_inputs × n block when every input has the same shape
-            except ValueError:
+                (n,) = set(map(len, data))  # TypeError for a 0-d array, ValueError unless one common length
+            except (TypeError, ValueError):
                 return None
-            if block.ndim != 2 or not block.shape[1]:
+            if not n or not _FLOAT64S.issuperset(map(_DTYPE, data)):
+                return None  # an empty batch or another dtype: bind names it
+            if nonfinite == "raise" and n * len(data) <= _SMALL:
+                try:  # small batches: one float sum over the inputs as lists (one of 2-D is a TypeError)
+                    total = sum(_chain(map(_TOLIST, data)), total)
+                except TypeError:
+                    return None
+            elif not _ONE_D.issuperset(map(_NDIM, data)):
                 return None
-            if nonfinite == "raise":
-                # small batches: one float sum (quicker than a ufunc call); large ones: one isfinite pass
-                total += sum(block.ravel().tolist()) if block.size <= _SMALL else (0.0 if np.isfinite(block).all() else math.nan)
+            elif nonfinite == "raise" and not all(map(_all_finite, data)):  # large ones: one isfinite pass each
+                return None
             if self._contiguous:
-                args = tuple(map(np.ascontiguousarray, data)) + args[self._n_data:]
+                data = tuple(map(np.ascontiguousarray, data))
         if nonfinite == "raise" and not math.isfinite(total):
             return None  # a NaN or Inf somewhere (or a sum that overflowed): let bind look closely
-        return args
+        return data + params

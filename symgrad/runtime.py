@@ -43,6 +43,23 @@ def check_finite(kernel_name, nonfinite, results):
         )
 
 
+_SMALL = 256  # results up to this many numbers are tested by a Python float sum (quicker than a ufunc call)
+
+
+def _finite(result):
+    if type(result) is float:
+        return math.isfinite(result)
+    result = np.asarray(result)
+    # an overflowing sum of finite numbers only sends the caller on to `check_finite`, which looks closely
+    return math.isfinite(sum(result.ravel().tolist(), 0.0)) if result.size <= _SMALL else bool(np.isfinite(result).all())
+
+
+def all_finite(results):
+    """Whether every number and array in `results` is finite (False also, rarely, when a sum of finite
+    numbers overflows): the one test run before any name is printed (`check_finite` then says which failed)."""
+    return all(map(_finite, results))
+
+
 def scalar_arguments(kernel, values, nonfinite):
     """The checked positional arguments of a scalar kernel's functions: data arrays, then parameters."""
     fast = kernel._prepared.arguments(values, nonfinite) if kernel._prepared is not None else None
@@ -114,15 +131,30 @@ class Kernel:
             self._finite(nonfinite, loss=value)
         return value
 
-    @accepts_dask
     def loss_and_grad(self, values, nonfinite="raise"):
-        # the documented training call: the prepared binding inline, no intermediate calls (bench/seed_step.py)
+        """(loss, gradients in `wrt` order as floats), both summed over the batch."""
+        # the documented training call (bench/seed_step.py): the prepared binding inline; when it
+        # answers, `values` holds no dask collection either, so the dask door is skipped
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
         if args is None:
-            args = bound_arguments(self, values, nonfinite)
-        value, grads = self.module.loss_and_grad(*args)
-        value, grads = float(value), [*map(float, grads)]
-        if not math.isfinite(value + sum(grads)):  # one test; a sum that overflowed is looked at closely
+            return self._checked_loss_and_grad(values, nonfinite)
+        value, grads = self.module.loss_and_grad(*args)  # `_gradients` inline: one call fewer per step
+        grads = [*map(float, grads)]
+        value = float(value)
+        if not math.isfinite(sum(grads, value)):
+            self._nonfinite_gradients(nonfinite, value, grads)
+        return value, grads
+
+    @accepts_dask(name="loss_and_grad")
+    def _checked_loss_and_grad(self, values, nonfinite):
+        return self._gradients(self.module.loss_and_grad(*bound_arguments(self, values, nonfinite)), nonfinite)
+
+    def _gradients(self, result, nonfinite):
+        """The module's (loss, gradients) as floats, tested with one sum (a sum that overflowed is looked at closely)."""
+        value, grads = result
+        grads = [*map(float, grads)]
+        value = float(value)
+        if not math.isfinite(sum(grads, value)):
             self._nonfinite_gradients(nonfinite, value, grads)
         return value, grads
 
@@ -133,21 +165,33 @@ class Kernel:
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
 
-    @accepts_dask
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n).
 
         Inputs the outputs do not read (targets) may be omitted; any other missing value is our
         UnboundSymbolError, as for `loss` and `grad`.
         """
-        args = dict(values)
-        for s in self.inputs:
-            if s not in args and str(s) not in args and s not in self._predict_inputs:
-                args[s] = 0.0  # a placeholder the generated predict never reads
-        out = [np.asarray(o) for o in self.module.predict(*self.arguments(args, nonfinite))]
+        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
+        if args is None:  # as for loss_and_grad: a tuple from the prepared binding rules dask out
+            return self._checked_predict(values, nonfinite)
+        return self._outputs(args, nonfinite)
+
+    @accepts_dask(name="predict")
+    def _checked_predict(self, values, nonfinite):
+        """`predict` through `values.bind`, with placeholders for the inputs the outputs do not read."""
+        if hasattr(values, "items"):  # anything else: bind says what a values mapping is
+            values = dict(values)
+            for s in self.inputs:
+                if s not in values and str(s) not in values and s not in self._predict_inputs:
+                    values[s] = 0.0  # a placeholder the generated predict never reads
+        return self._outputs(bound_arguments(self, values, nonfinite), nonfinite)
+
+    def _outputs(self, args, nonfinite):
+        out = [np.asarray(o) for o in self.module.predict(*args)]
         if not out:
             raise no_outputs(self.name)
-        self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
+        if nonfinite == "raise" and not all_finite(out):  # names printed only on failure
+            self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
         return out
 
     @property

@@ -10,7 +10,7 @@ import sympy as sp
 
 from ..errors import InvalidArgumentError
 from ..render.numpy_matrix import render_numpy_hessian
-from ..runtime import check_finite, load_module
+from ..runtime import all_finite, check_finite, load_module
 from ..values import as_symbol_list
 from .forward import jvp
 from .graph import matrix_symbols
@@ -85,7 +85,8 @@ class HessianKernel:
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
         value, grads = float(value), [shaped_grad(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
-        check_finite(self.ir.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
+        if nonfinite == "raise" and not all_finite([value, *grads]):  # names printed only on failure
+            check_finite(self.ir.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
         return value, grads
 
     def hessian(self, values, nonfinite="raise"):
@@ -111,5 +112,6 @@ class HessianKernel:
         args = self.arguments(values, nonfinite) + [as_argument(bound_dirs[d]) for d in self.directions]
         out = [np.asarray(np.broadcast_to(p, np.shape(bound_dirs[d])), dtype=self.dtype)
                for p, d in zip(self.module.hvp(*args), self.directions, strict=True)]
-        check_finite(self.ir.name, nonfinite, {f"H·v for {w}": p for w, p in zip(self.wrt, out, strict=True)})
+        if nonfinite == "raise" and not all_finite(out):
+            check_finite(self.ir.name, nonfinite, {f"H·v for {w}": p for w, p in zip(self.wrt, out, strict=True)})
         return out

@@ -10,7 +10,7 @@ import sympy as sp
 from ..dask_hook import accepts_dask
 from ..errors import InvalidArgumentError
 from ..ir import live
-from ..runtime import check_finite, no_outputs
+from ..runtime import all_finite, check_finite, no_outputs
 from .values import bind
 
 
@@ -67,7 +67,8 @@ class MatrixKernel:
     def loss_and_grad(self, values, nonfinite="raise"):
         value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
         value, grads = float(value), [shaped_grad(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
-        check_finite(self.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
+        if nonfinite == "raise" and not all_finite([value, *grads]):  # names printed only on failure
+            check_finite(self.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
         return value, grads
 
     def grad(self, values, nonfinite="raise"):
@@ -81,7 +82,8 @@ class MatrixKernel:
         out = [np.asarray(o) for o in self.module.predict(*self.arguments(values, nonfinite, skip))]
         if not out:
             raise no_outputs(self.name)
-        check_finite(self.name, nonfinite, {f"output {i}": o for i, o in enumerate(out)})
+        if nonfinite == "raise" and not all_finite(out):
+            check_finite(self.name, nonfinite, {f"output {i}": o for i, o in enumerate(out)})
         return out
 
 
