@@ -14,14 +14,14 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_hostile_names import hostile_names
+from test_name_collisions import PIECES, deadline
 
 import symgrad
 from symgrad import autodiff, models
 from symgrad.compiler import build_ir
 from symgrad.ir import Phase
 from symgrad.names import C_KEYWORDS, CUDA_NAMES, RESERVED, Namer, identifier
-from test_hostile_names import hostile_names
-from test_name_collisions import PIECES, deadline
 
 ROOT = Path(__file__).resolve().parents[1]
 _ASSIGN = re.compile(r"^    ([A-Za-z_]\w*) = ")
