@@ -81,9 +81,10 @@ def build_ir(expr, wrt=None, inputs=None, outputs=(), name=None, dtype="float64"
     check_size("loss", [expr, *outputs], max_ops)
     rules = select(rewrites)
     (expr,) = stabilize([expr], rules)
-    grads = symbolic.grad(expr, wrt, method=method)
+    adjoints = symbolic.adjoints(expr, wrt) if method == "reverse" else None  # they name the backward pass
+    grads = [adjoints.get(w, sp.S.Zero) for w in wrt] if adjoints is not None else symbolic.grad(expr, wrt, method=method)
     check_size("loss with its gradient", [expr, *grads, *outputs], max_ops)
-    return lower(name, expr, grads, outputs, inputs, wrt, dtype=dtype, rewrites=rules)
+    return lower(name, expr, grads, outputs, inputs, wrt, dtype=dtype, rewrites=rules, adjoints=adjoints)
 
 
 def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, dtype="float64", method="reverse",  # noqa: A001

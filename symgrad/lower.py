@@ -5,6 +5,9 @@ identical, so every node used more than once (or that is a result) becomes one n
 Single-use nodes are inlined into their consumer up to a small depth, which keeps lines readable
 and every later pass (printing included) shallow. Nodes that do not depend on the data are
 evaluated once, outside the per-sample work. All walks are iterative.
+
+Temporaries are named after what they are (`symgrad.value_names`): the forward pass's `z1_0`,
+`h1_0`, the backward pass's adjoints `d_z1_0`, `d_W1_0_0`, the gradient sums `grad_W1_0_0`.
 """
 
 import sympy as sp
@@ -17,6 +20,7 @@ from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
 from .names import Namer, comment_text
 from .registry import foreign_error, is_foreign
 from .rewrite import RULES, stabilize
+from .value_names import adjoint_of, operation_name, value_names
 
 MAX_INLINE_DEPTH = 6
 # sums and products wider than this are split into partial results: one very long line would
@@ -72,10 +76,11 @@ def _non_real_constant(node):
 
 
 @gc_paused()
-def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrites=RULES):
+def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrites=RULES, adjoints=None):
     """Build the IR for `loss` (per sample), `grads` (per sample, `params` order) and outputs.
 
     The stable `rewrites` (`symgrad.rewrite`) are applied to all of them, forward and backward alike.
+    `adjoints` (`symbolic.adjoints`, whose values the grads are) name the backward pass's values.
     """
     rewritten = {}
     roots = stabilize([loss, *grads, *predictions], rewrites, mapping=rewritten)
@@ -109,20 +114,39 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     small = _small_nodes(order)
     root_set = set(roots)
 
-    statements, counter = [], [0]
+    statements = []
     depth = dict.fromkeys(ref, 0)
     folded = {}  # node -> the single-use nodes inlined into its expression (itself included)
     origins = {}  # node -> the temporary whose statement computes it
+    named = value_names(topological([loss, *predictions]), params, {v.symbol: v.ident for v in param_vars})
+    named[loss] = "sample_loss"
+    for k, p in enumerate(predictions, start=1):
+        named.setdefault(p, f"output{k}" if len(predictions) > 1 else "output")
+    adjoint_nodes = adjoint_of(adjoints or {}, rewritten)
 
-    def emit(node, expr, note=""):
-        target = namer.internal("t", counter[0])
-        counter[0] += 1
+    def base_name(node):
+        """(base, numbered): the node's own name, its adjoint's, or its operation's."""
+        if node in named:
+            return named[node], False
+        of = adjoint_nodes.get(node, ())
+        for nodes_first in (True, False):  # a named value's adjoint before a parameter's
+            for inner in of:
+                held = ref.get(inner)
+                if isinstance(held, sp.Symbol) and is_operation(inner) == nodes_first:
+                    return f"d_{held.name}", False
+        for inner in of:
+            if inner in named:
+                return f"d_{named[inner]}", False
+        return operation_name(node), True
+
+    def emit(node, expr, note="", base=None):
+        target = namer.fresh(*base) if base else namer.fresh(operation_name(node), numbered=True)
         phase = Phase.FORWARD if node in forward else Phase.BACKWARD
         statements.append(Elementwise(target, expr, batched[node], phase, note))
         return sp.Symbol(target)
 
     def materialize(node, expr):
-        ref[node] = emit(node, expr, comment_text(node) if small[node] else "")
+        ref[node] = emit(node, expr, comment_text(node) if small[node] else "", base_name(node))
         for inner in folded.pop(node, (node,)):
             origins[inner] = ref[node].name
         depth[node] = 0
@@ -170,7 +194,7 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     pred_srcs = [result(p) for p in predictions]
     loss_out = BatchSum("loss", loss_src, batched[loss], "loss summed over the batch")
     grad_outs = [
-        BatchSum(namer.internal("d_", v.ident), src, batched[g], comment_text(f"dloss/d{v.symbol}"))
+        BatchSum(namer.internal("grad_", v.ident), src, batched[g], comment_text(f"dloss/d{v.symbol}"))
         for v, src, g in zip(param_vars, grad_srcs, grads, strict=True)
     ]
     return KernelIR(

@@ -2,8 +2,9 @@
 
 A symbol's name never lands in generated text as-is: it becomes an ASCII identifier that is no
 keyword of Python or C/CUDA (nor a CUDA built-in or math function), collides with no name the
-generated code uses itself (`sg_*` in CUDA kernels), is unique after sanitising, and never ends in
-`_` (the CUDA target names data pointers `x_`). Free text (comments) is escaped by `comment_text`.
+generated code uses itself (`sg_*` in CUDA kernels, `d_*` adjoints, `grad_*` gradient sums), is unique
+after sanitising, and never ends in `_` (the CUDA target names data pointers `x_`). Free text
+(comments) is escaped by `comment_text`.
 """
 
 import builtins
@@ -31,7 +32,8 @@ RESERVED = {
     "loss_and_grad_loop", "per_sample_grad", "DATA", "PARAMS", "LOOP_MAX",
     "sigmoid", "softplus", "logsigmoid", "relu", "step", "logsumexp", "sinc", "dsinc",
 } | set(dir(builtins))
-_INTERNAL = re.compile(r"^(t\d+|d_\w*|scalar_\w*|sg_\w*|_\w*)$")
+_INTERNAL = re.compile(r"^(t\d+|d_\w*|grad_\w*|scalar_\w*|sg_\w*|_\w*)$")
+_NOT_VALUE = re.compile(r"^(t\d+|grad_\w*|scalar_\w*|sg_\w*|_\w*)$")  # internal, but no value's name
 
 
 def identifier(name):
@@ -82,6 +84,25 @@ class Namer:
             ident = _outside_internal(f"{base}_{k}")
         self.used.add(ident)
         return ident
+
+    def fresh(self, base, numbered=False):
+        """A fresh identifier for one of the kernel's own values, spelled after `base` (a safe
+        identifier: `z1_0`, `d_W1_0_0`, `sum`): `base`, else `base_1`, `base_2` ... (from `base_1`
+        when `numbered`). Called after every user name is taken, so it cannot take one. Terminates:
+        the candidates are distinct, never spelled like the other generated names (those get the
+        prefix `v_`), and only finitely many names are taken or reserved."""
+        k = 1 if numbered else 0
+        while True:
+            ident = f"{base}_{k}" if k else base
+            ident = "v_" + ident if _NOT_VALUE.match(ident) else ident
+            if ident not in self.used and self._ok_value(ident):
+                self.used.add(ident)
+                return ident
+            k += 1
+
+    @staticmethod
+    def _ok_value(ident):
+        return not (keyword.iskeyword(ident) or ident in C_KEYWORDS or ident in CUDA_NAMES or ident in RESERVED)
 
     def internal(self, prefix, index):
         """Names for generated temporaries (t0, d_W1 ...); the user namespace never produces them."""

@@ -72,12 +72,12 @@ __device__ __forceinline__ void sg_sample_loss(
     const sg_real W1_1_1 = sg_params[3];
     const sg_real b1_0 = sg_params[4];
     const sg_real b1_1 = sg_params[5];
-    const sg_real t0 = y0 + y1;
-    const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
-    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
-    const sg_real t3 = sg_logsumexp2(t1, t2);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    const sg_real t4 = t0*t3 - t1*y0 - t2*y1;
-    sg_v[0] = t4;
+    const sg_real sum_1 = y0 + y1;
+    const sg_real z1_0 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
+    const sg_real z1_1 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
+    const sg_real logsumexp_1 = sg_logsumexp2(z1_0, z1_1);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    const sg_real sample_loss = logsumexp_1*sum_1 - y0*z1_0 - y1*z1_1;
+    sg_v[0] = sample_loss;
 }
 
 // sg_sample_grad: one sample's loss (sg_v[0]) and gradient (sg_v[1 + k], parameter k)
@@ -95,25 +95,25 @@ __device__ __forceinline__ void sg_sample_grad(
     const sg_real W1_1_1 = sg_params[3];
     const sg_real b1_0 = sg_params[4];
     const sg_real b1_1 = sg_params[5];
-    const sg_real t0 = y0 + y1;
-    const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
-    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
-    const sg_real t3 = sg_logsumexp2(t1, t2);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    const sg_real t4 = t0*t3 - t1*y0 - t2*y1;
-    const sg_real t5 = -t3;  // -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    const sg_real t6 = t0*exp(t1 + t5) - y0;
-    const sg_real t7 = t6*x0;
-    const sg_real t8 = t0*exp(t2 + t5) - y1;
-    const sg_real t9 = t8*x0;
-    const sg_real t10 = t6*x1;
-    const sg_real t11 = t8*x1;
-    sg_v[0] = t4;
-    sg_v[1] = t7;
-    sg_v[2] = t9;
-    sg_v[3] = t10;
-    sg_v[4] = t11;
-    sg_v[5] = t6;
-    sg_v[6] = t8;
+    const sg_real sum_1 = y0 + y1;
+    const sg_real z1_0 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
+    const sg_real z1_1 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
+    const sg_real logsumexp_1 = sg_logsumexp2(z1_0, z1_1);  // logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    const sg_real sample_loss = logsumexp_1*sum_1 - y0*z1_0 - y1*z1_1;
+    const sg_real neg_1 = -logsumexp_1;  // -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    const sg_real d_z1_0 = sum_1*exp(neg_1 + z1_0) - y0;
+    const sg_real d_W1_0_0 = d_z1_0*x0;
+    const sg_real d_z1_1 = sum_1*exp(neg_1 + z1_1) - y1;
+    const sg_real d_W1_0_1 = d_z1_1*x0;
+    const sg_real d_W1_1_0 = d_z1_0*x1;
+    const sg_real d_W1_1_1 = d_z1_1*x1;
+    sg_v[0] = sample_loss;
+    sg_v[1] = d_W1_0_0;
+    sg_v[2] = d_W1_0_1;
+    sg_v[3] = d_W1_1_0;
+    sg_v[4] = d_W1_1_1;
+    sg_v[5] = d_z1_0;
+    sg_v[6] = d_z1_1;
 }
 
 // sg_sample_predict: one sample's model outputs
@@ -129,10 +129,10 @@ __device__ __forceinline__ void sg_sample_predict(
     const sg_real W1_1_1 = sg_params[3];
     const sg_real b1_0 = sg_params[4];
     const sg_real b1_1 = sg_params[5];
-    const sg_real t1 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
-    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
-    sg_v[0] = t1;
-    sg_v[1] = t2;
+    const sg_real z1_0 = W1_0_0*x0 + W1_1_0*x1 + b1_0;
+    const sg_real z1_1 = W1_0_1*x0 + W1_1_1*x1 + b1_1;
+    sg_v[0] = z1_0;
+    sg_v[1] = z1_1;
 }
 
 // sg_loss: the loss summed over the batch (forward pass only)
@@ -169,30 +169,30 @@ extern "C" __global__ void sg_loss_grad(
 {
     __shared__ sg_real sg_scratch[SG_MAX_BLOCK];
     sg_real loss = 0.0;
-    sg_real d_W1_0_0 = 0.0;
-    sg_real d_W1_0_1 = 0.0;
-    sg_real d_W1_1_0 = 0.0;
-    sg_real d_W1_1_1 = 0.0;
-    sg_real d_b1_0 = 0.0;
-    sg_real d_b1_1 = 0.0;
+    sg_real grad_W1_0_0 = 0.0;
+    sg_real grad_W1_0_1 = 0.0;
+    sg_real grad_W1_1_0 = 0.0;
+    sg_real grad_W1_1_1 = 0.0;
+    sg_real grad_b1_0 = 0.0;
+    sg_real grad_b1_1 = 0.0;
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
         sg_real sg_v[7];
         sg_sample_grad(sg_params, x0_[sg_i], x1_[sg_i], y0_[sg_i], y1_[sg_i], sg_v);
         loss += sg_v[0];
-        d_W1_0_0 += sg_v[1];
-        d_W1_0_1 += sg_v[2];
-        d_W1_1_0 += sg_v[3];
-        d_W1_1_1 += sg_v[4];
-        d_b1_0 += sg_v[5];
-        d_b1_1 += sg_v[6];
+        grad_W1_0_0 += sg_v[1];
+        grad_W1_0_1 += sg_v[2];
+        grad_W1_1_0 += sg_v[3];
+        grad_W1_1_1 += sg_v[4];
+        grad_b1_0 += sg_v[5];
+        grad_b1_1 += sg_v[6];
     }
     sg_store_sum(loss, sg_scratch, sg_out, 0, 7, sg_atomic);  // loss summed over the batch
-    sg_store_sum(d_W1_0_0, sg_scratch, sg_out, 1, 7, sg_atomic);  // dloss/dW1_0_0
-    sg_store_sum(d_W1_0_1, sg_scratch, sg_out, 2, 7, sg_atomic);  // dloss/dW1_0_1
-    sg_store_sum(d_W1_1_0, sg_scratch, sg_out, 3, 7, sg_atomic);  // dloss/dW1_1_0
-    sg_store_sum(d_W1_1_1, sg_scratch, sg_out, 4, 7, sg_atomic);  // dloss/dW1_1_1
-    sg_store_sum(d_b1_0, sg_scratch, sg_out, 5, 7, sg_atomic);  // dloss/db1_0
-    sg_store_sum(d_b1_1, sg_scratch, sg_out, 6, 7, sg_atomic);  // dloss/db1_1
+    sg_store_sum(grad_W1_0_0, sg_scratch, sg_out, 1, 7, sg_atomic);  // dloss/dW1_0_0
+    sg_store_sum(grad_W1_0_1, sg_scratch, sg_out, 2, 7, sg_atomic);  // dloss/dW1_0_1
+    sg_store_sum(grad_W1_1_0, sg_scratch, sg_out, 3, 7, sg_atomic);  // dloss/dW1_1_0
+    sg_store_sum(grad_W1_1_1, sg_scratch, sg_out, 4, 7, sg_atomic);  // dloss/dW1_1_1
+    sg_store_sum(grad_b1_0, sg_scratch, sg_out, 5, 7, sg_atomic);  // dloss/db1_0
+    sg_store_sum(grad_b1_1, sg_scratch, sg_out, 6, 7, sg_atomic);  // dloss/db1_1
 }
 
 // sg_per_sample_grad: per-sample gradients, parameter-major

@@ -86,17 +86,17 @@ __device__ __forceinline__ void sg_sample_loss(
     const sg_real W2_1_0 = sg_params[16];
     const sg_real W2_2_0 = sg_params[17];
     const sg_real b2_0 = sg_params[18];
-    const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
-    const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
-    const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-    const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
-    const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-    const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
-    const sg_real t7 = sg_sigmoid(t6);
-    const sg_real t8 = t7 - y0;
-    const sg_real t9 = t8*t8;
-    sg_v[0] = t9;
+    const sg_real z1_0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
+    const sg_real h1_0 = sg_sigmoid(z1_0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
+    const sg_real z1_1 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
+    const sg_real h1_1 = sg_sigmoid(z1_1);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
+    const sg_real z1_2 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
+    const sg_real h1_2 = sg_sigmoid(z1_2);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
+    const sg_real z2_0 = W2_0_0*h1_0 + W2_1_0*h1_1 + W2_2_0*h1_2 + b2_0;
+    const sg_real h2_0 = sg_sigmoid(z2_0);
+    const sg_real error2_0 = h2_0 - y0;
+    const sg_real sample_loss = error2_0*error2_0;
+    sg_v[0] = sample_loss;
 }
 
 // sg_sample_grad: one sample's loss (sg_v[0]) and gradient (sg_v[1 + k], parameter k)
@@ -128,55 +128,55 @@ __device__ __forceinline__ void sg_sample_grad(
     const sg_real W2_1_0 = sg_params[16];
     const sg_real W2_2_0 = sg_params[17];
     const sg_real b2_0 = sg_params[18];
-    const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
-    const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
-    const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-    const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
-    const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-    const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
-    const sg_real t7 = sg_sigmoid(t6);
-    const sg_real t8 = t7 - y0;
-    const sg_real t9 = t8*t8;
-    const sg_real t10 = (2.0*t8)*(t7*sg_sigmoid(-t6));
-    const sg_real t11 = (W2_0_0*t10)*(t1*sg_sigmoid(-t0));
-    const sg_real t12 = t11*x0;
-    const sg_real t13 = (W2_1_0*t10)*(t3*sg_sigmoid(-t2));
-    const sg_real t14 = t13*x0;
-    const sg_real t15 = (W2_2_0*t10)*(t5*sg_sigmoid(-t4));
-    const sg_real t16 = t15*x0;
-    const sg_real t17 = t11*x1;
-    const sg_real t18 = t13*x1;
-    const sg_real t19 = t15*x1;
-    const sg_real t20 = t11*x2;
-    const sg_real t21 = t13*x2;
-    const sg_real t22 = t15*x2;
-    const sg_real t23 = t11*x3;
-    const sg_real t24 = t13*x3;
-    const sg_real t25 = t15*x3;
-    const sg_real t26 = t1*t10;
-    const sg_real t27 = t10*t3;
-    const sg_real t28 = t10*t5;
-    sg_v[0] = t9;
-    sg_v[1] = t12;
-    sg_v[2] = t14;
-    sg_v[3] = t16;
-    sg_v[4] = t17;
-    sg_v[5] = t18;
-    sg_v[6] = t19;
-    sg_v[7] = t20;
-    sg_v[8] = t21;
-    sg_v[9] = t22;
-    sg_v[10] = t23;
-    sg_v[11] = t24;
-    sg_v[12] = t25;
-    sg_v[13] = t11;
-    sg_v[14] = t13;
-    sg_v[15] = t15;
-    sg_v[16] = t26;
-    sg_v[17] = t27;
-    sg_v[18] = t28;
-    sg_v[19] = t10;
+    const sg_real z1_0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
+    const sg_real h1_0 = sg_sigmoid(z1_0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
+    const sg_real z1_1 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
+    const sg_real h1_1 = sg_sigmoid(z1_1);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
+    const sg_real z1_2 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
+    const sg_real h1_2 = sg_sigmoid(z1_2);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
+    const sg_real z2_0 = W2_0_0*h1_0 + W2_1_0*h1_1 + W2_2_0*h1_2 + b2_0;
+    const sg_real h2_0 = sg_sigmoid(z2_0);
+    const sg_real error2_0 = h2_0 - y0;
+    const sg_real sample_loss = error2_0*error2_0;
+    const sg_real d_z2_0 = (2.0*error2_0)*(h2_0*sg_sigmoid(-z2_0));
+    const sg_real d_z1_0 = (W2_0_0*d_z2_0)*(h1_0*sg_sigmoid(-z1_0));
+    const sg_real d_W1_0_0 = d_z1_0*x0;
+    const sg_real d_z1_1 = (W2_1_0*d_z2_0)*(h1_1*sg_sigmoid(-z1_1));
+    const sg_real d_W1_0_1 = d_z1_1*x0;
+    const sg_real d_z1_2 = (W2_2_0*d_z2_0)*(h1_2*sg_sigmoid(-z1_2));
+    const sg_real d_W1_0_2 = d_z1_2*x0;
+    const sg_real d_W1_1_0 = d_z1_0*x1;
+    const sg_real d_W1_1_1 = d_z1_1*x1;
+    const sg_real d_W1_1_2 = d_z1_2*x1;
+    const sg_real d_W1_2_0 = d_z1_0*x2;
+    const sg_real d_W1_2_1 = d_z1_1*x2;
+    const sg_real d_W1_2_2 = d_z1_2*x2;
+    const sg_real d_W1_3_0 = d_z1_0*x3;
+    const sg_real d_W1_3_1 = d_z1_1*x3;
+    const sg_real d_W1_3_2 = d_z1_2*x3;
+    const sg_real d_W2_0_0 = d_z2_0*h1_0;
+    const sg_real d_W2_1_0 = d_z2_0*h1_1;
+    const sg_real d_W2_2_0 = d_z2_0*h1_2;
+    sg_v[0] = sample_loss;
+    sg_v[1] = d_W1_0_0;
+    sg_v[2] = d_W1_0_1;
+    sg_v[3] = d_W1_0_2;
+    sg_v[4] = d_W1_1_0;
+    sg_v[5] = d_W1_1_1;
+    sg_v[6] = d_W1_1_2;
+    sg_v[7] = d_W1_2_0;
+    sg_v[8] = d_W1_2_1;
+    sg_v[9] = d_W1_2_2;
+    sg_v[10] = d_W1_3_0;
+    sg_v[11] = d_W1_3_1;
+    sg_v[12] = d_W1_3_2;
+    sg_v[13] = d_z1_0;
+    sg_v[14] = d_z1_1;
+    sg_v[15] = d_z1_2;
+    sg_v[16] = d_W2_0_0;
+    sg_v[17] = d_W2_1_0;
+    sg_v[18] = d_W2_2_0;
+    sg_v[19] = d_z2_0;
 }
 
 // sg_sample_predict: one sample's model outputs
@@ -207,15 +207,15 @@ __device__ __forceinline__ void sg_sample_predict(
     const sg_real W2_1_0 = sg_params[16];
     const sg_real W2_2_0 = sg_params[17];
     const sg_real b2_0 = sg_params[18];
-    const sg_real t0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
-    const sg_real t1 = sg_sigmoid(t0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
-    const sg_real t2 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
-    const sg_real t3 = sg_sigmoid(t2);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
-    const sg_real t4 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
-    const sg_real t5 = sg_sigmoid(t4);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
-    const sg_real t6 = W2_0_0*t1 + W2_1_0*t3 + W2_2_0*t5 + b2_0;
-    const sg_real t7 = sg_sigmoid(t6);
-    sg_v[0] = t7;
+    const sg_real z1_0 = W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0;
+    const sg_real h1_0 = sg_sigmoid(z1_0);  // sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
+    const sg_real z1_1 = W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1;
+    const sg_real h1_1 = sg_sigmoid(z1_1);  // sigmoid(W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3 + b1_1)
+    const sg_real z1_2 = W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2;
+    const sg_real h1_2 = sg_sigmoid(z1_2);  // sigmoid(W1_0_2*x0 + W1_1_2*x1 + W1_2_2*x2 + W1_3_2*x3 + b1_2)
+    const sg_real z2_0 = W2_0_0*h1_0 + W2_1_0*h1_1 + W2_2_0*h1_2 + b2_0;
+    const sg_real h2_0 = sg_sigmoid(z2_0);
+    sg_v[0] = h2_0;
 }
 
 // sg_loss: the loss summed over the batch (forward pass only)
@@ -254,69 +254,69 @@ extern "C" __global__ void sg_loss_grad(
 {
     __shared__ sg_real sg_scratch[SG_MAX_BLOCK];
     sg_real loss = 0.0;
-    sg_real d_W1_0_0 = 0.0;
-    sg_real d_W1_0_1 = 0.0;
-    sg_real d_W1_0_2 = 0.0;
-    sg_real d_W1_1_0 = 0.0;
-    sg_real d_W1_1_1 = 0.0;
-    sg_real d_W1_1_2 = 0.0;
-    sg_real d_W1_2_0 = 0.0;
-    sg_real d_W1_2_1 = 0.0;
-    sg_real d_W1_2_2 = 0.0;
-    sg_real d_W1_3_0 = 0.0;
-    sg_real d_W1_3_1 = 0.0;
-    sg_real d_W1_3_2 = 0.0;
-    sg_real d_b1_0 = 0.0;
-    sg_real d_b1_1 = 0.0;
-    sg_real d_b1_2 = 0.0;
-    sg_real d_W2_0_0 = 0.0;
-    sg_real d_W2_1_0 = 0.0;
-    sg_real d_W2_2_0 = 0.0;
-    sg_real d_b2_0 = 0.0;
+    sg_real grad_W1_0_0 = 0.0;
+    sg_real grad_W1_0_1 = 0.0;
+    sg_real grad_W1_0_2 = 0.0;
+    sg_real grad_W1_1_0 = 0.0;
+    sg_real grad_W1_1_1 = 0.0;
+    sg_real grad_W1_1_2 = 0.0;
+    sg_real grad_W1_2_0 = 0.0;
+    sg_real grad_W1_2_1 = 0.0;
+    sg_real grad_W1_2_2 = 0.0;
+    sg_real grad_W1_3_0 = 0.0;
+    sg_real grad_W1_3_1 = 0.0;
+    sg_real grad_W1_3_2 = 0.0;
+    sg_real grad_b1_0 = 0.0;
+    sg_real grad_b1_1 = 0.0;
+    sg_real grad_b1_2 = 0.0;
+    sg_real grad_W2_0_0 = 0.0;
+    sg_real grad_W2_1_0 = 0.0;
+    sg_real grad_W2_2_0 = 0.0;
+    sg_real grad_b2_0 = 0.0;
     for (long long sg_i = blockIdx.x * (long long)blockDim.x + threadIdx.x; sg_i < sg_n; sg_i += (long long)blockDim.x * gridDim.x) {
         sg_real sg_v[20];
         sg_sample_grad(sg_params, x0_[sg_i], x1_[sg_i], x2_[sg_i], x3_[sg_i], y0_[sg_i], sg_v);
         loss += sg_v[0];
-        d_W1_0_0 += sg_v[1];
-        d_W1_0_1 += sg_v[2];
-        d_W1_0_2 += sg_v[3];
-        d_W1_1_0 += sg_v[4];
-        d_W1_1_1 += sg_v[5];
-        d_W1_1_2 += sg_v[6];
-        d_W1_2_0 += sg_v[7];
-        d_W1_2_1 += sg_v[8];
-        d_W1_2_2 += sg_v[9];
-        d_W1_3_0 += sg_v[10];
-        d_W1_3_1 += sg_v[11];
-        d_W1_3_2 += sg_v[12];
-        d_b1_0 += sg_v[13];
-        d_b1_1 += sg_v[14];
-        d_b1_2 += sg_v[15];
-        d_W2_0_0 += sg_v[16];
-        d_W2_1_0 += sg_v[17];
-        d_W2_2_0 += sg_v[18];
-        d_b2_0 += sg_v[19];
+        grad_W1_0_0 += sg_v[1];
+        grad_W1_0_1 += sg_v[2];
+        grad_W1_0_2 += sg_v[3];
+        grad_W1_1_0 += sg_v[4];
+        grad_W1_1_1 += sg_v[5];
+        grad_W1_1_2 += sg_v[6];
+        grad_W1_2_0 += sg_v[7];
+        grad_W1_2_1 += sg_v[8];
+        grad_W1_2_2 += sg_v[9];
+        grad_W1_3_0 += sg_v[10];
+        grad_W1_3_1 += sg_v[11];
+        grad_W1_3_2 += sg_v[12];
+        grad_b1_0 += sg_v[13];
+        grad_b1_1 += sg_v[14];
+        grad_b1_2 += sg_v[15];
+        grad_W2_0_0 += sg_v[16];
+        grad_W2_1_0 += sg_v[17];
+        grad_W2_2_0 += sg_v[18];
+        grad_b2_0 += sg_v[19];
     }
     sg_store_sum(loss, sg_scratch, sg_out, 0, 20, sg_atomic);  // loss summed over the batch
-    sg_store_sum(d_W1_0_0, sg_scratch, sg_out, 1, 20, sg_atomic);  // dloss/dW1_0_0
-    sg_store_sum(d_W1_0_1, sg_scratch, sg_out, 2, 20, sg_atomic);  // dloss/dW1_0_1
-    sg_store_sum(d_W1_0_2, sg_scratch, sg_out, 3, 20, sg_atomic);  // dloss/dW1_0_2
-    sg_store_sum(d_W1_1_0, sg_scratch, sg_out, 4, 20, sg_atomic);  // dloss/dW1_1_0
-    sg_store_sum(d_W1_1_1, sg_scratch, sg_out, 5, 20, sg_atomic);  // dloss/dW1_1_1
-    sg_store_sum(d_W1_1_2, sg_scratch, sg_out, 6, 20, sg_atomic);  // dloss/dW1_1_2
-    sg_store_sum(d_W1_2_0, sg_scratch, sg_out, 7, 20, sg_atomic);  // dloss/dW1_2_0
-    sg_store_sum(d_W1_2_1, sg_scratch, sg_out, 8, 20, sg_atomic);  // dloss/dW1_2_1
-    sg_store_sum(d_W1_2_2, sg_scratch, sg_out, 9, 20, sg_atomic);  // dloss/dW1_2_2
-    sg_store_sum(d_W1_3_0, sg_scratch, sg_out, 10, 20, sg_atomic);  // dloss/dW1_3_0
-    sg_store_sum(d_W1_3_1, sg_scratch, sg_out, 11, 20, sg_atomic);  // dloss/dW1_3_1
-    sg_store_sum(d_W1_3_2, sg_scratch, sg_out, 12, 20, sg_atomic);  // dloss/dW1_3_2
-    sg_store_sum(d_b1_0, sg_scratch, sg_out, 13, 20, sg_atomic);  // dloss/db1_0
-    sg_store_sum(d_b1_1, sg_scratch, sg_out, 14, 20, sg_atomic);  // dloss/db1_1
-    sg_store_sum(d_b1_2, sg_scratch, sg_out, 15, 20, sg_atomic);  // dloss/db1_2
-    sg_store_sum(d_W2_0_0, sg_scratch, sg_out, 16, 20, sg_atomic);  // dloss/dW2_0_0
-    sg_store_sum(d_W2_1_0, sg_scratch, sg_out, 17, 20, sg_atomic);  // dloss/dW2_1_0
-    sg_store_sum(d_W2_2_0, sg_scratch, sg_out, 18, 20, sg_atomic);  // dloss/dW2_2_0
-    sg_store_sum(d_b2_0, sg_scratch, sg_out, 19, 20, sg_atomic);  // dloss/db2_0
+    sg_store_sum(grad_W1_0_0, sg_scratch, sg_out, 1, 20, sg_atomic);  // dloss/dW1_0_0
+    sg_store_sum(grad_W1_0_1, sg_scratch, sg_out, 2, 20, sg_atomic);  // dloss/dW1_0_1
+    sg_store_sum(grad_W1_0_2, sg_scratch, sg_out, 3, 20, sg_atomic);  // dloss/dW1_0_2
+    sg_store_sum(grad_W1_1_0, sg_scratch, sg_out, 4, 20, sg_atomic);  // dloss/dW1_1_0
+    sg_store_sum(grad_W1_1_1, sg_scratch, sg_out, 5, 20, sg_atomic);  // dloss/dW1_1_1
+    sg_store_sum(grad_W1_1_2, sg_scratch, sg_out, 6, 20, sg_atomic);  // dloss/dW1_1_2
+    sg_store_sum(grad_W1_2_0, sg_scratch, sg_out, 7, 20, sg_atomic);  // dloss/dW1_2_0
+    sg_store_sum(grad_W1_2_1, sg_scratch, sg_out, 8, 20, sg_atomic);  // dloss/dW1_2_1
+    sg_store_sum(grad_W1_2_2, sg_scratch, sg_out, 9, 20, sg_atomic);  // dloss/dW1_2_2
+    sg_store_sum(grad_W1_3_0, sg_scratch, sg_out, 10, 20, sg_atomic);  // dloss/dW1_3_0
+    sg_store_sum(grad_W1_3_1, sg_scratch, sg_out, 11, 20, sg_atomic);  // dloss/dW1_3_1
+    sg_store_sum(grad_W1_3_2, sg_scratch, sg_out, 12, 20, sg_atomic);  // dloss/dW1_3_2
+    sg_store_sum(grad_b1_0, sg_scratch, sg_out, 13, 20, sg_atomic);  // dloss/db1_0
+    sg_store_sum(grad_b1_1, sg_scratch, sg_out, 14, 20, sg_atomic);  // dloss/db1_1
+    sg_store_sum(grad_b1_2, sg_scratch, sg_out, 15, 20, sg_atomic);  // dloss/db1_2
+    sg_store_sum(grad_W2_0_0, sg_scratch, sg_out, 16, 20, sg_atomic);  // dloss/dW2_0_0
+    sg_store_sum(grad_W2_1_0, sg_scratch, sg_out, 17, 20, sg_atomic);  // dloss/dW2_1_0
+    sg_store_sum(grad_W2_2_0, sg_scratch, sg_out, 18, 20, sg_atomic);  // dloss/dW2_2_0
+    sg_store_sum(grad_b2_0, sg_scratch, sg_out, 19, 20, sg_atomic);  // dloss/db2_0
 }
 
 // sg_per_sample_grad: per-sample gradients, parameter-major

@@ -33,21 +33,21 @@ def predict(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """Model outputs, one array per output, each of length n."""
     n = x0.shape[0]
     W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1 = np.array((W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
-    t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
-    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
-    return (np.broadcast_to(t1, (n,)), np.broadcast_to(t2, (n,)), )
+    z1_0 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+    z1_1 = b1_1 + W1_0_1*x0 + W1_1_1*x1
+    return (np.broadcast_to(z1_0, (n,)), np.broadcast_to(z1_1, (n,)), )
 
 
 def loss(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """The loss summed over the batch (forward pass only)."""
     n = x0.shape[0]
     W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1 = np.array((W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
-    t0 = y0 + y1
-    t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
-    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
-    t3 = logsumexp(t1, t2)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    t4 = t0*t3 - y0*t1 - y1*t2
-    loss = t4.sum()  # loss summed over the batch
+    sum_1 = y0 + y1
+    z1_0 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+    z1_1 = b1_1 + W1_0_1*x0 + W1_1_1*x1
+    logsumexp_1 = logsumexp(z1_0, z1_1)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    sample_loss = sum_1*logsumexp_1 - y0*z1_0 - y1*z1_1
+    loss = sample_loss.sum()  # loss summed over the batch
     return loss
 
 
@@ -66,74 +66,74 @@ def loss_and_grad_vectorized(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_
     """Forward and backward pass over whole arrays."""
     n = x0.shape[0]
     W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1 = np.array((W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
-    t0 = y0 + y1
-    t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
-    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
-    t3 = logsumexp(t1, t2)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    t4 = t0*t3 - y0*t1 - y1*t2
-    t5 = -t3  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    t6 = t0*np.exp(t1 + t5) - y0
-    t7 = t6*x0
-    t8 = t0*np.exp(t2 + t5) - y1
-    t9 = t8*x0
-    t10 = t6*x1
-    t11 = t8*x1
-    loss = t4.sum()  # loss summed over the batch
-    d_W1_0_0 = t7.sum()  # dloss/dW1_0_0
-    d_W1_0_1 = t9.sum()  # dloss/dW1_0_1
-    d_W1_1_0 = t10.sum()  # dloss/dW1_1_0
-    d_W1_1_1 = t11.sum()  # dloss/dW1_1_1
-    d_b1_0 = t6.sum()  # dloss/db1_0
-    d_b1_1 = t8.sum()  # dloss/db1_1
-    return loss, [d_W1_0_0, d_W1_0_1, d_W1_1_0, d_W1_1_1, d_b1_0, d_b1_1]
+    sum_1 = y0 + y1
+    z1_0 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+    z1_1 = b1_1 + W1_0_1*x0 + W1_1_1*x1
+    logsumexp_1 = logsumexp(z1_0, z1_1)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    sample_loss = sum_1*logsumexp_1 - y0*z1_0 - y1*z1_1
+    neg_1 = -logsumexp_1  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    d_z1_0 = sum_1*np.exp(z1_0 + neg_1) - y0
+    d_W1_0_0 = d_z1_0*x0
+    d_z1_1 = sum_1*np.exp(z1_1 + neg_1) - y1
+    d_W1_0_1 = d_z1_1*x0
+    d_W1_1_0 = d_z1_0*x1
+    d_W1_1_1 = d_z1_1*x1
+    loss = sample_loss.sum()  # loss summed over the batch
+    grad_W1_0_0 = d_W1_0_0.sum()  # dloss/dW1_0_0
+    grad_W1_0_1 = d_W1_0_1.sum()  # dloss/dW1_0_1
+    grad_W1_1_0 = d_W1_1_0.sum()  # dloss/dW1_1_0
+    grad_W1_1_1 = d_W1_1_1.sum()  # dloss/dW1_1_1
+    grad_b1_0 = d_z1_0.sum()  # dloss/db1_0
+    grad_b1_1 = d_z1_1.sum()  # dloss/db1_1
+    return loss, [grad_W1_0_0, grad_W1_0_1, grad_W1_1_0, grad_W1_1_1, grad_b1_0, grad_b1_1]
 
 
 def loss_and_grad_loop(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """The same arithmetic one sample at a time on Python floats (fastest for small batches)."""
     n = x0.shape[0]
     loss = 0.0
-    d_W1_0_0 = 0.0
-    d_W1_0_1 = 0.0
-    d_W1_1_0 = 0.0
-    d_W1_1_1 = 0.0
-    d_b1_0 = 0.0
-    d_b1_1 = 0.0
+    grad_W1_0_0 = 0.0
+    grad_W1_0_1 = 0.0
+    grad_W1_1_0 = 0.0
+    grad_W1_1_1 = 0.0
+    grad_b1_0 = 0.0
+    grad_b1_1 = 0.0
     for x0, x1, y0, y1 in zip(x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist()):
-        t0 = y0 + y1
-        t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
-        t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
-        t3 = scalar_logsumexp(t1, t2)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-        t4 = t0*t3 - y0*t1 - y1*t2
-        t5 = -t3  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-        t6 = t0*math.exp(t1 + t5) - y0
-        t7 = t6*x0
-        t8 = t0*math.exp(t2 + t5) - y1
-        t9 = t8*x0
-        t10 = t6*x1
-        t11 = t8*x1
-        loss += t4
-        d_W1_0_0 += t7
-        d_W1_0_1 += t9
-        d_W1_1_0 += t10
-        d_W1_1_1 += t11
-        d_b1_0 += t6
-        d_b1_1 += t8
-    return loss, [d_W1_0_0, d_W1_0_1, d_W1_1_0, d_W1_1_1, d_b1_0, d_b1_1]
+        sum_1 = y0 + y1
+        z1_0 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+        z1_1 = b1_1 + W1_0_1*x0 + W1_1_1*x1
+        logsumexp_1 = scalar_logsumexp(z1_0, z1_1)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+        sample_loss = sum_1*logsumexp_1 - y0*z1_0 - y1*z1_1
+        neg_1 = -logsumexp_1  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+        d_z1_0 = sum_1*math.exp(z1_0 + neg_1) - y0
+        d_W1_0_0 = d_z1_0*x0
+        d_z1_1 = sum_1*math.exp(z1_1 + neg_1) - y1
+        d_W1_0_1 = d_z1_1*x0
+        d_W1_1_0 = d_z1_0*x1
+        d_W1_1_1 = d_z1_1*x1
+        loss += sample_loss
+        grad_W1_0_0 += d_W1_0_0
+        grad_W1_0_1 += d_W1_0_1
+        grad_W1_1_0 += d_W1_1_0
+        grad_W1_1_1 += d_W1_1_1
+        grad_b1_0 += d_z1_0
+        grad_b1_1 += d_z1_1
+    return loss, [grad_W1_0_0, grad_W1_0_1, grad_W1_1_0, grad_W1_1_1, grad_b1_0, grad_b1_1]
 
 
 def per_sample_grad(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     """The n × len(PARAMS) matrix of per-sample gradients."""
     n = x0.shape[0]
     W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1 = np.array((W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1), dtype=np.float64)  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError
-    t0 = y0 + y1
-    t1 = b1_0 + W1_0_0*x0 + W1_1_0*x1
-    t2 = b1_1 + W1_0_1*x0 + W1_1_1*x1
-    t3 = logsumexp(t1, t2)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    t5 = -t3  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
-    t6 = t0*np.exp(t1 + t5) - y0
-    t7 = t6*x0
-    t8 = t0*np.exp(t2 + t5) - y1
-    t9 = t8*x0
-    t10 = t6*x1
-    t11 = t8*x1
-    return np.stack([np.broadcast_to(t7, (n,)), np.broadcast_to(t9, (n,)), np.broadcast_to(t10, (n,)), np.broadcast_to(t11, (n,)), np.broadcast_to(t6, (n,)), np.broadcast_to(t8, (n,)), ], axis=1)
+    sum_1 = y0 + y1
+    z1_0 = b1_0 + W1_0_0*x0 + W1_1_0*x1
+    z1_1 = b1_1 + W1_0_1*x0 + W1_1_1*x1
+    logsumexp_1 = logsumexp(z1_0, z1_1)  # logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    neg_1 = -logsumexp_1  # -logsumexp(W1_0_0*x0 + W1_1_0*x1 + b1_0, W1_0_1*x0 + W1_1_1*x1 + b1_1)
+    d_z1_0 = sum_1*np.exp(z1_0 + neg_1) - y0
+    d_W1_0_0 = d_z1_0*x0
+    d_z1_1 = sum_1*np.exp(z1_1 + neg_1) - y1
+    d_W1_0_1 = d_z1_1*x0
+    d_W1_1_0 = d_z1_0*x1
+    d_W1_1_1 = d_z1_1*x1
+    return np.stack([np.broadcast_to(d_W1_0_0, (n,)), np.broadcast_to(d_W1_0_1, (n,)), np.broadcast_to(d_W1_1_0, (n,)), np.broadcast_to(d_W1_1_1, (n,)), np.broadcast_to(d_z1_0, (n,)), np.broadcast_to(d_z1_1, (n,)), ], axis=1)

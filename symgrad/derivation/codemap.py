@@ -1,43 +1,41 @@
 """Which line of the generated numpy module computes a given sympy node.
 
 Lowering records, for every node of the loss and gradient DAG, the temporary whose statement
-computes it (`KernelIR.origins`); this module finds that statement's line in the rendered module's
-`loss_and_grad_vectorized`, the function a reader follows as the backward pass.
+computes it (`KernelIR.origins`); the renderer's line map (`render.line_map`) says which line of
+the module's `loss_and_grad_vectorized`, the function a reader follows as the backward pass,
+computes that temporary.
 """
 
-import re
 from dataclasses import dataclass
 
 from ..ir import Phase
 
 FUNCTION = "loss_and_grad_vectorized"
-_ASSIGN = re.compile(r"^    ([A-Za-z_][A-Za-z0-9_]*) = ")
 
 
 @dataclass(frozen=True)
 class CodeLine:
     number: int  # 1-based line number in the module
     text: str  # the line, without its indentation
+    name: str = ""  # the value it computes ("" for a line of the listing that computes none)
 
     def __str__(self):
         return f"{self.number:>4}| {self.text}"
 
 
 class CodeMap:
-    """Lines of one generated module, looked up by IR temporary or by the sympy node computed."""
+    """Lines of one generated module, looked up by IR temporary or by the sympy node computed.
 
-    def __init__(self, ir, source, name=FUNCTION):
-        self.ir, self.source, self.name = ir, source, name
-        self.lines = {}
-        self.function = []
-        inside = False
-        for number, line in enumerate(source.splitlines(), start=1):
-            if line.startswith("def "):
-                inside = line.startswith(f"def {name}(")
-            if inside:
-                self.function.append(CodeLine(number, line))
-                if m := _ASSIGN.match(line):
-                    self.lines[m[1]] = CodeLine(number, line.strip())
+    `rendered` is the renderer's `line_map.Rendered` (text and line map) of `ir`.
+    """
+
+    def __init__(self, ir, rendered, name=FUNCTION):
+        self.ir, self.source, self.name = ir, rendered.text, name
+        text = rendered.text.split("\n")
+        first, last = rendered.lines.functions[name]
+        self.function = [CodeLine(n, text[n - 1]) for n in range(first, last + 1)]
+        self.lines = {target: CodeLine(n, text[n - 1].strip(), target)
+                      for target, n in rendered.lines.lines.get(name, {}).items()}
 
     def of_target(self, target):
         return [self.lines[target]] if target in self.lines else []
@@ -63,8 +61,8 @@ class MatrixCodeMap(CodeMap):
     derivation from the quantities the document has already stated).
     """
 
-    def __init__(self, ir, source):
-        super().__init__(ir, source, name="loss_and_grad")
+    def __init__(self, ir, rendered):
+        super().__init__(ir, rendered, name="loss_and_grad")
         self.reads, self.readers, self.forward = {}, {}, set()
         for st in ir.statements:
             for a in getattr(st, "assigns", (st,)):

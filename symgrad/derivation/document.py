@@ -12,7 +12,7 @@ from pathlib import Path
 from ..compiler import build_ir
 from ..dag import tree_op_count
 from ..names import identifier
-from ..render.numpy_target import render_numpy
+from ..render.numpy_target import render_numpy_lines
 from ..render.templates import render
 from .codemap import CodeMap
 from .notation import Notation, text_latex
@@ -101,7 +101,7 @@ def derive_scalar(model):
     """The derivation of a scalar-level `symgrad.nn.Model`'s gradient, as a `Derivation`."""
     steps = scalar_steps(model)
     ir = build_ir(model)
-    codemap = CodeMap(ir, render_numpy(ir))
+    codemap = CodeMap(ir, render_numpy_lines(ir))
     notation = Notation({q.symbol: q.latex for q in steps.quantities})
     notation.names.update({d.symbol: d.latex for d in steps.deltas})
     sections = [

@@ -3,7 +3,7 @@ generated matrix numpy module (`symgrad.compile` of the same model) that compute
 
 from ..matrix.graph import topological
 from ..matrix.kernel import build_matrix_ir
-from ..render.numpy_matrix import render_numpy_matrix
+from ..render.numpy_matrix import render_numpy_matrix_lines
 from .codemap import MatrixCodeMap
 from .document import MAX_CLOSED_OPS, Derivation, Section, Step
 from .matrix_notation import MatrixNotation
@@ -41,7 +41,7 @@ class _Citations:
         self.codemap, self.stated = codemap, set()
 
     def lines(self, lines):
-        self.stated |= {c.text.split(" = ")[0] for c in lines}
+        self.stated |= {c.name for c in lines}
         return tuple(lines)
 
     def pre_activation(self, layer):
@@ -61,7 +61,7 @@ def derive_matrix(model):
     steps = matrix_steps(model)
     adjoints = {}
     ir = build_matrix_ir(model.loss, list(model.params), list(model.data), model.outputs, model.name, adjoints=adjoints)
-    codemap = MatrixCodeMap(ir, render_numpy_matrix(ir))
+    codemap = MatrixCodeMap(ir, render_numpy_matrix_lines(ir))
     tex = MatrixNotation(steps.names)
     cite = _Citations(codemap)
     sections = [

@@ -11,11 +11,13 @@ import sympy as sp
 from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, live
 from ..version import __version__
 from .buffers import Line, reuse_buffers
+from .line_map import Tags
 from .printers import NumpyExprPrinter
 from .regroup import shape_of_expr, small_factors_first
 from .templates import render
 
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
+FUNCTIONS = ("predict", "loss", "loss_and_grad", "loss_grad_and_outputs")
 
 
 def _shape_text(t, sizes):
@@ -118,6 +120,8 @@ class _Raw(Line):
 
 
 def _body(ir, results, printer, sizes_from=None):
+    """(name, line) pairs computing `results`: a size read off an argument, then the statements
+    (name None for a line that is no assignment)."""
     statements = live(ir.statements, results)
     keep = set(results)
     for st in statements:
@@ -132,9 +136,13 @@ def _body(ir, results, printer, sizes_from=None):
         records += _statement_lines(st, printer, sizes, keep, ir.types)
     lines = reuse_buffers(records, set(results) | {v.ident for v in ir.args}, printer)
     text = "\n".join(lines)
-    prologue = [f"{ident} = {arg}.shape[{axis}]" for name, (arg, axis) in (sizes_from or ir.sizes).items()
+    prologue = [(ident, f"{ident} = {arg}.shape[{axis}]") for name, (arg, axis) in (sizes_from or ir.sizes).items()
                 for ident in [ir.size_names[name]] if _mentions(text, ident)]
-    return prologue + lines
+    return prologue + [(r.target or None, line) for r, line in zip(records, lines, strict=True)]
+
+
+def _texts(pairs):
+    return [line for _, line in pairs]
 
 
 def _mentions(text, ident):
@@ -145,6 +153,13 @@ def _mentions(text, ident):
 
 def render_numpy_matrix(ir, title=None):
     """The module text for the matrix kernel `ir` (deterministic: same IR, same bytes)."""
+    return render_numpy_matrix_lines(ir, title).text
+
+
+def render_numpy_matrix_lines(ir, title=None):
+    """The module for the matrix kernel `ir` as a `line_map.Rendered`: its text, and the line
+    computing each value in each function (values inlined into their readers have none)."""
+    tags = Tags()
     printer = NumpyExprPrinter()
     grad_results = [ir.loss, *ir.grads]
     context = dict(
@@ -156,16 +171,17 @@ def render_numpy_matrix(ir, title=None):
         param_names=repr(tuple(str(v.symbol) for v in ir.params)),
         dtype=ir.dtype,
         args=", ".join(v.ident for v in ir.args),
-        predict_body=_body(ir, ir.predictions, printer),
+        predict_body=tags.lines("predict", _body(ir, ir.predictions, printer)),
         predictions=ir.predictions,
-        loss_body=_body(ir, [ir.loss], printer),
+        loss_body=tags.lines("loss", _body(ir, [ir.loss], printer)),
         loss_return=ir.loss,
-        grad_body=_body(ir, grad_results, printer),
+        grad_body=tags.lines("loss_and_grad", _body(ir, grad_results, printer)),
         grad_return=f"{ir.loss}, [{', '.join(ir.grads)}]",
-        step_body=_body(ir, grad_results + list(ir.predictions), printer),
+        step_body=tags.lines("loss_grad_and_outputs", _body(ir, grad_results + list(ir.predictions), printer)),
+        marks={f: tags.function(f) for f in FUNCTIONS},
     )
     context["helpers"] = [printer.helpers[h] for h in sorted(printer.helpers)]
-    return render("numpy/matrix_module.py.j2", **context)
+    return tags.resolve(render("numpy/matrix_module.py.j2", **context))
 
 
 def render_numpy_hessian(ir, directions, title=None):
@@ -194,11 +210,11 @@ def render_numpy_hessian(ir, directions, title=None):
         dtype=ir.dtype,
         args=", ".join(args),
         hvp_args=", ".join(args + [v.ident for v in direction_vars]),
-        grad_body=_body(ir, [ir.loss, *ir.grads], printer, sizes_from),
+        grad_body=_texts(_body(ir, [ir.loss, *ir.grads], printer, sizes_from)),
         grad_return=f"{ir.loss}, [{', '.join(ir.grads)}]",
-        hessian_body=_body(ir, ir.extras[:1], printer, sizes_from) if has_hessian else [],
+        hessian_body=_texts(_body(ir, ir.extras[:1], printer, sizes_from)) if has_hessian else [],
         hessian_return=ir.extras[0] if has_hessian else "",
-        hvp_body=_body(ir, products, printer),
+        hvp_body=_texts(_body(ir, products, printer)),
         hvp_return=", ".join(products),
     )
     context["helpers"] = [printer.helpers[h] for h in sorted(printer.helpers)]

@@ -2,11 +2,13 @@
 
 from ..dag import gc_paused
 from ..version import __version__
+from .line_map import Tags
 from .linear import LinearPrinter
 from .printers import MathExprPrinter, NumpyExprPrinter
 from .templates import render
 
 LOOP_MAX = 16
+FUNCTIONS = ("predict", "loss", "loss_and_grad", "loss_and_grad_vectorized", "loss_and_grad_loop", "per_sample_grad")
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
 
 
@@ -24,15 +26,16 @@ class _Lines:
         self.printer, self.lines = printer, {}
 
     def __call__(self, statements):
+        """(target, line) pairs, in order."""
         for st in statements:
             if st.target not in self.lines:
                 self.lines[st.target] = _line(st.target, self.printer.doprint(st.expr), st.comment)
-        return [self.lines[st.target] for st in statements]
+        return [(st.target, self.lines[st.target]) for st in statements]
 
 
 def _sum(out):
     value = f"{out.source}.sum()" if out.batched else f"n * {out.source}"
-    return _line(out.target, value, out.comment)
+    return out.target, _line(out.target, value, out.comment)
 
 
 def _loop_header(data):
@@ -51,12 +54,19 @@ def _numpy_scalars(ir):
     if not ir.params:
         return []
     names = ", ".join(v.ident for v in ir.params) + ("," if len(ir.params) == 1 else "")
-    return [f"{names} = np.array(({names}), dtype=np.{ir.dtype})  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError"]
+    return [(None, f"{names} = np.array(({names}), dtype=np.{ir.dtype})  # numpy scalars: IEEE inf/NaN, no ZeroDivisionError")]
+
+
+def render_numpy(ir, title=None):
+    """The module text for `ir` (deterministic: same IR, same bytes)."""
+    return render_numpy_lines(ir, title).text
 
 
 @gc_paused()
-def render_numpy(ir, title=None):
-    """The module text for `ir` (deterministic: same IR, same bytes)."""
+def render_numpy_lines(ir, title=None):
+    """The module for `ir` as a `line_map.Rendered`: its text, and the line computing each IR
+    statement's target and each output (`loss`, `grad_*`) in each function."""
+    tags = Tags()
     vec, loop = NumpyExprPrinter(), MathExprPrinter()
     vec_lines, loop_lines = _Lines(LinearPrinter(vec, "np")), _Lines(LinearPrinter(loop, "math"))
     args = ", ".join(v.ident for v in ir.args)
@@ -68,7 +78,8 @@ def render_numpy(ir, title=None):
     once = [st for st in grad_statements if not st.batched]
     per_sample = [st for st in grad_statements if st.batched]
     loop_body = loop_lines(per_sample)
-    loop_body += [f"{o.target} += {o.source}" for o in sums if o.batched]
+    loop_body += [(o.target, f"{o.target} += {o.source}") for o in sums if o.batched]
+    vectorized, looped = "loss_and_grad_vectorized", "loss_and_grad_loop"
 
     context = dict(
         title=title or f"symgrad kernel {ir.name!r}: loss, gradient and predictions",
@@ -81,19 +92,20 @@ def render_numpy(ir, title=None):
         args=args,
         batch_length=f"{data[0]}.shape[0]" if data else "1",
         float64_check=f"{data[0]}.dtype == np.float64" if data else "True",
-        predict_body=ieee + vec_lines(ir.needed(ir.predictions)),
+        predict_body=tags.lines("predict", ieee + vec_lines(ir.needed(ir.predictions))),
         predictions=ir.predictions,
-        loss_body=ieee + vec_lines(ir.needed([ir.loss.source])) + [_sum(ir.loss)],
+        loss_body=tags.lines("loss", ieee + vec_lines(ir.needed([ir.loss.source])) + [_sum(ir.loss)]),
         loss_return=ir.loss.target,
-        grad_body=ieee + vec_lines(grad_statements) + [_sum(o) for o in sums],
+        grad_body=tags.lines(vectorized, ieee + vec_lines(grad_statements) + [_sum(o) for o in sums]),
         grad_return=f"{ir.loss.target}, [{', '.join(o.target for o in ir.grads)}]",
-        loop_prologue=loop_lines(once) + [f"{o.target} = 0.0" for o in sums if o.batched],
+        loop_prologue=tags.lines(looped, loop_lines(once) + [(None, f"{o.target} = 0.0") for o in sums if o.batched]),
         loop_header=_loop_header(data),
-        loop_body=loop_body or ["pass"],
-        loop_epilogue=[_sum(o) for o in sums if not o.batched],
-        per_sample_body=ieee + vec_lines(ir.needed(ir.per_sample_grads)),
+        loop_body=tags.lines(looped, loop_body) or ["pass"],
+        loop_epilogue=tags.lines(looped, [_sum(o) for o in sums if not o.batched]),
+        per_sample_body=tags.lines("per_sample_grad", ieee + vec_lines(ir.needed(ir.per_sample_grads))),
         per_sample=ir.per_sample_grads,
+        marks={f: tags.function(f) for f in FUNCTIONS},
     )
     context["helpers"] = [vec.helpers[h] for h in sorted(vec.helpers)]
     context["helpers"] += [loop.helpers[h] for h in sorted(loop.helpers)]
-    return render("numpy/module.py.j2", **context)
+    return tags.resolve(render("numpy/module.py.j2", **context))
