@@ -11,8 +11,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from .. import functions as F
+
 # sympy function -> numpy ufunc that takes `out=`
 UFUNCS = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.sin: "sin", sp.cos: "cos"}
+# symgrad function -> the matrix module's helper that takes `out=` (render/matrix_helpers.py)
+OUT_HELPERS = {F.sigmoid: "sigmoid"}
 
 
 @dataclass
@@ -32,21 +36,43 @@ class Line:
         return f"{self.target} = {text or self.text}" + (f"  # {self.comment}" if self.comment else "")
 
 
-def _with_out(line, buffer, printer):
-    """The line's right-hand side written into `buffer`, or None when its form cannot take out=."""
+def _with_out(line, buffer, printer, full_shape=None):
+    """The line's right-hand side written into `buffer`, or None when its form cannot take out=.
+
+    `full_shape(expr)` (optional) says whether an operand has the buffer's shape; such an operand
+    that is itself a ufunc, sum or product is written into `buffer` first, where no later operand
+    reads it (`np.tanh(np.add(b1, z1, out=z1), out=z1)`): one allocation less, the same rounding.
+    """
     if line.matmul:
         return f"np.matmul({line.matmul[0]}, {line.matmul[1]}, out={buffer})"
-    expr = line.expr
-    if expr is None:
+    if line.expr is None:
         return None
-    if type(expr) in UFUNCS:
-        return f"np.{UFUNCS[type(expr)]}({printer.doprint(expr.args[0])}, out={buffer})"
+    return _into(line.expr, buffer, printer, full_shape)
+
+
+def _operand(expr, buffer, printer, full_shape, later):
+    """`expr` as the first argument of a ufunc writing `buffer`, `later` the operands read after it."""
+    if full_shape and not expr.is_Atom and full_shape(expr) and all(s.name != buffer for s in later.free_symbols):
+        text = _into(expr, buffer, printer, full_shape)
+        if text:
+            return text
+    return printer.doprint(expr)
+
+
+def _into(expr, buffer, printer, full_shape):
+    if type(expr) in UFUNCS or type(expr) in OUT_HELPERS:
+        arg = _operand(expr.args[0], buffer, printer, full_shape, sp.S.Zero)
+        if type(expr) in OUT_HELPERS:
+            printer.doprint(expr)  # records the helper
+            return f"{OUT_HELPERS[type(expr)]}({arg}, out={buffer})"
+        return f"np.{UFUNCS[type(expr)]}({arg}, out={buffer})"
     if isinstance(expr, (sp.Add, sp.Mul)) and len(expr.args) >= 2:
         # the printed line evaluates left to right in the printer's order, ((a + b) + c): the ufunc
         # takes everything but the last operand, then the last, so it rounds exactly the same
         if isinstance(expr, sp.Add):
             *rest, last = printer._as_ordered_terms(expr, order=None)
-            return f"np.add({printer.doprint(sp.Add(*rest))}, {printer.doprint(last)}, out={buffer})"
+            first = _operand(sp.Add(*rest), buffer, printer, full_shape, last)
+            return f"np.add({first}, {printer.doprint(last)}, out={buffer})"
         factors = expr.as_ordered_factors()
         if any(f.is_Pow and f.exp.is_negative for f in factors) or factors[0].is_negative:
             if len(factors) != 2 or factors[0].is_negative:
@@ -54,16 +80,19 @@ def _with_out(line, buffer, printer):
             num, den = factors if factors[1].is_Pow and factors[1].exp.is_negative else factors[::-1]
             if num.is_Pow and num.exp.is_negative:
                 return None
-            return f"np.divide({printer.doprint(num)}, {printer.doprint(1 / den)}, out={buffer})"
+            first = _operand(num, buffer, printer, full_shape, 1 / den)
+            return f"np.divide({first}, {printer.doprint(1 / den)}, out={buffer})"
         *rest, last = factors
-        return f"np.multiply({printer.doprint(sp.Mul(*rest))}, {printer.doprint(last)}, out={buffer})"
+        first = _operand(sp.Mul(*rest), buffer, printer, full_shape, last)
+        return f"np.multiply({first}, {printer.doprint(last)}, out={buffer})"
     return None
 
 
-def reuse_buffers(lines, keep, printer):
+def reuse_buffers(lines, keep, printer, full_shape=None):
     """Body text for `lines`, writing results into dead same-shape temporaries where safe.
 
-    `keep` holds names that must never be overwritten (arguments and returned results).
+    `keep` holds names that must never be overwritten (arguments and returned results);
+    `full_shape(expr, shape)`, when given, says whether an operand has that array shape.
     """
     last_read, pinned = {}, set(keep)
     for i, line in enumerate(lines):
@@ -78,9 +107,10 @@ def reuse_buffers(lines, keep, printer):
         # an entrywise ufunc may overwrite an operand it reads (same position); a product may not
         candidates = free + ([] if line.matmul else dying)
         text = None
-        if line.target in reusable:
+        if line.shape is not None:  # a fresh array; a returned one may take a dead buffer too
             for buf in candidates:
-                if shape_of[buf] == line.shape and (text := _with_out(line, buf, printer)):
+                fits = full_shape and (lambda expr, shape=line.shape: full_shape(expr, shape))
+                if shape_of[buf] == line.shape and (text := _with_out(line, buf, printer, fits)):
                     (free if buf in free else dying).remove(buf)
                     break
         out.append(line.render(text))
