@@ -79,3 +79,19 @@ def test_an_operand_of_the_buffers_shape_is_written_into_it_first():
     for expr in (sp.exp(b + c) * sp.tanh(a), sp.tanh(a) * sp.exp(b + c)):
         text = _with_out(Line("r", "", set(), expr=expr), "buf", printer, full_shape=lambda e: a in e.free_symbols)
         assert text.count("out=buf") == 1 + ("np.multiply(np.tanh" in text), text
+
+
+def test_a_ufunc_with_no_dead_buffer_runs_in_place_over_its_fresh_argument():
+    from symgrad.render.buffers import reuse_buffers
+
+    printer = NumpyExprPrinter()
+    expr = sp.exp(a - b)
+    lines = [Line("t", printer.doprint(expr), {"a", "b"}, shape=(4, 4), expr=expr)]
+    out = reuse_buffers(lines, {"a", "b", "t"}, printer, full_shape=lambda e, shape: True)
+    assert out == ["t = a - b", "t = np.exp(t, out=t)"]
+    env = {"np": np, "a": np.linspace(0, 1, 16).reshape(4, 4), "b": np.full((4, 4), 0.25)}
+    exec("\n".join(out), env)  # noqa: S102 - our own generated lines
+    np.testing.assert_array_equal(env["t"], np.exp(env["a"] - env["b"]))
+    # an argument of another shape than the line's (a column broadcast) is not made fresh first
+    out = reuse_buffers(lines, {"a", "b", "t"}, printer, full_shape=lambda e, shape: False)
+    assert out == ["t = np.exp(a - b)"]

@@ -50,7 +50,8 @@ def loss(X, Y, W1, b1, W2, b2):
     z2 = h1 @ W2
     output = np.add(b2, z2, out=z2)
     t_1 = row_max(output)
-    t_2 = np.exp(output - t_1)
+    t_2 = output - t_1
+    t_2 = np.exp(t_2, out=t_2)
     t_3 = row_sums(t_2)
     t_5 = np.multiply(Y, -output + t_1 + np.log(t_3), out=t_2)
     t_6 = t_5.sum()
@@ -67,7 +68,8 @@ def loss_and_grad(X, Y, W1, b1, W2, b2):
     z2 = h1 @ W2
     output = np.add(b2, z2, out=z2)
     t_1 = row_max(output)
-    t_2 = np.exp(output - t_1)
+    t_2 = output - t_1
+    t_2 = np.exp(t_2, out=t_2)
     t_3 = row_sums(t_2)
     t_4 = np.add(t_1, np.log(t_3), out=t_1)
     t_5 = np.multiply(Y, -output + t_4, out=t_2)
@@ -95,7 +97,8 @@ def loss_grad_and_outputs(X, Y, W1, b1, W2, b2):
     z2 = h1 @ W2
     output = np.add(b2, z2, out=z2)
     t_1 = row_max(output)
-    t_2 = np.exp(output - t_1)
+    t_2 = output - t_1
+    t_2 = np.exp(t_2, out=t_2)
     t_3 = row_sums(t_2)
     t_4 = np.add(t_1, np.log(t_3), out=t_1)
     t_5 = np.multiply(Y, -output + t_4, out=t_2)

@@ -88,6 +88,24 @@ def _into(expr, buffer, printer, full_shape):
     return None
 
 
+def _split_ufunc(line, printer, fits):
+    """`target = <argument>` for a ufunc line over a compound argument of its own shape, which then
+    runs in place (`t_2 = output - t_1`, `t_2 = np.exp(t_2, out=t_2)`): one fresh array, not two."""
+    expr = line.expr
+    if expr is None or not (type(expr) in UFUNCS or type(expr) in OUT_HELPERS) or expr.args[0].is_Atom:
+        return None
+    if not fits(expr.args[0]):
+        return None
+    return f"{line.target} = {printer.doprint(expr.args[0])}"
+
+
+def _in_place(expr, name, printer):
+    """The ufunc (or helper) of `expr` over the array `name`, written back into it."""
+    printer.doprint(expr)  # records a helper it calls
+    call = f"np.{UFUNCS[type(expr)]}" if type(expr) in UFUNCS else OUT_HELPERS[type(expr)]
+    return f"{call}({name}, out={name})"
+
+
 def reuse_buffers(lines, keep, printer, full_shape=None):
     """Body text for `lines`, writing results into dead same-shape temporaries where safe.
 
@@ -107,12 +125,15 @@ def reuse_buffers(lines, keep, printer, full_shape=None):
         # an entrywise ufunc may overwrite an operand it reads (same position); a product may not
         candidates = free + ([] if line.matmul else dying)
         text = None
+        fits = full_shape and line.shape is not None and (lambda expr, shape=line.shape: full_shape(expr, shape))
         if line.shape is not None:  # a fresh array; a returned one may take a dead buffer too
             for buf in candidates:
-                fits = full_shape and (lambda expr, shape=line.shape: full_shape(expr, shape))
                 if shape_of[buf] == line.shape and (text := _with_out(line, buf, printer, fits)):
                     (free if buf in free else dying).remove(buf)
                     break
+        if text is None and fits and (split := _split_ufunc(line, printer, fits)):
+            out.append(split)  # the argument made fresh, then the ufunc over it in place
+            text = _in_place(line.expr, line.target, printer)
         out.append(line.render(text))
         free += dying
         if line.target in reusable and line.target not in last_read:
