@@ -12,12 +12,32 @@ PARAMS = ('W1', 'b1', 'W2', 'b2')
 DTYPE = np.float64
 
 
+def column_sums(a):
+    """a.sum(axis=0, keepdims=True) as a BLAS product with a row of ones."""
+    return np.ones((1, a.shape[0]), dtype=a.dtype) @ a
+
+
+def row_max(a):
+    """a.max(axis=1, keepdims=True); for a few columns np.maximum down them (NaN propagates alike)."""
+    if not 0 < a.shape[1] <= (16 if a.shape[0] >= 1024 else 10):
+        return a.max(axis=1, keepdims=True)
+    m = a[:, :1].copy()
+    for j in range(1, a.shape[1]):
+        np.maximum(m, a[:, j:j + 1], out=m)
+    return m
+
+
+def row_sums(a):
+    """a.sum(axis=1, keepdims=True) as a BLAS product with a column of ones."""
+    return a @ np.ones((a.shape[1], 1), dtype=a.dtype)
+
+
 def predict(X, Y, W1, b1, W2, b2):
     """Model outputs (forward pass only)."""
     z1 = X @ W1
-    h1 = np.tanh(b1 + z1, out=z1)
+    h1 = np.tanh(np.add(b1, z1, out=z1), out=z1)
     z2 = h1 @ W2
-    output = b2 + z2
+    output = np.add(b2, z2, out=z2)
     return (output, )
 
 
@@ -26,12 +46,13 @@ def loss(X, Y, W1, b1, W2, b2):
     N = X.shape[0]
     t = 1/N
     z1 = X @ W1
-    h1 = np.tanh(b1 + z1, out=z1)
+    h1 = np.tanh(np.add(b1, z1, out=z1), out=z1)
     z2 = h1 @ W2
     output = np.add(b2, z2, out=z2)
-    t_1 = output.max(axis=1, keepdims=True)
-    t_2 = np.exp(output - t_1)
-    t_3 = t_2.sum(axis=1, keepdims=True)
+    t_1 = row_max(output)
+    t_2 = output - t_1
+    t_2 = np.exp(t_2, out=t_2)
+    t_3 = row_sums(t_2)
     t_5 = np.multiply(Y, -output + t_1 + np.log(t_3), out=t_2)
     t_6 = t_5.sum()
     loss_value = t*t_6
@@ -43,26 +64,27 @@ def loss_and_grad(X, Y, W1, b1, W2, b2):
     N = X.shape[0]
     t = 1/N
     z1 = X @ W1
-    h1 = np.tanh(b1 + z1, out=z1)
+    h1 = np.tanh(np.add(b1, z1, out=z1), out=z1)
     z2 = h1 @ W2
     output = np.add(b2, z2, out=z2)
-    t_1 = output.max(axis=1, keepdims=True)
-    t_2 = np.exp(output - t_1)
-    t_3 = t_2.sum(axis=1, keepdims=True)
+    t_1 = row_max(output)
+    t_2 = output - t_1
+    t_2 = np.exp(t_2, out=t_2)
+    t_3 = row_sums(t_2)
     t_4 = np.add(t_1, np.log(t_3), out=t_1)
     t_5 = np.multiply(Y, -output + t_4, out=t_2)
     t_6 = t_5.sum()
     loss_value = t*t_6
     t_7 = np.multiply(Y, t, out=t_5)
-    t_8 = t_7.sum(axis=1, keepdims=True)
+    t_8 = row_sums(t_7)
     d_z2_f = -t
     d_z2 = np.add(Y*d_z2_f, t_8*np.exp(output - t_4), out=t_7)
     d_h1 = d_z2 @ W2.T
     d_z1 = np.multiply(d_h1, 1 - h1**2, out=d_h1)
     d_W1 = X.T @ d_z1
-    d_b1 = d_z1.sum(axis=0, keepdims=True)
+    d_b1 = column_sums(d_z1)
     d_W2 = h1.T @ d_z2
-    d_b2 = d_z2.sum(axis=0, keepdims=True)
+    d_b2 = column_sums(d_z2)
     return loss_value, [d_W1, d_b1, d_W2, d_b2]
 
 
@@ -71,24 +93,25 @@ def loss_grad_and_outputs(X, Y, W1, b1, W2, b2):
     N = X.shape[0]
     t = 1/N
     z1 = X @ W1
-    h1 = np.tanh(b1 + z1, out=z1)
+    h1 = np.tanh(np.add(b1, z1, out=z1), out=z1)
     z2 = h1 @ W2
-    output = b2 + z2
-    t_1 = output.max(axis=1, keepdims=True)
-    t_2 = np.exp(output - t_1, out=z2)
-    t_3 = t_2.sum(axis=1, keepdims=True)
+    output = np.add(b2, z2, out=z2)
+    t_1 = row_max(output)
+    t_2 = output - t_1
+    t_2 = np.exp(t_2, out=t_2)
+    t_3 = row_sums(t_2)
     t_4 = np.add(t_1, np.log(t_3), out=t_1)
     t_5 = np.multiply(Y, -output + t_4, out=t_2)
     t_6 = t_5.sum()
     loss_value = t*t_6
     t_7 = np.multiply(Y, t, out=t_5)
-    t_8 = t_7.sum(axis=1, keepdims=True)
+    t_8 = row_sums(t_7)
     d_z2_f = -t
     d_z2 = np.add(Y*d_z2_f, t_8*np.exp(output - t_4), out=t_7)
     d_h1 = d_z2 @ W2.T
     d_z1 = np.multiply(d_h1, 1 - h1**2, out=d_h1)
     d_W1 = X.T @ d_z1
-    d_b1 = d_z1.sum(axis=0, keepdims=True)
+    d_b1 = column_sums(d_z1)
     d_W2 = h1.T @ d_z2
-    d_b2 = d_z2.sum(axis=0, keepdims=True)
+    d_b2 = column_sums(d_z2)
     return loss_value, [d_W1, d_b1, d_W2, d_b2], (output, )

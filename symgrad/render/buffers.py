@@ -12,14 +12,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from .. import functions as F
 from ..primitives import RECORDS
 
+# symgrad function -> the matrix module's helper that takes `out=` (render/matrix_helpers.py)
+OUT_HELPERS = {F.sigmoid: "sigmoid"}
 
-def out_ufunc(expr):
-    """The numpy ufunc (taking `out=`) that `expr`'s primitive record spells it as, or None."""
+
+def out_call(expr):
+    """What writes `expr` into a buffer with `out=`: the numpy ufunc its primitive record spells it
+    as, or a matrix helper that takes `out=`; None for anything else."""
+    if type(expr) in OUT_HELPERS:
+        return OUT_HELPERS[type(expr)]
     record = RECORDS.get(type(expr))
     name = record.numpy if record is not None else None
-    return name if isinstance(name, str) and isinstance(getattr(np, name, None), np.ufunc) and len(expr.args) == 1 else None
+    if isinstance(name, str) and isinstance(getattr(np, name, None), np.ufunc) and len(expr.args) == 1:
+        return f"np.{name}"
+    return None
 
 
 @dataclass
@@ -39,21 +48,42 @@ class Line:
         return f"{self.target} = {text or self.text}" + (f"  # {self.comment}" if self.comment else "")
 
 
-def _with_out(line, buffer, printer):
-    """The line's right-hand side written into `buffer`, or None when its form cannot take out=."""
+def _with_out(line, buffer, printer, full_shape=None):
+    """The line's right-hand side written into `buffer`, or None when its form cannot take out=.
+
+    `full_shape(expr)` (optional) says whether an operand has the buffer's shape; such an operand
+    that is itself a ufunc, sum or product is written into `buffer` first, where no later operand
+    reads it (`np.tanh(np.add(b1, z1, out=z1), out=z1)`): one allocation less, the same rounding.
+    """
     if line.matmul:
         return f"np.matmul({line.matmul[0]}, {line.matmul[1]}, out={buffer})"
-    expr = line.expr
-    if expr is None:
+    if line.expr is None:
         return None
-    if (ufunc := out_ufunc(expr)) is not None:
-        return f"np.{ufunc}({printer.doprint(expr.args[0])}, out={buffer})"
+    return _into(line.expr, buffer, printer, full_shape)
+
+
+def _operand(expr, buffer, printer, full_shape, later):
+    """`expr` as the first argument of a ufunc writing `buffer`, `later` the operands read after it."""
+    if full_shape and not expr.is_Atom and full_shape(expr) and all(s.name != buffer for s in later.free_symbols):
+        text = _into(expr, buffer, printer, full_shape)
+        if text:
+            return text
+    return printer.doprint(expr)
+
+
+def _into(expr, buffer, printer, full_shape):
+    if (call := out_call(expr)) is not None:
+        arg = _operand(expr.args[0], buffer, printer, full_shape, sp.S.Zero)
+        if type(expr) in OUT_HELPERS:
+            printer.doprint(expr)  # records the helper
+        return f"{call}({arg}, out={buffer})"
     if isinstance(expr, (sp.Add, sp.Mul)) and len(expr.args) >= 2:
         # the printed line evaluates left to right in the printer's order, ((a + b) + c): the ufunc
         # takes everything but the last operand, then the last, so it rounds exactly the same
         if isinstance(expr, sp.Add):
             *rest, last = printer._as_ordered_terms(expr, order=None)
-            return f"np.add({printer.doprint(sp.Add(*rest))}, {printer.doprint(last)}, out={buffer})"
+            first = _operand(sp.Add(*rest), buffer, printer, full_shape, last)
+            return f"np.add({first}, {printer.doprint(last)}, out={buffer})"
         factors = expr.as_ordered_factors()
         if any(f.is_Pow and f.exp.is_negative for f in factors) or factors[0].is_negative:
             if len(factors) != 2 or factors[0].is_negative:
@@ -61,16 +91,36 @@ def _with_out(line, buffer, printer):
             num, den = factors if factors[1].is_Pow and factors[1].exp.is_negative else factors[::-1]
             if num.is_Pow and num.exp.is_negative:
                 return None
-            return f"np.divide({printer.doprint(num)}, {printer.doprint(1 / den)}, out={buffer})"
+            first = _operand(num, buffer, printer, full_shape, 1 / den)
+            return f"np.divide({first}, {printer.doprint(1 / den)}, out={buffer})"
         *rest, last = factors
-        return f"np.multiply({printer.doprint(sp.Mul(*rest))}, {printer.doprint(last)}, out={buffer})"
+        first = _operand(sp.Mul(*rest), buffer, printer, full_shape, last)
+        return f"np.multiply({first}, {printer.doprint(last)}, out={buffer})"
     return None
 
 
-def reuse_buffers(lines, keep, printer):
+def _split_ufunc(line, printer, fits):
+    """`target = <argument>` for a ufunc line over a compound argument of its own shape, which then
+    runs in place (`t_2 = output - t_1`, `t_2 = np.exp(t_2, out=t_2)`): one fresh array, not two."""
+    expr = line.expr
+    if expr is None or out_call(expr) is None or expr.args[0].is_Atom:
+        return None
+    if not fits(expr.args[0]):
+        return None
+    return f"{line.target} = {printer.doprint(expr.args[0])}"
+
+
+def _in_place(expr, name, printer):
+    """The ufunc (or helper) of `expr` over the array `name`, written back into it."""
+    printer.doprint(expr)  # records a helper it calls
+    return f"{out_call(expr)}({name}, out={name})"
+
+
+def reuse_buffers(lines, keep, printer, full_shape=None):
     """Body text for `lines`, writing results into dead same-shape temporaries where safe.
 
-    `keep` holds names that must never be overwritten (arguments and returned results).
+    `keep` holds names that must never be overwritten (arguments and returned results);
+    `full_shape(expr, shape)`, when given, says whether an operand has that array shape.
     """
     last_read, pinned = {}, set(keep)
     for i, line in enumerate(lines):
@@ -85,11 +135,15 @@ def reuse_buffers(lines, keep, printer):
         # an entrywise ufunc may overwrite an operand it reads (same position); a product may not
         candidates = free + ([] if line.matmul else dying)
         text = None
-        if line.target in reusable:
+        fits = full_shape and line.shape is not None and (lambda expr, shape=line.shape: full_shape(expr, shape))
+        if line.shape is not None:  # a fresh array; a returned one may take a dead buffer too
             for buf in candidates:
-                if shape_of[buf] == line.shape and (text := _with_out(line, buf, printer)):
+                if shape_of[buf] == line.shape and (text := _with_out(line, buf, printer, fits)):
                     (free if buf in free else dying).remove(buf)
                     break
+        if text is None and fits and (split := _split_ufunc(line, printer, fits)):
+            out.append(split)  # the argument made fresh, then the ufunc over it in place
+            text = _in_place(line.expr, line.target, printer)
         out.append(line.render(text))
         free += dying
         if line.target in reusable and line.target not in last_read:

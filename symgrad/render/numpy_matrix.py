@@ -12,6 +12,7 @@ from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, 
 from ..version import __version__
 from .buffers import Line, reuse_buffers
 from .line_map import Tags
+from .matrix_helpers import MATRIX_HELPERS
 from .printers import NumpyExprPrinter
 from .regroup import shape_of_expr, small_factors_first
 from .templates import render
@@ -92,9 +93,14 @@ def _statement_lines(st, printer, sizes, keep, types):
     if isinstance(st, Reduce):
         if st.op is ReduceOp.TRACE:
             return [Line(st.target, f"np.trace({st.source})", {st.source})]
-        method = {ReduceOp.SUM: "sum", ReduceOp.MAX: "max"}[st.op]
-        axis = "" if st.axis is None else f"axis={st.axis}, keepdims=True"
-        return [Line(st.target, f"{st.source}.{method}({axis})", {st.source}, _array_shape(types.get(st.target)))]
+        if st.axis is None:
+            return [Line(st.target, f"{st.source}.{st.op.value}()", {st.source})]
+        helper = {(ReduceOp.SUM, 0): "column_sums", (ReduceOp.SUM, 1): "row_sums", (ReduceOp.MAX, 1): "row_max"}.get((st.op, st.axis))
+        if helper is None:
+            return [Line(st.target, f"{st.source}.{st.op.value}(axis={st.axis}, keepdims=True)", {st.source},
+                         _array_shape(types.get(st.target)))]
+        printer.helpers.add(helper)
+        return [Line(st.target, f"{helper}({st.source})", {st.source}, _array_shape(types.get(st.target)))]
     if isinstance(st, Constant):
         shape = _shape_text(st.type, sizes)
         if st.kind == "eye":
@@ -134,7 +140,7 @@ def _body(ir, results, printer, sizes_from=None):
     records = []
     for st in statements:
         records += _statement_lines(st, printer, sizes, keep, ir.types)
-    lines = reuse_buffers(records, set(results) | {v.ident for v in ir.args}, printer)
+    lines = reuse_buffers(records, set(results) | {v.ident for v in ir.args}, printer, _full_shape(ir.types))
     text = "\n".join(lines)
     prologue = [(ident, f"{ident} = {arg}.shape[{axis}]") for name, (arg, axis) in (sizes_from or ir.sizes).items()
                 for ident in [ir.size_names[name]] if _mentions(text, ident)]
@@ -145,10 +151,26 @@ def _texts(pairs):
     return [line for _, line in pairs]
 
 
+def _full_shape(types):
+    """`full_shape(expr, shape)` for the buffer pass: whether `expr` (of known values only) has `shape`."""
+
+    def full_shape(expr, shape):
+        if any(types.get(s.name) is None for s in expr.free_symbols):
+            return False
+        return shape_of_expr(expr, lambda name: types[name].shape) == tuple(shape)
+
+    return full_shape
+
+
 def _mentions(text, ident):
     import re
 
     return re.search(rf"\b{re.escape(ident)}\b", text) is not None
+
+
+def _helper_texts(printer):
+    """The definitions of the helpers the module calls: the matrix target's own where it has one."""
+    return [MATRIX_HELPERS.get(h) or printer.helpers[h] for h in sorted(printer.helpers)]
 
 
 def render_numpy_matrix(ir, title=None):
@@ -180,7 +202,7 @@ def render_numpy_matrix_lines(ir, title=None):
         step_body=tags.lines("loss_grad_and_outputs", _body(ir, grad_results + list(ir.predictions), printer)),
         marks={f: tags.function(f) for f in FUNCTIONS},
     )
-    context["helpers"] = [printer.helpers[h] for h in sorted(printer.helpers)]
+    context["helpers"] = _helper_texts(printer)
     return tags.resolve(render("numpy/matrix_module.py.j2", **context))
 
 
@@ -217,5 +239,5 @@ def render_numpy_hessian(ir, directions, title=None):
         hvp_body=_texts(_body(ir, products, printer)),
         hvp_return=", ".join(products),
     )
-    context["helpers"] = [printer.helpers[h] for h in sorted(printer.helpers)]
+    context["helpers"] = _helper_texts(printer)
     return render("numpy/hessian_module.py.j2", **context)

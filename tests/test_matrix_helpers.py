@@ -1,0 +1,71 @@
+"""The matrix target's numpy helpers compute what they stand for: `row_max` the exact row maxima
+(NaN and ±Inf included, on both sides of its column-loop threshold), `row_sums`/`column_sums` the
+sums to rounding, and its in-place `sigmoid` the shared helper's numbers bit for bit, whatever
+buffer it writes into."""
+
+import numpy as np
+import pytest
+
+from symgrad.render.matrix_helpers import MATRIX_HELPERS
+from symgrad.render.printers import HELPERS
+
+
+def _helpers():
+    namespace = {"np": np}
+    for text in MATRIX_HELPERS.values():
+        exec(text, namespace)  # noqa: S102 - our own helper text
+    return namespace
+
+
+def _with_extremes(a, rng):
+    flat = a.reshape(-1)
+    picks = rng.choice(flat.size, size=min(flat.size, 6), replace=False)
+    flat[picks] = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, np.finfo(a.dtype).max], dtype=a.dtype)[: len(picks)]
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("rows", [1, 7, 256, 1500])
+@pytest.mark.parametrize("cols", [1, 2, 10, 11, 16, 17, 40])
+def test_reductions_equal_numpys(dtype, rows, cols):
+    h = _helpers()
+    rng = np.random.default_rng(rows * 100 + cols)
+    a = (rng.normal(size=(rows, cols)) * 10).astype(dtype)
+    eps = np.finfo(dtype).eps
+    for axis, helper in ((1, "row_sums"), (0, "column_sums")):  # both roundings within n·eps·Σ|a| of the truth
+        truth = a.astype(np.float64).sum(axis=axis, keepdims=True)
+        bound = a.shape[axis] * eps * np.abs(a).astype(np.float64).sum(axis=axis, keepdims=True)
+        assert np.all(np.abs(h[helper](a) - truth) <= bound), helper
+    assert h["row_sums"](a).dtype == h["column_sums"](a).dtype == dtype
+    b = _with_extremes(a.copy(), rng)
+    with np.errstate(invalid="ignore"):
+        got, want = h["row_max"](b), b.max(axis=1, keepdims=True)
+    assert got.shape == want.shape == (rows, 1) and got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_row_max_of_no_columns_raises_as_numpy_does():
+    with pytest.raises(ValueError):
+        _helpers()["row_max"](np.empty((3, 0)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_in_place_sigmoid_equals_the_shared_helper_bit_for_bit(dtype):
+    shared = {"np": np}
+    exec(HELPERS["sigmoid"][0], shared)  # noqa: S102 - our own helper text
+    sigmoid = _helpers()["sigmoid"]
+    info = np.finfo(dtype)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, info.max, -info.max, info.tiny, -info.tiny, 1e-45, 750.0, -750.0]
+    xs = np.concatenate([np.array(special), np.random.default_rng(0).normal(size=3988) * 30]).astype(dtype).reshape(80, 50)
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        want = shared["sigmoid"](xs)
+        fresh = sigmoid(xs)
+        into_other = sigmoid(xs, out=np.empty_like(xs))
+        x_copy = xs.copy()
+        into_itself = sigmoid(x_copy, out=x_copy)
+    for got in (fresh, into_other, into_itself):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
+    assert into_itself is x_copy
+    for x in (2.5, -800.0, np.float32(-3.0)):
+        assert sigmoid(x) == shared["sigmoid"](x)
