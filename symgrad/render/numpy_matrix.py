@@ -99,7 +99,7 @@ def _statement_lines(st, printer, sizes, keep, types):
         if helper is None:
             return [Line(st.target, f"{st.source}.{st.op.value}(axis={st.axis}, keepdims=True)", {st.source},
                          _array_shape(types.get(st.target)))]
-        printer.helpers.add(helper)
+        printer.helpers[helper] = MATRIX_HELPERS[helper]
         return [Line(st.target, f"{helper}({st.source})", {st.source}, _array_shape(types.get(st.target)))]
     if isinstance(st, Constant):
         shape = _shape_text(st.type, sizes)
@@ -144,7 +144,17 @@ def _body(ir, results, printer, sizes_from=None):
     text = "\n".join(lines)
     prologue = [(ident, f"{ident} = {arg}.shape[{axis}]") for name, (arg, axis) in (sizes_from or ir.sizes).items()
                 for ident in [ir.size_names[name]] if _mentions(text, ident)]
-    return prologue + [(r.target or None, line) for r, line in zip(records, lines, strict=True)]
+    return prologue + _tagged(records, lines)
+
+
+def _tagged(records, lines):
+    """(target, line) pairs for the line map: a line is tagged with the record value it assigns; the
+    buffer pass may split one record into two lines (`t = a - b`, `t = np.exp(t, out=t)`), and then
+    the last line that assigns the value computes it."""
+    targets = {r.target for r in records if r.target}
+    assigned = [line.split(" = ", 1)[0] if " = " in line else None for line in lines]
+    last = {name: i for i, name in enumerate(assigned) if name in targets}
+    return [(name if last.get(name) == i else None, line) for i, (name, line) in enumerate(zip(assigned, lines))]
 
 
 def _texts(pairs):
