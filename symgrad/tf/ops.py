@@ -43,7 +43,15 @@ def constant(value, dtype=None, shape=None, name=None, graph=None):
     graph = graph or get_default_graph()
     if arr.ndim == 0 and isinstance(value, numbers.Real):
         return Tensor("const", attrs=(float(arr),), shape=(), dtype=dt, name=name or "Const", graph=graph)
-    node = Tensor("const", attrs=("array",), shape=arr.shape, dtype=dt, name=name or "Const", graph=graph)
+    return held_constant(arr, dt, name or "Const", graph)
+
+
+def held_constant(value, dtype, name, graph):
+    """A constant holding the array `value` itself, not a copy: for a run's fresh results (a tape's
+    gradients), which nothing else holds."""
+    dt = as_dtype(dtype)
+    arr = np.asarray(value, dtype=dt.as_numpy_dtype)
+    node = Tensor("const", attrs=("array",), shape=arr.shape, dtype=dt, name=name, graph=graph)
     node.value = arr
     return node
 

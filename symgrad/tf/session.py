@@ -52,7 +52,8 @@ class EagerStore:
 
     def __setitem__(self, key, value):
         if isinstance(key, Variable):
-            key._value = np.asarray(value, dtype=key.dtype.as_numpy_dtype).reshape(key.shape)
+            value = np.asarray(value, dtype=key.dtype.as_numpy_dtype)
+            key._value = value if value.shape == key.shape else value.reshape(key.shape)
             note_variable_write()
         else:
             self.slots[key] = value
@@ -222,6 +223,7 @@ class Session:
                 if entry.uses_outputs:
                     outputs = kernel.predict(values)
         out = {}
+        held = {id(_owner(lf.value)) for lf in leaves}  # arrays the caller or the store keeps
         for t, plan, shape in zip(tensors, entry.plans, entry.shapes, strict=True):
             kind = plan[0]
             raw = (loss if kind == "loss" else grads[plan[1]] if kind == "grad" else outputs[plan[1]] if kind == "output"
@@ -229,7 +231,9 @@ class Session:
             value = _shaped(raw, shape, n, dtype if kind != "leaf" else leaves[plan[1]].value.dtype)
             if t.op == "assign":
                 value = np.broadcast_to(value, t.inputs[0].shape).astype(t.inputs[0].dtype.as_numpy_dtype)
-            if value.dtype.kind == "f" and not np.isfinite(np.add.reduce(value, axis=None)) and not np.isfinite(value).all():
+            elif id(_owner(value)) in held:  # a view of a leaf (a variable, updated in place later): a copy
+                value = value.copy()
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
                 raise NonFiniteError(
                     f"{t.name} came out NaN or Inf (the model left its domain or overflowed at these values); "
                     "check the fed data and the learning rate"
@@ -426,6 +430,12 @@ def _argument(lf, dtype):
     if dims is None:
         return float(value) if dtype == np.float64 else dtype.type(value)
     return np.ascontiguousarray(value, dtype=dtype).reshape(dims)
+
+
+def _owner(value):
+    """The array that owns `value`'s memory (itself unless it is a view)."""
+    base = getattr(value, "base", None)
+    return value if base is None else base
 
 
 def _shaped(raw, shape, n, dtype):
