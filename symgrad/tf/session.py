@@ -396,7 +396,9 @@ def _draw_noise(leaves, n):
             if n is None and BATCH_SIZE in lf.shape:
                 raise UnboundSymbolError(f"{lf.node.name} has a batch axis but no fed value gives its length; feed the batch")
             dims = tuple(n if d is BATCH_SIZE else d for d in lf.shape)
-            lf.value = _RNG["rng"].random(dims).astype(lf.node.dtype.as_numpy_dtype)
+            dtype = lf.node.dtype.as_numpy_dtype
+            rng = _RNG["rng"]  # float32 noise drawn as float32 (half the bits and no cast)
+            lf.value = rng.random(dims, dtype=dtype) if dtype.kind == "f" else rng.random(dims).astype(dtype)
 
 
 def _unique(name, names):
