@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError, UnsupportedError
-from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph, walk
+from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph
 
 
 def _graph_of(*xs):
@@ -339,7 +339,7 @@ def assign(ref, value, name=None):
 
 def needs_feed(*tensors):
     """True when the subgraph of `tensors` reads a placeholder (so it cannot be evaluated now)."""
-    return any(t.op == "placeholder" for t in walk([t for t in tensors if t is not None]))
+    return any(t.reads_placeholder for t in tensors if t is not None)
 
 
 # -- ops without gradients (numpy between kernels, symgrad.tf.host) --------------------------------------
