@@ -111,9 +111,16 @@ def _constant_value(g, var):
     value = g.value if g.attrs == ("array",) else np.asarray(g.attrs[0], dtype=g.dtype.as_numpy_dtype)
     if value.dtype.kind == "f" and not np.isfinite(value).all():
         raise NonFiniteError(f"gradient {g.name} for {var.name} contains NaN or Inf; pass finite gradients")
-    if np.broadcast_shapes(value.shape, var.shape) != var.shape:
+    if value.shape != var.shape and not _broadcasts_to(value.shape, var.shape):
         raise ShapeError(f"gradient {g.name} of shape {value.shape} does not fit variable {var.name} of shape {var.shape}")
     return value
+
+
+def _broadcasts_to(shape, target):
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 class GradientDescentOptimizer(Optimizer):
