@@ -7,6 +7,7 @@ import symgrad.tf as tf
 from symgrad.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
+    NonFiniteError,
     ShapeError,
     SymgradError,
     UnboundSymbolError,
@@ -108,3 +109,14 @@ def test_non_persistent_tape_computes_one_set_of_gradients():
     assert float(tape.gradient(y, w)) == 4.0
     with pytest.raises(InvalidArgumentError, match="non-persistent GradientTape"):
         tape.gradient(y, w)
+
+
+def test_eager_apply_gradients_refuses_gradients_that_do_not_fit_or_are_not_finite():
+    v = tf.Variable(np.zeros((2, 3)))
+    with pytest.raises(ShapeError, match=r"\(3, 2\) does not fit variable Variable\w* of shape \(2, 3\)"):
+        tf.optimizers.SGD(0.1).apply_gradients([(np.ones((3, 2)), v)])
+    with pytest.raises(NonFiniteError, match="contains NaN or Inf"):
+        tf.optimizers.SGD(0.1).apply_gradients([(np.full((2, 3), np.nan), v)])
+    np.testing.assert_array_equal(v.numpy(), np.zeros((2, 3)))  # neither touched the variable
+    tf.optimizers.SGD(0.1).apply_gradients([(np.ones(3), v)])  # a row broadcasts, as numpy's update does
+    np.testing.assert_allclose(v.numpy(), np.full((2, 3), -0.1))

@@ -40,6 +40,30 @@ MAX_INLINE_DEPTH = 6
 CONSTANTS = {sp.OneMatrix: "ones", sp.ZeroMatrix: "zeros", sp.Identity: "eye", Unit: "unit"}  # class -> Constant kind
 
 
+ESTIMATED_SIZE = 256  # a symbolic size (the batch length) when choosing the order of a product chain
+
+
+def chain_order(factors):
+    """{(i, j): k}: multiply factors[i..k] and factors[k+1..j], then the two, for the fewest scalar
+    multiplications (the matrix-chain order; Xᵀ·D·Wᵀ·Vᵀ with D narrow is Xᵀ·D then Wᵀ·Vᵀ, not the
+    batch-sized Xᵀ·D·Wᵀ). Symbolic sizes count as ESTIMATED_SIZE; ties keep left to right."""
+    def size(d):
+        d = sp.sympify(d)
+        return int(d) if d.is_Integer else int(d.subs({x: ESTIMATED_SIZE for x in d.free_symbols}))
+
+    dims = [size(factors[0].shape[0])] + [size(f.shape[1]) for f in factors]
+    n = len(factors)
+    cost, split = {(i, i): 0 for i in range(n)}, {}
+    for span in range(1, n):
+        for i in range(n - span):
+            j = i + span
+            for k in range(j - 1, i - 1, -1):  # left to right ((A·B)·C) first: it wins ties
+                c = cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if (i, j) not in cost or c < cost[i, j]:
+                    cost[i, j], split[i, j] = c, k
+    return split
+
+
 def _dim(d):
     return int(d) if d.is_Integer else str(d)
 
@@ -147,6 +171,18 @@ class _Lowering:
         else:
             self.set_expr(node, *self.product(node, scalars, mats))
 
+    def chain(self, node, core, split, done, phase, i=0, j=None):
+        """(identifier, transposed?) of the product of core[i..j], emitted in `split`'s order."""
+        j = len(core) - 1 if j is None else j
+        if i == j:
+            return self.operand(core[i])
+        k = split[i, j]
+        a, ta = self.chain(node, core, split, False, phase, i, k)
+        b, tb = self.chain(node, core, split, False, phase, k + 1, j)
+        target = self.name_for(node) if done else self.fresh("z" if phase is Phase.FORWARD else "t")
+        step = TensorType((_dim(core[i].shape[0]), _dim(core[j].shape[1])), self.dtype)
+        return self.emit(MatMul(target, a, b, ta, tb, step, phase)), False
+
     def split_product(self, scalars, mats):
         """P₀·1·P₁·1·…·Pₖ as an entrywise product (P₀·1) ⊙ (1ᵀP₁1) ⊙ … ⊙ (1ᵀPₖ), broadcasting.
 
@@ -205,14 +241,7 @@ class _Lowering:
                     ident = self.emit(MatMul(target, a, ident, ta, tb, step, phase))
                     tb = False
             else:
-                ident, ta = self.operand(core[0])
-                for k, factor in enumerate(core[1:], start=1):
-                    b, tb = self.operand(factor)
-                    last = k == len(core) - 1 and done
-                    target = self.name_for(node) if last else self.fresh("z" if phase is Phase.FORWARD else "t")
-                    step = TensorType((_dim(core[0].shape[0]), _dim(factor.shape[1])), self.dtype)
-                    ident = self.emit(MatMul(target, ident, b, ta, tb, step, phase))
-                    ta = False
+                ident = self.chain(node, core, chain_order(core), done, phase)[0]
             expr = sp.Symbol(ident)
         for axis, ones in ((0, lead), (1, trail)):
             if ones is None or shape[axis] == 1:

@@ -5,12 +5,11 @@ sympy expressions with `symgrad.grad` (reverse mode). As in TensorFlow, a variab
 depend on gets `None` (or zeros with `unconnected_gradients="zero"`).
 """
 
-import numpy as np
 
 from ..errors import InvalidArgumentError, UnsupportedError
 from .graph import RECORDING, Tensor, Variable, walk
 from .host import HOST
-from .ops import constant, convert_to_tensor, needs_feed, zeros
+from .ops import convert_to_tensor, held_constant, needs_feed, zeros
 
 
 def _as_list(x):
@@ -113,6 +112,5 @@ class GradientTape:
             *computed, value = present[0].graph.eager_session().run([*present, target])
             target.pin(value)
             values = dict(zip(present, computed, strict=True))
-            grads = [constant(np.asarray(values[g]), dtype=g.dtype, name="gradient", graph=g.graph) if g in values else g
-                     for g in grads]
+            grads = [held_constant(values[g], g.dtype, "gradient", g.graph) if g in values else g for g in grads]
         return grads[0] if single else grads

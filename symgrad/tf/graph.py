@@ -141,6 +141,9 @@ class Tensor:
         self.dtype = as_dtype(dtype if dtype is not None else (self.inputs[0].dtype if self.inputs else None))
         self.name = self.graph.unique_name(name or op)
         self.uid = next(_uids)
+        # what the subgraph holds, known when it is built so that runs need not walk it to ask
+        self.reads_placeholder = op == "placeholder" or any(t.reads_placeholder for t in self.inputs)
+        self.holds_assign = op == "assign" or any(t.holds_assign for t in self.inputs)
         for tape in RECORDING:
             tape.recorded.add(self.uid)
 

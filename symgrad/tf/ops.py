@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError, UnsupportedError
-from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph, walk
+from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph
 
 
 def _graph_of(*xs):
@@ -43,7 +43,15 @@ def constant(value, dtype=None, shape=None, name=None, graph=None):
     graph = graph or get_default_graph()
     if arr.ndim == 0 and isinstance(value, numbers.Real):
         return Tensor("const", attrs=(float(arr),), shape=(), dtype=dt, name=name or "Const", graph=graph)
-    node = Tensor("const", attrs=("array",), shape=arr.shape, dtype=dt, name=name or "Const", graph=graph)
+    return held_constant(arr, dt, name or "Const", graph)
+
+
+def held_constant(value, dtype, name, graph):
+    """A constant holding the array `value` itself, not a copy: for a run's fresh results (a tape's
+    gradients), which nothing else holds."""
+    dt = as_dtype(dtype)
+    arr = np.asarray(value, dtype=dt.as_numpy_dtype)
+    node = Tensor("const", attrs=("array",), shape=arr.shape, dtype=dt, name=name, graph=graph)
     node.value = arr
     return node
 
@@ -331,7 +339,7 @@ def assign(ref, value, name=None):
 
 def needs_feed(*tensors):
     """True when the subgraph of `tensors` reads a placeholder (so it cannot be evaluated now)."""
-    return any(t.op == "placeholder" for t in walk([t for t in tensors if t is not None]))
+    return any(t.reads_placeholder for t in tensors if t is not None)
 
 
 # -- ops without gradients (numpy between kernels, symgrad.tf.host) --------------------------------------

@@ -38,6 +38,8 @@ from .host import HOST
 from .trace import BATCH_SIZE, RULES, BatchLengthError, Traced, leaf, matrix_shape
 
 CACHE_SIZE = 128
+WALKS_KEPT = 8  # the walks of the latest lists of fetches (`Session._walked`)
+LEAF_OPS = ("placeholder", "variable", "fresh_uniform")
 _FIXED_LENGTH = object()  # cache marker: this structure traces only with the batch length fixed
 
 
@@ -52,7 +54,8 @@ class EagerStore:
 
     def __setitem__(self, key, value):
         if isinstance(key, Variable):
-            key._value = np.asarray(value, dtype=key.dtype.as_numpy_dtype).reshape(key.shape)
+            value = np.asarray(value, dtype=key.dtype.as_numpy_dtype)
+            key._value = value if value.shape == key.shape else value.reshape(key.shape)
             note_variable_write()
         else:
             self.slots[key] = value
@@ -100,6 +103,7 @@ class Session:
         self.target = target
         self.store = {} if store is None else store
         self._cache = OrderedDict()
+        self._walks = {}
         self.last_kernel = None
         self._closed = False
 
@@ -128,7 +132,7 @@ class Session:
                 effects += f.effects
             else:
                 tensors.append(f)
-        assigns = [n for n in walk(tensors) if n.op == "assign"]
+        assigns = [n for n in walk(tensors) if n.op == "assign"] if any(t.holds_assign for t in tensors) else []
         values = self._evaluate(list(dict.fromkeys(tensors + assigns)), feeds, {})
         for effect in effects:
             effect(self.store, values)
@@ -176,27 +180,23 @@ class Session:
     # -- planning, compiling, running -------------------------------------------------------------
     def _evaluate(self, tensors, feeds, host_values):
         """Values of `tensors`; `host_values` collects the values of the run's numpy-only ops."""
-        order = walk(tensors, stop=HOST)
-        index = {node: i for i, node in enumerate(order)}
+        order, structure, leaf_nodes = self._walked(tensors)
         key, leaves, lengths = [], [], {}
-        for node in order:
+        for node in leaf_nodes:
             leaf_ = self._leaf(node, feeds, host_values)
-            if leaf_ is None:
-                key.append((node.op, node.attrs, tuple(index[t] for t in node.inputs)))
-                continue
             leaves.append(leaf_)
             layout = tuple(None if d is BATCH_SIZE else d for d in leaf_.shape)
             for axis, d in enumerate(leaf_.shape):
                 if d is BATCH_SIZE and leaf_.value is not None:
                     lengths.setdefault(leaf_.value.shape[axis], leaf_)
             uid = node.uid if node.op in ("variable", "placeholder") else None
-            key.append((node.op, uid, layout, node.dtype.name))
+            key.append((uid, layout, node.dtype.name))
         if len(lengths) > 1:
             listing = ", ".join(f"{lf.node.name}: {lf.value.shape}" for lf in lengths.values())
             raise ShapeError(f"fed values disagree on the number of samples ({listing}); feed equal batch lengths")
         n = next(iter(lengths)) if lengths else None
         _draw_noise(leaves, n)
-        cache_key = (tuple(key), tuple(index[t] for t in tensors))
+        cache_key = (structure, tuple(key))
         entry = self._cached(cache_key, lambda: self._compile(order, leaves, tensors), n)
         if entry is _FIXED_LENGTH:  # the batch meets a fixed length: a kernel for this batch length
             leaves = [_Leaf(lf.node, lf.value, tuple(n if d is BATCH_SIZE else d for d in lf.shape)) for lf in leaves]
@@ -222,6 +222,7 @@ class Session:
                 if entry.uses_outputs:
                     outputs = kernel.predict(values)
         out = {}
+        held = {id(_owner(lf.value)) for lf in leaves}  # arrays the caller or the store keeps
         for t, plan, shape in zip(tensors, entry.plans, entry.shapes, strict=True):
             kind = plan[0]
             raw = (loss if kind == "loss" else grads[plan[1]] if kind == "grad" else outputs[plan[1]] if kind == "output"
@@ -229,13 +230,40 @@ class Session:
             value = _shaped(raw, shape, n, dtype if kind != "leaf" else leaves[plan[1]].value.dtype)
             if t.op == "assign":
                 value = np.broadcast_to(value, t.inputs[0].shape).astype(t.inputs[0].dtype.as_numpy_dtype)
-            if value.dtype.kind == "f" and not np.isfinite(np.add.reduce(value, axis=None)) and not np.isfinite(value).all():
+            elif id(_owner(value)) in held:  # a view of a leaf (a variable, updated in place later): a copy
+                value = value.copy()
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
                 raise NonFiniteError(
                     f"{t.name} came out NaN or Inf (the model left its domain or overflowed at these values); "
                     "check the fed data and the learning rate"
                 )
             out[t] = value
         return out
+
+    def _walked(self, tensors):
+        """(the subgraph of `tensors` in order, its structure, its leaf nodes), walked once per list of
+        tensors: nodes never change, so a graph run again (TF1, Keras) reuses the walk; an eager step
+        builds new nodes and walks them (a few steps are kept, not every step's constants).
+
+        The structure is each node's op, attributes and inputs (as positions in the order), a leaf's
+        op only; the run's key adds each leaf's variable or placeholder, layout and dtype."""
+        plan = self._walks.get(tuple(tensors))
+        if plan is not None:
+            return plan
+        order = walk(tensors, stop=HOST)
+        index = {node: i for i, node in enumerate(order)}
+        structure, leaf_nodes = [], []
+        for node in order:
+            if _is_leaf(node):
+                leaf_nodes.append(node)
+                structure.append(node.op)
+            else:
+                structure.append((node.op, node.attrs, tuple(index[t] for t in node.inputs)))
+        plan = order, (tuple(structure), tuple(index[t] for t in tensors)), leaf_nodes
+        self._walks[tuple(tensors)] = plan
+        if len(self._walks) > WALKS_KEPT:
+            self._walks.pop(next(iter(self._walks)))
+        return plan
 
     def _cached(self, key, compile_entry, n):
         """The cache entry for `key`, compiled on a miss (`_FIXED_LENGTH` when the batch axis must be fixed)."""
@@ -255,6 +283,7 @@ class Session:
         return entry
 
     def _leaf(self, node, feeds, host_values):
+        """The value of a leaf node (`_is_leaf`) in this run, checked."""
         if node.op in HOST:
             if node not in host_values:
                 values = self._evaluate(list(dict.fromkeys(node.inputs)), feeds, host_values)
@@ -280,11 +309,10 @@ class Session:
                 )
             value = np.asarray(self.store[node])
             return _Leaf(node, value, value.shape)
-        if node.op == "const" and node.attrs == ("array",):
+        if node.op == "const":
             return _Leaf(node, node.value, node.value.shape)
-        if node.op == "fresh_uniform":  # drawn once the batch length is known (`_draw_noise`)
-            return _Leaf(node, None, tuple(BATCH_SIZE if d is None else d for d in node.shape))
-        return None
+        # fresh_uniform: drawn once the batch length is known (`_draw_noise`)
+        return _Leaf(node, None, tuple(BATCH_SIZE if d is None else d for d in node.shape))
 
     def _compile(self, order, leaves, tensors):
         names, memo, leaf_of = set(), {}, {}
@@ -326,6 +354,12 @@ class Session:
                                     target=self.target)
         arguments = [leaf_of[s] for s in inputs + wrt]
         return _Compiled(kernel, arguments, plans, [memo[t].shape for t in tensors], uses_loss, bool(outputs))
+
+
+def _is_leaf(node):
+    """Whether a run takes the node's value as data: fed, a variable, an array constant, noise, or
+    an op computed in numpy (`host.HOST`); other nodes are traced into the kernel."""
+    return node.op in LEAF_OPS or node.op in HOST or (node.op == "const" and node.attrs == ("array",))
 
 
 def _kernel_loss(tensors, memo, leaf_of):
@@ -392,7 +426,9 @@ def _draw_noise(leaves, n):
             if n is None and BATCH_SIZE in lf.shape:
                 raise UnboundSymbolError(f"{lf.node.name} has a batch axis but no fed value gives its length; feed the batch")
             dims = tuple(n if d is BATCH_SIZE else d for d in lf.shape)
-            lf.value = _RNG["rng"].random(dims).astype(lf.node.dtype.as_numpy_dtype)
+            dtype = lf.node.dtype.as_numpy_dtype
+            rng = _RNG["rng"]  # float32 noise drawn as float32 (half the bits and no cast)
+            lf.value = rng.random(dims, dtype=dtype) if dtype.kind == "f" else rng.random(dims).astype(dtype)
 
 
 def _unique(name, names):
@@ -426,6 +462,12 @@ def _argument(lf, dtype):
     if dims is None:
         return float(value) if dtype == np.float64 else dtype.type(value)
     return np.ascontiguousarray(value, dtype=dtype).reshape(dims)
+
+
+def _owner(value):
+    """The array that owns `value`'s memory (itself unless it is a view)."""
+    base = getattr(value, "base", None)
+    return value if base is None else base
 
 
 def _shaped(raw, shape, n, dtype):

@@ -3,14 +3,16 @@
 An update rule is numpy code applied to the gradient values a run computed, as TensorFlow's own
 `ApplyGradientDescent`/`ApplyAdam`/`ApplyRMSProp` kernels are: a rule like Adam's squares the summed gradient,
 which is no per-sample expression. Slots (momentum, Adam's moments) live next to the variables'
-values, in the session's store.
+values, in the session's store. An update runs in place, with scratch arrays, on a value array the
+optimizer owns (a copy the first time), so a step allocates nothing; `Session.run` hands out copies
+of variable values, so nothing a caller holds changes under it.
 """
 
 import itertools
 
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .gradients import gradients
 from .graph import Operation, Tensor, Variable, executing_eagerly
 from .ops import convert_to_tensor
@@ -50,8 +52,8 @@ class Optimizer:
         pairs = [(g if isinstance(g, Tensor) else convert_to_tensor(np.asarray(g), graph=v.graph), v) for g, v in pairs]
         op = Operation([self._effect(pairs)], [g for g, _ in pairs], name=name or type(self).__name__,
                        graph=pairs[0][1].graph)
-        if self._apply_now(pairs):
-            pairs[0][1].graph.eager_session().run(op)
+        if self._apply_now(pairs):  # constant gradients (TF2): their values go straight to the update
+            op.effects[0](pairs[0][1].graph.eager_session().store, {g: _constant_value(g, v) for g, v in pairs})
         return op
 
     def minimize(self, loss, var_list=None, global_step=None, name=None):
@@ -65,7 +67,7 @@ class Optimizer:
             step = store.get((self.uid, "step"), 0) + 1
             store[(self.uid, "step")] = step
             for g, v in pairs:
-                store[v] = self.update(store, v, np.asarray(store[v]), values[g], step)
+                store[v] = self.update(store, v, self._writable(store, v), values[g], step)
 
         return effect
 
@@ -73,11 +75,52 @@ class Optimizer:
         """The learning rate of update number `step` (1, 2, …); Keras's `decay=` overrides it."""
         return self.learning_rate
 
-    def slot(self, store, var, name, initial=0.0):
-        return store.get((self.uid, var.uid, name), initial)
+    def _writable(self, store, var):
+        """The variable's value as an array this optimizer may update in place: the one it wrote the
+        step before, or else a copy (a value set from outside, by an initializer, `load` or
+        `set_weights`, may be the caller's own array)."""
+        key = (self.uid, var.uid, "owned")
+        value = store[var]
+        if store.get(key) is not value:
+            value = np.array(value, dtype=var.dtype.as_numpy_dtype).reshape(var.shape)
+            store[key] = value
+        return value
+
+    def slot(self, store, var, name, initial, like):
+        """The slot array `name` of `var` (momentum, Adam's moments), `initial` everywhere at first."""
+        key = (self.uid, var.uid, name)
+        if key not in store:
+            store[key] = np.full(np.shape(like), initial, dtype=like.dtype)
+        return store[key]
+
+    def scratch(self, store, like, k=0):
+        """Scratch array number `k` of `like`'s shape and dtype, shared by this optimizer's variables
+        (the updates run one after another), so a step allocates nothing."""
+        key = (self.uid, "scratch", k, like.shape, like.dtype.str)
+        if key not in store:
+            store[key] = np.empty_like(like)
+        return store[key]
 
     def update(self, store, var, value, grad, step):
+        """The variable's new value: `value` (an array this optimizer owns) updated in place."""
         raise NotImplementedError
+
+
+def _constant_value(g, var):
+    """A constant gradient's value, refused when it is not finite or does not fit its variable."""
+    value = g.value if g.attrs == ("array",) else np.asarray(g.attrs[0], dtype=g.dtype.as_numpy_dtype)
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise NonFiniteError(f"gradient {g.name} for {var.name} contains NaN or Inf; pass finite gradients")
+    if value.shape != var.shape and not _broadcasts_to(value.shape, var.shape):
+        raise ShapeError(f"gradient {g.name} of shape {value.shape} does not fit variable {var.name} of shape {var.shape}")
+    return value
+
+
+def _broadcasts_to(shape, target):
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 class GradientDescentOptimizer(Optimizer):
@@ -91,14 +134,19 @@ class GradientDescentOptimizer(Optimizer):
             raise InvalidArgumentError(f"{name} needs a momentum in [0, 1], got {momentum}")
 
     def update(self, store, var, value, grad, step):
-        lr = self.learning_rate_at(step)
+        step_ = np.multiply(grad, self.learning_rate_at(step), out=self.scratch(store, value))  # lr·g
         if not self.momentum:
-            return value - lr * grad
-        velocity = self.momentum * self.slot(store, var, "velocity") - lr * grad
-        store[(self.uid, var.uid, "velocity")] = velocity
-        if self.nesterov:
-            return value + self.momentum * velocity - lr * grad
-        return value + velocity
+            value -= step_
+            return value
+        velocity = self.slot(store, var, "velocity", 0.0, value)
+        velocity *= self.momentum
+        velocity -= step_
+        if self.nesterov:  # θ + μv − lr·g, in that order
+            value += np.multiply(velocity, self.momentum, out=self.scratch(store, value, 1))
+            value -= step_
+        else:
+            value += velocity
+        return value
 
 
 class MomentumOptimizer(GradientDescentOptimizer):
@@ -118,13 +166,22 @@ class AdamOptimizer(Optimizer):
     def update(self, store, var, value, grad, step):
         """In the variable's dtype, as TensorFlow computes it (the powers βᵗ from β in that dtype)."""
         dt = value.dtype.type
-        m0, v0 = self.slot(store, var, "m"), self.slot(store, var, "v")
-        m = m0 + (grad - m0) * (1 - self.beta1)
-        v = v0 + (grad * grad - v0) * (1 - self.beta2)
-        store[(self.uid, var.uid, "m")], store[(self.uid, var.uid, "v")] = m, v
+        m, v = self.slot(store, var, "m", 0.0, value), self.slot(store, var, "v", 0.0, value)
+        s, s2 = self.scratch(store, value), self.scratch(store, value, 1)
+        np.subtract(grad, m, out=s)  # m ← m + (g − m)(1 − β₁)
+        s *= 1 - self.beta1
+        m += s
+        np.multiply(grad, grad, out=s)  # v ← v + (g² − v)(1 − β₂)
+        s -= v
+        s *= 1 - self.beta2
+        v += s
         lr, eps, t = dt(self.learning_rate_at(step)), dt(self.epsilon), dt(step)
         lr_t = lr * np.sqrt(1 - dt(self.beta2) ** t) / (1 - dt(self.beta1) ** t)
-        return value - lr_t * m / (np.sqrt(v) + eps)
+        np.sqrt(v, out=s)  # θ ← θ − (lr_t·m) / (√v + ε)
+        s += eps
+        np.divide(np.multiply(m, lr_t, out=s2), s, out=s)
+        value -= s
+        return value
 
 
 
@@ -149,30 +206,25 @@ class RMSPropOptimizer(Optimizer):
         self.centered, self.initial_rms = bool(centered), float(initial_rms)
 
     def update(self, store, var, value, grad, step):
-        """In place on the slot arrays (a 784-512-512-10 model has 670k entries per slot)."""
-        ms = self._slot_array(store, var, "rms", self.initial_rms, grad)
+        ms = self.slot(store, var, "rms", self.initial_rms, value)
+        denom, increment = self.scratch(store, value), self.scratch(store, value, 1)
         ms *= self.rho
-        denom = grad * grad  # one scratch array: (1−ρ)·g², then √(ms + ε) in place
+        np.multiply(grad, grad, out=denom)  # (1−ρ)·g², then √(ms + ε) in the same array
         denom *= 1 - self.rho
         ms += denom
         np.add(ms, self.epsilon, out=denom)
         if self.centered:
-            mg = self._slot_array(store, var, "mg", 0.0, grad)
+            mg = self.slot(store, var, "mg", 0.0, value)
             mg *= self.rho
-            mg += (1 - self.rho) * grad
-            denom -= mg * mg
+            mg += np.multiply(grad, 1 - self.rho, out=increment)
+            denom -= np.multiply(mg, mg, out=increment)
         np.sqrt(denom, out=denom)
-        increment = grad * self.learning_rate_at(step)
+        np.multiply(grad, self.learning_rate_at(step), out=increment)
         increment /= denom
-        if not self.momentum:
-            return value - increment
-        mom = self._slot_array(store, var, "momentum", 0.0, grad)
-        mom *= self.momentum
-        mom += increment
-        return value - mom
-
-    def _slot_array(self, store, var, name, initial, like):
-        key = (self.uid, var.uid, name)
-        if key not in store:
-            store[key] = np.full(np.shape(like), initial, dtype=np.result_type(like, np.float32))
-        return store[key]
+        if self.momentum:
+            mom = self.slot(store, var, "momentum", 0.0, value)
+            mom *= self.momentum
+            mom += increment
+            increment = mom
+        value -= increment
+        return value

@@ -262,7 +262,9 @@ class Model:
 
     # -- data ---------------------------------------------------------------------------------------
     def _x(self, a):
-        arr = np.asarray(a.numpy() if isinstance(a, Tensor) else a, dtype=float)
+        arr = np.asarray(a.numpy() if isinstance(a, Tensor) else a)
+        if arr.dtype.kind != "f":  # floats are fed as they are (the feed casts them to the model's dtype once)
+            arr = arr.astype(float)
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim < 2:
@@ -291,7 +293,7 @@ class Model:
         if losses.dense_form(self.loss)[1]:
             fed = losses.one_hot_labels(raw, width, what=f"{what} targets")
         else:
-            fed = raw.astype(float)
+            fed = raw if raw.dtype.kind == "f" else raw.astype(float)
             fed = fed[:, None] if fed.ndim == 1 else fed
             if fed.ndim != 2:
                 raise ShapeError(f"{what} targets must be (samples, outputs), got shape {fed.shape}")
