@@ -23,11 +23,12 @@ from .errors import (
 )
 from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh
 from .gradient import grad
+from .primitives import register
 from .second_order import compile_hessian, hessian, hvp
 from .version import __version__
 
 __all__ = [
-    "__version__", "autodiff", "distributed", "nn", "check", "compile", "grad",
+    "__version__", "autodiff", "distributed", "nn", "check", "compile", "grad", "register",
     "sigmoid", "relu", "softplus", "logsigmoid", "logsumexp", "tanh",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "NonFiniteError",
     "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError", "WorkerError", "SymgradWarning", "ConstantLossWarning",

@@ -29,5 +29,6 @@ def foreign_error(node, what):
     return UnsupportedError(
         f"{type(node).__name__} (in {call[:60]}) is a class defined outside sympy and symgrad; "
         f"{what} evaluates only their functions, whatever a class is named. "
-        "Write it with supported functions (Piecewise, Max, exp, symgrad.relu ...) before compiling"
+        "Write it with supported functions (Piecewise, Max, exp, symgrad.relu ...) or teach symgrad it with "
+        "symgrad.register(...) before compiling"
     )

@@ -4,7 +4,7 @@ sigmoid in two buffers.
 numpy reduces along a short axis slowly. Measured single-threaded on 4096×10 float32:
 `a.sum(axis=1)` takes ~8x as long as the BLAS product `a @ ones`, `a.max(axis=1)` ~5x as long as
 `np.maximum` down its 10 columns, and on 4096×64 `a.sum(axis=0)` ~4x as long as `ones @ a`. The
-sigmoid is the shared helper's form (`printers.HELPERS`), the same numbers bit for bit, with its
+sigmoid is the shared helper's form (the sigmoid record's `Helper`, `primitives/activations.py`), the same numbers bit for bit, with its
 temporaries written in place: a 1 MB array that numpy allocates afresh costs more page faults than
 the `exp` costs work.
 """
