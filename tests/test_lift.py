@@ -142,7 +142,7 @@ def test_scalar_parts_stay_available_on_a_lifted_kernel(rng):
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "softplus", "identity", "logsigmoid"])
 def test_fast_network_construction_builds_the_expression_sympy_would(activation):
     """nn.dense and the squared error skip sympy's evaluation passes; the expressions must be the same."""
-    from symgrad.functions import activation as resolve
+    from symgrad.primitives import activation as resolve
 
     act = resolve(activation)
     model = nn.mlp([3, 4, 2], activation=activation, seed=0)

@@ -6,8 +6,8 @@ buffer it writes into."""
 import numpy as np
 import pytest
 
-from symgrad.render.matrix_helpers import MATRIX_HELPERS
 from symgrad.primitives.activations import SIGMOID
+from symgrad.render.matrix_helpers import MATRIX_HELPERS
 
 
 def _helpers():

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from symgrad.primitives import RECORDS
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
@@ -17,7 +19,12 @@ def test_readme_has_snippets():
 def test_readme_snippet_runs(code, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "readme"}
-    exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - the README's own code
+    registered = dict(RECORDS)  # a snippet's symgrad.register stays inside the snippet
+    try:
+        exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - the README's own code
+    finally:
+        RECORDS.clear()
+        RECORDS.update(registered)
 
 
 def test_readme_hessian_comments_are_what_symgrad_prints():

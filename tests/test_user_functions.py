@@ -12,6 +12,7 @@ import sympy as sp
 import symgrad
 from symgrad.errors import UnsupportedError
 from symgrad.matrix import SumAll
+from symgrad.primitives import RECORDS
 from symgrad.render.cuda_printer import CudaExprPrinter
 from symgrad.render.linear import LinearPrinter
 from symgrad.render.printers import MathExprPrinter, NumpyExprPrinter
@@ -26,8 +27,9 @@ PRINTERS = {
 
 
 def _dispatched_names():
-    """Every class name a kernel printer has a rule for (its `_print_<name>` methods and tables)."""
-    names = set()
+    """Every class name a kernel printer has a rule for (the primitive records, its `_print_<name>`
+    methods and sympy's tables)."""
+    names = {r.name for r in RECORDS.values()}
     for make in (NumpyExprPrinter, MathExprPrinter, lambda: CudaExprPrinter("float64")):
         printer = make()
         names |= {m[len("_print_"):] for m in dir(printer) if m.startswith("_print_")}
