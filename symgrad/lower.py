@@ -18,7 +18,7 @@ from .dag import free_symbols, gc_paused, is_operation, structural_hash, topolog
 from .errors import DTypeError, UnboundSymbolError
 from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
 from .names import Namer, comment_text
-from .primitives import RECORDS
+from .primitives import kernel_record
 from .registry import foreign_error, is_foreign
 from .rewrite import RULES, stabilize
 from .value_names import adjoint_of, operation_name, value_names
@@ -56,7 +56,7 @@ def reject_unprintable(order, labelled_roots):
     """Our error at compile time for what no kernel can compute: a non-real constant (I, zoo;
     kernels compute over the reals) or a user's own function class nobody registered (`registry.is_foreign`).
     `order` are the nodes to look at, `labelled_roots` (label, root) say where a bad one is."""
-    foreign = next((node for node in order if is_foreign(node) and type(node) not in RECORDS), None)
+    foreign = next((node for node in order if is_foreign(node) and kernel_record(node) is None), None)
     if foreign is not None:
         raise foreign_error(foreign, "a generated kernel")
     bad = next((node for node in order if _non_real_constant(node)), None)

@@ -17,6 +17,7 @@ from .matrix.graph import is_matrix_level
 from .matrix.hessian import hessian as matrix_hessian
 from .matrix.hessian import hvp as matrix_hvp
 from .matrix.hessian_kernel import compile_hessian as compile_matrix_hessian
+from .primitives.build import add, mul
 from .render.numpy_target import render_numpy
 from .rewrite import RULES, stabilize
 from .runtime import Kernel, load_module
@@ -46,7 +47,7 @@ def hvp(expr, wrt, v):
         return matrix_hvp(expr, wrt, v)[0]
     v = _direction(v, wrt)
     grad = symbolic.reverse(expr, wrt)
-    return symbolic.reverse(symbolic.add(*[symbolic.mul(g, x) for g, x in zip(grad, v, strict=True)]), wrt)
+    return symbolic.reverse(add(*[mul(g, x) for g, x in zip(grad, v, strict=True)]), wrt)
 
 
 def hessian(expr, wrt):

@@ -13,7 +13,7 @@ from .dag import depends_on, gc_paused, topological
 from .errors import InvalidArgumentError, UnsupportedError
 from .matrix.graph import is_matrix
 from .primitives import rule
-from .primitives.build import add, mul  # noqa: F401 - second_order builds with them from here
+from .primitives.build import add, mul
 from .values import as_expr, as_symbol_list
 
 METHODS = ("reverse", "diff")

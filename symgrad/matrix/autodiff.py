@@ -12,7 +12,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import vjp as scalar_autodiff
 from ..errors import UnsupportedError
-from ..primitives.arithmetic import exponent_slope
+from ..primitives.arithmetic import exponent_slope, product_vjp
 from ..registry import lookup
 from ..values import as_symbol_list
 from ..vjp import Result
@@ -73,14 +73,7 @@ def _entrywise_vjp(env, function, g, ans, *vals):
 
 
 def _hadamard_vjp(env, node, g, ans, *vals):
-    out = []
-    for i in range(len(vals)):
-        d = g
-        for j, v in enumerate(vals):
-            if j != i:
-                d = d * v
-        out.append(d)
-    return out
+    return product_vjp(g, ans, *vals)
 
 
 def _hadamard_power_vjp(env, node, g, ans, x, p):

@@ -65,7 +65,8 @@ def _piecewise_partials(node):
     return out
 
 
-def _mul_vjp(g, ans, *xs):
+def product_vjp(g, ans, *xs):
+    """g times the product of the other factors, for each factor (entrywise for arrays)."""
     out = []
     for i in range(len(xs)):
         prod = g
@@ -127,7 +128,7 @@ def _fold(op, items):
     return out
 
 
-def _max(b, *xs):
+def maximum(b, *xs):
     out = xs[0]
     for x in xs[1:]:
         out = b.where(x > out, x, out)
@@ -160,11 +161,11 @@ def _step_mpmath(x, h0=0):
 for record in (
     Primitive(sp.Add, partials=lambda n: [sp.S.One] * len(n.args), vjp=lambda g, ans, *xs: [g] * len(xs),
               evaluate=lambda b, *xs: _fold(lambda x, y: x + y, xs), tf=("add", "add_n"), gaps=STRUCTURE, **OPERATOR),
-    Primitive(sp.Mul, partials=_mul_partials, vjp=_mul_vjp, evaluate=lambda b, *xs: _fold(lambda x, y: x * y, xs),
+    Primitive(sp.Mul, partials=_mul_partials, vjp=product_vjp, evaluate=lambda b, *xs: _fold(lambda x, y: x * y, xs),
               tf=("multiply",), gaps=STRUCTURE, **OPERATOR),
     Primitive(sp.Pow, partials=_pow_partials, vjp=_pow_vjp, evaluate=lambda b, x, e: x**e, tf=("pow",),
               gaps=STRUCTURE, **OPERATOR),
-    Primitive(sp.Max, partials=lambda n: _extremum_partials(n, above=True), vjp=_extremum_vjp, evaluate=_max,
+    Primitive(sp.Max, partials=lambda n: _extremum_partials(n, above=True), vjp=_extremum_vjp, evaluate=maximum,
               mpmath=lambda *xs: max(xs), tf=("maximum",), **OPERATOR),
     Primitive(sp.Min, partials=lambda n: _extremum_partials(n, above=False), vjp=_extremum_vjp, evaluate=_min,
               mpmath=lambda *xs: min(xs), tf=("minimum",), **OPERATOR),

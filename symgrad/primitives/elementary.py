@@ -4,15 +4,12 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .activations import sigmoid_value
 from .build import add, call, neg, power
 from .record import Primitive
 from .registry import add_record
 
 _HALF = sp.Rational(1, 2)
-
-
-def _sigmoid(x):
-    return np.exp(-np.logaddexp(0.0, -x))
 
 
 def _same(name, **fields):
@@ -56,7 +53,7 @@ for record in (
               evaluate=lambda b, x: b.xp.cosh(x), mpmath=mpmath.cosh, tf=("cosh",), **_same("cosh")),
     # 1 − tanh² reuses the node symbolically; the VJP writes it as 4σ(2x)σ(−2x), which does not cancel
     Primitive(sp.tanh, partials=lambda n: [add(sp.S.One, neg(power(n, 2)))],
-              vjp=lambda g, ans, x: [g * 4.0 * _sigmoid(2.0 * x) * _sigmoid(-2.0 * x)],
+              vjp=lambda g, ans, x: [g * 4.0 * sigmoid_value(2.0 * x) * sigmoid_value(-2.0 * x)],
               evaluate=lambda b, x: b.xp.tanh(x), mpmath=mpmath.tanh, tf=("tanh",), activation="tanh",
               **_same("tanh")),
 ):

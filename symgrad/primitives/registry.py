@@ -5,6 +5,7 @@ import keyword
 import sympy as sp
 
 from ..errors import InvalidArgumentError
+from ..registry import is_foreign
 from .record import Helper, Primitive
 
 RECORDS = {}  # sympy class -> its Primitive record
@@ -25,6 +26,12 @@ def record_for(node):
         if found is not None:
             return found
     return None
+
+
+def kernel_record(node):
+    """The record a kernel computes `node` from: a user's class must be registered itself (a class
+    spelled like one of ours must not compute as ours); sympy's and symgrad's are found by base class."""
+    return RECORDS.get(type(node)) if is_foreign(node) else record_for(node)
 
 
 def rule(node, path):
@@ -114,7 +121,8 @@ def register(function, *, partials=None, vjp=None, evaluate=None, torch=None, nu
             f"symgrad.register: {name} is already the name of {taken[name].function.__module__}.{name}; "
             "generated code calls functions by name, so rename the class"
         )
-    clash = [t for t in tf if t in by_tf_name() and by_tf_name()[t] is not function]
+    tf_taken = by_tf_name()
+    clash = [t for t in tf if tf_taken.get(t, function) is not function]
     if clash or (activation and activations().get(activation, function) is not function):
         raise InvalidArgumentError(f"symgrad.register({name}): op/activation name {clash or activation} is taken")
     record = Primitive(

@@ -8,6 +8,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from .. import functions as F
+from .arithmetic import maximum as extremum
+from .backends import NumpyBackend
 from .build import add, call, mul, neg, power
 from .record import Helper, Primitive
 from .registry import add_record
@@ -41,11 +43,6 @@ def dsinc_value(b, x):
     safe = b.where(small, x * 0.0 + 1.0, x)
     return b.where(small, x * _horner_value(x * x, F.DSINC_TAYLOR),
                    (safe * b.xp.cos(safe) - b.xp.sin(safe)) / (safe * safe))
-
-
-class _Numpy:  # the backend interface over plain numpy, for VJP rules (which see values only)
-    xp = np
-    where = staticmethod(np.where)
 
 
 _SMALL = repr(float(F.SINC_SERIES_BELOW))
@@ -107,9 +104,7 @@ LOGSUMEXP = Helper(
 
 def _logsumexp(b, *xs):
     """Shift by the running maximum so no exponential overflows."""
-    m = xs[0]
-    for x in xs[1:]:
-        m = b.where(x > m, x, m)
+    m = extremum(b, *xs)
     m = b.where(b.xp.isfinite(m), m, 0.0 * m)
     total = 0.0
     for x in xs:
@@ -125,12 +120,12 @@ for record in (
               evaluate=lambda b, x: b.erf(x), loop="erf", cuda="erf", mpmath=mpmath.erf, tf=("erf",),
               gaps={"numpy": "numpy has no vectorized erf"}),
     Primitive(sp.sinc, partials=lambda n: [call(F.dsinc, n.args[0])],  # sympy's (x cos x − sin x)/x² is 0/0 at 0
-              vjp=lambda g, ans, x: [g * dsinc_value(_Numpy, x)], evaluate=sinc_value,
+              vjp=lambda g, ans, x: [g * dsinc_value(NumpyBackend, x)], evaluate=sinc_value,
               numpy=SINC, loop=SINC, cuda=SINC, mpmath=lambda x: mpmath.sinc(x)),
     # second derivatives of sinc at exactly 0 are NaN (the partial divides by x)
     Primitive(F.dsinc, partials=lambda n: [add(neg(call(sp.sinc, n.args[0])),
                                                mul(sp.Integer(-2), n, power(n.args[0], sp.S.NegativeOne)))],
-              vjp=lambda g, ans, x: [g * (-sinc_value(_Numpy, x) - 2.0 * ans / x)], evaluate=dsinc_value,
+              vjp=lambda g, ans, x: [g * (-sinc_value(NumpyBackend, x) - 2.0 * ans / x)], evaluate=dsinc_value,
               numpy=DSINC, loop=DSINC, cuda=DSINC,
               mpmath=lambda x: mpmath.diff(mpmath.sinc, x)),
     Primitive(log1p, partials=lambda n: [power(add(sp.S.One, n.args[0]), sp.S.NegativeOne)],

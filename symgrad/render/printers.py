@@ -11,7 +11,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import UnsupportedError
-from ..primitives import PRINTER, RECORDS, Helper, record_for
+from ..primitives import PRINTER, Helper, kernel_record
 from ..registry import foreign_error, is_foreign
 
 # Heaviside's printed form (its record says the printer writes it): a helper of the Python targets
@@ -35,12 +35,6 @@ def undefined_otherwise(piecewise):
     return Piecewise(*piecewise.args, (S.NaN, True), evaluate=False)
 
 
-def printable_record(expr):
-    """The record a printer spells `expr` from; a user's class must be registered itself (a class
-    spelled like one of ours must not print as ours), sympy's and symgrad's are found by base class."""
-    return RECORDS.get(type(expr)) if is_foreign(expr) else record_for(expr)
-
-
 def missing_spelling(expr, record, target, target_name):
     """Our error for an operation whose record has no spelling for `target`."""
     reason = record.gaps.get(target) if record is not None else None
@@ -60,19 +54,19 @@ class RecordSpellings:
     (sympy's printers dispatch on class *names*, so a user's `relu` must not print as ours)."""
 
     def _print(self, expr, **kwargs):
-        if isinstance(expr, Basic) and expr.args:
-            record = printable_record(expr)
-            if record is None and (is_foreign(expr) or isinstance(expr, Function)):
-                if is_foreign(expr):
-                    raise foreign_error(expr, f"the {self.target_name} target")
-                raise missing_spelling(expr, None, self.record_target, self.target_name)
-            if record is not None:
-                spelling = record.spelling(self.record_target)
-                if spelling is None:
-                    raise missing_spelling(expr, record, self.record_target, self.target_name)
-                if spelling != PRINTER:
-                    return self.spelled(spelling, [self._print(a) for a in expr.args])
-        return super()._print(expr, **kwargs)
+        if not (isinstance(expr, Basic) and expr.args):
+            return super()._print(expr, **kwargs)
+        record = kernel_record(expr)
+        if record is None and is_foreign(expr):
+            raise foreign_error(expr, f"the {self.target_name} target")
+        if record is None and not isinstance(expr, Function):
+            return super()._print(expr, **kwargs)  # a container sympy's printer writes (Tuple ...)
+        spelling = record.spelling(self.record_target) if record is not None else None
+        if spelling is None:
+            raise missing_spelling(expr, record, self.record_target, self.target_name)
+        if spelling == PRINTER:
+            return super()._print(expr, **kwargs)
+        return self.spelled(spelling, [self._print(a) for a in expr.args])
 
 
 class _PythonSpellings(RecordSpellings):
