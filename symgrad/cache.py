@@ -11,6 +11,10 @@ and two processes building the same kernel both succeed and leave one valid entr
 fails authentication (truncated, edited, planted, not UTF-8, an older format) is never executed:
 it is rebuilt and replaced.
 
+`load_or_build` is the one path every kernel level (scalar, matrix, the lifted kernel's two halves)
+takes through the cache, so a key, its authentication and the rebuild of a bad entry mean the same
+for all of them.
+
 The location is the `directory` argument, else the one documented environment variable
 `SYMGRAD_CACHE_DIR`, else `~/.cache/symgrad`.
 """
@@ -246,6 +250,21 @@ class KernelCache:
                 if sub.is_dir() and not any(sub.iterdir()):
                     sub.rmdir()
         return len(files)
+
+
+def load_or_build(store, key, build):
+    """(source, ir, status) of the kernel keyed `key`: the verified entry's text ("hit", ir None: the
+    kernel rebuilds it only if asked), else `build()`'s (ir, source), stored ("miss", or "rebuilt" in
+    place of an entry that failed authentication). `store` None (cache=False) builds: status "off"."""
+    if store is None:
+        ir, source = build()
+        return source, ir, "off"
+    source, status = store.load(key)
+    if source is not None:
+        return source, None, status
+    ir, source = build()
+    store.store(key, source)
+    return source, ir, "rebuilt" if status == "corrupt" else "miss"
 
 
 def resolve(cache):

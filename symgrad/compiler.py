@@ -7,9 +7,8 @@ import sympy as sp
 
 from . import cache as kernel_cache
 from . import symbolic
-from .dag import op_count
-from .diagnostics import warn_if_constant
-from .errors import InvalidArgumentError, SizeLimitError, SymgradError, UnsupportedError
+from .diagnostics import check_size, warn_if_constant
+from .errors import InvalidArgumentError, SymgradError, UnsupportedError
 from .lift import LiftedKernel, can_lift, matrix_form
 from .lower import lower
 from .model import Model
@@ -34,18 +33,6 @@ def _cuda_kernel(ir):
 
 TARGETS = {"numpy": _numpy_kernel, "cuda": _cuda_kernel}  # target -> IR to a loaded kernel
 DTYPES = ("float64", "float32")
-
-
-def check_size(what, roots, max_ops):
-    """Our error when the DAG of `roots` has more than `max_ops` operations (None: no limit)."""
-    if max_ops is None:
-        return
-    ops = op_count(roots)
-    if ops > max_ops:
-        raise SizeLimitError(
-            f"the {what} has {ops} operations, over the limit max_ops={max_ops}; "
-            "raise max_ops (None means no limit) or split the model into smaller kernels"
-        )
 
 
 def _normalize(expr, wrt, inputs, outputs, name, dtype):
@@ -98,15 +85,19 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
     `symgrad.cache.KernelCache`; `kernel.cache_status` says "hit", "miss", "rebuilt" or "off".
     `target="cuda"` generates CUDA kernels run through CuPy (imported only when the kernel is first
     called; CuPy keeps its own cache of compiled kernels, so the cache here holds numpy modules only).
+
+    Every option means the same for a scalar expression, a matrix-level model (`symgrad.matrix.kernel`)
+    and a scalar dense model answered through its matrix form (`symgrad.lift`); a `method` with no
+    matrix form is refused by name there.
     """
     if target not in TARGETS:
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
     e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
     warn_if_constant(e, w, n)
-    if target == "numpy" and method == "reverse" and rewrites is None and max_ops is None and dtype in DTYPES:
+    if target == "numpy" and method == "reverse":  # the matrix form has reverse mode only
         model = _dense_model(expr, wrt, inputs, name)
         if model is not None and can_lift(model, wrt, inputs, outputs):
-            return _lifted(model, name, dtype, cache, wrt, inputs)
+            return _lifted(model, name, dtype, cache, wrt, inputs, rewrites, max_ops)
     return _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache)
 
 
@@ -128,20 +119,26 @@ def _dense_model(expr, wrt, inputs, name):
     return Model(name or "kernel", expr, tuple(as_symbol_list(wrt)), tuple(features), tuple(targets), (), {}, stack)
 
 
-def _lifted(model, name, dtype, cache, wrt=None, inputs=None):
-    """A `LiftedKernel`: the scalar kernel for small batches, the dense layers as matrices for large ones."""
+def _lifted(model, name, dtype, cache, wrt=None, inputs=None, rewrites=None, max_ops=None):
+    """A `LiftedKernel`: the scalar kernel for small batches, the dense layers as matrices for large ones.
+
+    Both halves get the same `rewrites` and `cache`; `max_ops` counts the scalar model (what the
+    caller wrote): its loss now, its gradient when the scalar half is built.
+    """
     from .matrix.kernel import compile_matrix
 
+    select(rewrites)  # an unknown rule name is an error before either half is built
+    check_size("loss", [model.loss, *model.outputs], max_ops)
     named = dataclasses.replace(model, name=name) if name else model
 
     def matrix():
         loss, params, inputs, outputs = matrix_form(named)
         return compile_matrix(loss, params, inputs, outputs, f"{named.name}_matrix", dtype, "numpy",
-                              kernel_cache.resolve(cache))
+                              kernel_cache.resolve(cache), "reverse", rewrites)
 
     def scalar():
         return _compile(named.loss, list(wrt or named.params), list(inputs or named.data), "numpy", named.outputs,
-                        named.name, dtype, "reverse", None, None, cache)
+                        named.name, dtype, "reverse", rewrites, max_ops, cache)
 
     return LiftedKernel(named, dtype, scalar, matrix, wrt, inputs)
 
@@ -149,30 +146,32 @@ def _lifted(model, name, dtype, cache, wrt=None, inputs=None):
 def _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache):
     """`compile` through the scalar pipeline (or the matrix one for matrix-level models)."""
     e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
+    store = kernel_cache.resolve(cache)
     if _matrix_level(expr, wrt):
         from .matrix.kernel import compile_matrix
 
-        return compile_matrix(e, w, i, o, n, dtype, target, kernel_cache.resolve(cache))
-    store = kernel_cache.resolve(cache)
+        return compile_matrix(e, w, i, o, n, dtype, target, store, method, rewrites, max_ops)
     select(rewrites)  # an unknown rule name is an error even on a cache hit
 
     def build():
         return build_ir(expr, wrt, inputs, outputs, name, dtype, method, rewrites, max_ops)
 
-    if store is None or target != "numpy":
+    if target != "numpy":
         return TARGETS[target](build())
     check_size("loss", [e, *o], max_ops)
-    key = kernel_cache.kernel_key(e, w, i, o, n, target, dtype, method, rewrites)
-    source, status = store.load(key)
-    if source is not None:
+    key = kernel_cache.kernel_key(e, w, i, o, n, target, dtype, method, rewrites) if store is not None else None
+
+    def render():
+        ir = build()
+        return ir, render_numpy(ir)
+
+    source, ir, status = kernel_cache.load_or_build(store, key, render)
+    if ir is None:
         kernel = Kernel.from_cache(source, load_module(source, n), n, w, i, dtype, target, build, status)
-        kernel.cache_key = key
-        return kernel
-    ir = build()
-    source = render_numpy(ir)
-    store.store(key, source)
-    kernel = Kernel(ir, source, load_module(source, ir.name), target)
-    kernel.cache_status, kernel.cache_key = ("rebuilt" if status == "corrupt" else "miss"), key
+    else:
+        kernel = Kernel(ir, source, load_module(source, ir.name), target)
+        kernel.cache_status = status
+    kernel.cache_key = key
     return kernel
 
 

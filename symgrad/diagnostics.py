@@ -1,15 +1,28 @@
-"""Warnings for models that compile but cannot learn: a loss constant in every parameter.
+"""Diagnostics about a model before it is compiled: a loss constant in every parameter, a DAG over the size limit.
 
 A loss that sympy folds to 0 (softmax cross-entropy over one output: log-sum-exp of one logit is
 the logit) or that reads none of the parameters gives zero gradients everywhere; training it
 silently does nothing, so `symgrad.compile` says so with a `ConstantLossWarning`; at the matrix
 level, where sympy does not fold it, a row softmax over one column is the sign of that mistake.
+`check_size` is `max_ops` for every level: operations of the DAG (scalar or matrix nodes alike).
 """
 
 import warnings
 
-from .dag import free_symbols, topological
-from .errors import ConstantLossWarning
+from .dag import free_symbols, op_count, topological
+from .errors import ConstantLossWarning, SizeLimitError
+
+
+def check_size(what, roots, max_ops):
+    """Our error when the DAG of `roots` has more than `max_ops` operations (None: no limit)."""
+    if max_ops is None:
+        return
+    ops = op_count(roots)
+    if ops > max_ops:
+        raise SizeLimitError(
+            f"the {what} has {ops} operations, over the limit max_ops={max_ops}; "
+            "raise max_ops (None means no limit) or split the model into smaller kernels"
+        )
 
 
 def warn_if_constant(loss, wrt, name):

@@ -125,8 +125,7 @@ def test_models_without_a_matrix_form_keep_the_scalar_kernel():
     assert not isinstance(symgrad.compile(bce, cache=False), LiftedKernel)
     model = nn.mlp([2, 3, 1])
     assert not isinstance(symgrad.compile(model, outputs=[model.outputs[0] * 2], cache=False), LiftedKernel)
-    assert not isinstance(symgrad.compile(model, max_ops=10**9, cache=False), LiftedKernel)
-    assert not isinstance(symgrad.compile(model, rewrites=(), cache=False), LiftedKernel)
+    assert not isinstance(symgrad.compile(model, method="diff", cache=False), LiftedKernel)  # no matrix form
     assert not isinstance(symgrad.compile(model, target="cuda"), LiftedKernel)
 
 
@@ -175,7 +174,7 @@ def test_hand_written_dense_network_is_recognised_and_lifted(rng):
     wrt = [params[k] for k in order]
     kernel = symgrad.compile(loss, wrt=wrt, inputs=data[::-1], cache=False)
     assert isinstance(kernel, LiftedKernel)
-    plain = symgrad.compile(loss, wrt=wrt, inputs=data[::-1], max_ops=10**9, cache=False)
+    plain = symgrad.compile(loss, wrt=wrt, inputs=data[::-1], method="diff", cache=False)  # no matrix form: unrolled
     assert not isinstance(plain, LiftedKernel)
     for n in (3, 100):
         values = {**{p: float(v) for p, v in zip(params, rng.normal(size=len(params)), strict=True)},
