@@ -1,4 +1,4 @@
-"""`CudaKernel`: a CUDA-target kernel with the numpy `Kernel`'s interface, cupy imported lazily.
+"""`CudaKernel`: a CUDA-target `Kernel` (scalar or matrix level), cupy imported lazily.
 
 Building and rendering never touch cupy; the launcher module is loaded (and the source compiled
 through CuPy's RawModule) on the first call that computes something. `.on(backend)` runs the same
@@ -8,8 +8,7 @@ launcher and kernel text on another backend, e.g. `symgrad.cuda_emu.Backend()` o
 import numpy as np
 
 from .errors import UnsupportedError
-from .matrix.runtime import MatrixKernel
-from .runtime import Kernel, load_module
+from .runtime import SCALAR, Kernel, load_module
 
 
 class _LauncherCalls:
@@ -58,16 +57,21 @@ def _load_launcher(kernel):
 
 
 class CudaKernel(Kernel):
-    """`.loss/.grad/.loss_and_grad/.predict/.per_sample_grad` as for numpy, computed by CUDA kernels.
+    """A `Kernel` computed by CUDA kernels: `.loss/.grad/.loss_and_grad/.predict` (and, at scalar
+    level, `.per_sample_grad`) as for numpy, numpy out.
 
+    Only the launch is CUDA's: `.module` answers through the launcher (`_LauncherCalls` for a
+    scalar kernel, `_MatrixLauncherCalls` for a matrix one: products on cuBLAS, each fused
+    entrywise block one generated kernel); binding and checks are `Kernel`'s, chosen by `level`.
     `.source` is the `.cu` text, `.launcher_source` the Python launcher module, `.launcher` the
-    loaded launcher (CuPy arrays in and out, for keeping data on the device). Gradients are
-    reduced deterministically unless `.deterministic` is set to False (atomic adds); `.block`
-    overrides the launcher's threads per block (a power of two up to its MAX_BLOCK).
+    loaded launcher (CuPy arrays in and out, for keeping data on the device). A scalar kernel's
+    gradients are reduced deterministically unless `.deterministic` is set to False (atomic adds);
+    `.block` overrides the launcher's threads per block (a power of two up to its MAX_BLOCK).
     """
 
-    def __init__(self, ir, sources, backend=None):
-        super().__init__(ir, sources.kernel, _LauncherCalls(self), "cuda")
+    def __init__(self, ir, sources, backend=None, level=SCALAR):
+        calls = _LauncherCalls(self) if level is SCALAR else _MatrixLauncherCalls(self)
+        super().__init__(ir, sources.kernel, calls, "cuda", level)
         self.sources, self.launcher_source, self.backend = sources, sources.launcher, backend
         self.deterministic = True
         self.block = None  # the launcher's BLOCK
@@ -75,11 +79,11 @@ class CudaKernel(Kernel):
 
     def __repr__(self):
         where = "cupy" if self.backend is None else type(self.backend).__module__
-        return f"<symgrad CudaKernel {self.ir.name!r} params={len(self.wrt)} inputs={len(self.inputs)} on {where}>"
+        return f"<symgrad CudaKernel {self.name!r} {self.level.name} params={len(self.wrt)} inputs={len(self.inputs)} {self.dtype} on {where}>"
 
     def on(self, backend):
         """The same kernel run through `backend` (a cupy-like module) instead of cupy."""
-        return CudaKernel(self.ir, self.sources, backend)
+        return CudaKernel(self.ir, self.sources, backend, self.level)
 
     @property
     def launcher(self):
@@ -89,7 +93,7 @@ class CudaKernel(Kernel):
 
 
 class _MatrixLauncherCalls:
-    """The generated-module functions `MatrixKernel` calls, answered by the CUDA launcher."""
+    """The generated-module functions a matrix-level `Kernel` calls, answered by the CUDA launcher."""
 
     def __init__(self, kernel):
         self._kernel = kernel
@@ -106,32 +110,3 @@ class _MatrixLauncherCalls:
     def predict(self, *args):
         launcher = self._kernel.launcher
         return tuple(launcher.xp.asnumpy(o) for o in launcher.predict(*args))
-
-
-class CudaMatrixKernel(MatrixKernel):
-    """A matrix-level model on the CUDA target: the `MatrixKernel` interface, values on the GPU.
-
-    Matrix products run on cuBLAS (CuPy's matmul), each fused entrywise block is one generated
-    kernel (`.source`); `.launcher` takes and returns CuPy arrays.
-    """
-
-    target = "cuda"
-
-    def __init__(self, ir, sources, backend=None):
-        super().__init__(ir, sources.kernel, _MatrixLauncherCalls(self))
-        self.sources, self.launcher_source, self.backend = sources, sources.launcher, backend
-        self._launcher = None
-
-    def __repr__(self):
-        where = "cupy" if self.backend is None else type(self.backend).__module__
-        return f"<symgrad CudaMatrixKernel {self.name!r} params={len(self.wrt)} {self.dtype} on {where}>"
-
-    def on(self, backend):
-        """The same kernel run through `backend` (a cupy-like module) instead of cupy."""
-        return CudaMatrixKernel(self.ir, self.sources, backend)
-
-    @property
-    def launcher(self):
-        if self._launcher is None:
-            self._launcher = _load_launcher(self)
-        return self._launcher

@@ -1,7 +1,7 @@
 """Dask arrays into generated kernels: one call of the generated module per batch chunk, partial
 sums combined by a tree reduction in a fixed order, the parameters sent once per call.
 
-`symgrad.runtime.Kernel` and `symgrad.matrix.kernel.MatrixKernel` route a call here (through
+`symgrad.runtime.Kernel` (every level) routes a call here (through
 `symgrad.dask_hook.accepts_dask`) only when `values` holds a dask collection, so `import symgrad` never imports dask.
 Each chunk runs the kernel's own checked method on its numpy block inside a worker, which loads
 the kernel from its text (`symgrad.remote`); nothing gathers the data on one machine.
@@ -273,20 +273,12 @@ def present(get, symbols):
 
 
 def _is_matrix(kernel):
-    from .remote import is_matrix_kind
-
-    return is_matrix_kind(type(kernel))
+    return kernel.level.matrix
 
 
 def predict_reads(kernel):
     """The inputs the model outputs read (targets are not needed to predict)."""
-    if _is_matrix(kernel):
-        from .matrix.runtime import _reads
-
-        read = _reads(kernel.ir, kernel.ir.predictions)
-        return {v.symbol for v in kernel.ir.args if v.ident in read}
-    read = {str(x) for st in kernel.ir.needed(kernel.ir.predictions) for x in st.expr.free_symbols}
-    return {v.symbol for v in kernel.ir.data if v.ident in read}
+    return kernel.predict_reads
 
 
 def output_widths(kernel):

@@ -20,7 +20,7 @@ from .matrix import layers
 from .model import DenseStack
 from .prepared import PreparedBinding
 from .render.numpy_target import LOOP_MAX
-from .runtime import Kernel, all_finite, bound_arguments, no_outputs, scalar_arguments
+from .runtime import SCALAR, Kernel, all_finite, bound_arguments, no_outputs, scalar_arguments
 
 # scalar loss name -> the same loss at matrix level, summed over the batch (Z: last layer, Y: targets)
 MATRIX_LOSSES = {
@@ -69,7 +69,7 @@ class LiftedKernel(Kernel):
     """A scalar `Kernel` whose large batches run through the model's matrix kernel."""
 
     def __init__(self, model, dtype, compile_scalar, compile_matrix, wrt=None, inputs=None):
-        self.name, self.target, self.dtype = model.name, "numpy", np.dtype(dtype)
+        self.name, self.target, self.dtype, self.level = model.name, "numpy", np.dtype(dtype), SCALAR
         self.wrt = list(model.params) if wrt is None else list(wrt)
         self.inputs = list(model.data) if inputs is None else list(inputs)
         where = {s: k for k, s in enumerate(self.wrt)}
@@ -147,7 +147,7 @@ class LiftedKernel(Kernel):
         scalar = self._scalar
         if scalar is None or self.inputs and len(args[0]) > LOOP_MAX:
             return self._loss_and_grad(args, nonfinite)
-        value, grads = scalar.module.loss_and_grad(*args)  # `Kernel._gradients` inline: one call fewer per step
+        value, grads = scalar.module.loss_and_grad(*args)  # `ScalarLevel.gradients` inline: one call fewer per step
         grads = [*map(float, grads)]
         value = float(value)
         if not math.isfinite(sum(grads, value)):
@@ -161,7 +161,7 @@ class LiftedKernel(Kernel):
     def _loss_and_grad(self, args, nonfinite):
         if not self.inputs or len(args[0]) <= LOOP_MAX:  # the per-sample loop, checked as the scalar kernel checks
             scalar = self._scalar or self.scalar
-            return scalar._gradients(scalar.module.loss_and_grad(*args), nonfinite)
+            return SCALAR.gradients(scalar, scalar.module.loss_and_grad(*args), nonfinite)
         value, grads = self.matrix.module.loss_and_grad(*self._matrix_arguments(args))
         flat = np.concatenate([np.ravel(g) for g in grads])
         if self._order is not None:

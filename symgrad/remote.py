@@ -27,17 +27,18 @@ class KernelSpec:
     inputs: tuple
     dtype: str
     target: str = "numpy"
+    level: object = None  # the kernel's level (runtime.SCALAR, matrix.runtime.MATRIX), pickled by name
 
     @property
     def matrix(self):
-        return is_matrix_kind(self.kind)
+        return self.level is not None and self.level.matrix
 
     @classmethod
     def of(cls, kernel):
         kernel = getattr(kernel, "shipped_kernel", kernel)  # a kernel may send another in its place
         return cls(type(kernel), kernel.name, kernel.source, digest(kernel.source),
                    getattr(kernel, "cache_key", None), tuple(kernel.wrt), tuple(kernel.inputs), str(kernel.dtype),
-                   getattr(kernel, "target", "numpy"))
+                   getattr(kernel, "target", "numpy"), kernel.level)
 
     def kernel(self):
         """The kernel in this process, loaded on first use (and its cache_status on this worker)."""
@@ -69,14 +70,8 @@ class KernelSpec:
                 "install numpy (and symgrad) in the workers' environment"
             ) from None
         build = _no_ir(self.name)
-        if self.matrix:
-            return self.kind.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, build, status)
-        return self.kind.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, self.target, build, status)
-
-
-def is_matrix_kind(kind):
-    """A matrix-level kernel class (MatrixKernel or a subclass, e.g. CUDA's), told without importing it."""
-    return any(c.__name__ == "MatrixKernel" for c in kind.__mro__)
+        return self.kind.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, self.target, build,
+                                    status, self.level)
 
 
 def digest(source):

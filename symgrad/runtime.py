@@ -77,32 +77,84 @@ def bound_arguments(kernel, values, nonfinite):
     return data + params
 
 
+class ScalarLevel:
+    """What a scalar-level kernel's calls do with values and results: data one value per sample (1-D),
+    parameters single numbers, gradients and losses Python floats; a dict of float64 values takes
+    the prepared binding (`symgrad.prepared`). `symgrad.matrix.runtime.MATRIX` is the matrix level's."""
+
+    name, matrix = "scalar", False
+
+    def prepared(self, kernel):
+        """The fast lane for `kernel`'s calls (None: every call is bound by `values.bind`)."""
+        return PreparedBinding(kernel.inputs, kernel.wrt, kernel.target != "numpy") if kernel.dtype == np.float64 else None
+
+    def arguments(self, kernel, values, nonfinite, skip=()):
+        """Checked positional arguments through `values.bind` (`skip` has no meaning for 1-D data)."""
+        return bound_arguments(kernel, values, nonfinite)
+
+    def gradients(self, kernel, result, nonfinite):
+        """The module's (loss, gradients) as floats, tested with one sum (a sum that overflowed is looked at closely)."""
+        value, grads = result
+        grads = [*map(float, grads)]
+        value = float(value)
+        if not math.isfinite(sum(grads, value)):
+            kernel._nonfinite_gradients(nonfinite, value, grads)
+        return value, grads
+
+    def predict_arguments(self, kernel, values, nonfinite):
+        """`predict`'s arguments through `values.bind`, with placeholders for the inputs the outputs do not read."""
+        if hasattr(values, "items"):  # anything else: bind says what a values mapping is
+            values = dict(values)
+            for s in kernel.inputs:  # the IR (rebuilt if the kernel came from the cache) only when one is missing
+                if s not in values and str(s) not in values and s not in kernel.predict_reads:
+                    values[s] = 0.0  # a placeholder the generated predict never reads
+        return bound_arguments(kernel, values, nonfinite)
+
+    def predict_reads(self, ir):
+        """The data symbols the outputs read (statements read IR identifiers, not user symbols)."""
+        reads = {name for st in ir.needed(ir.predictions) for name in st.reads()}
+        return {v.symbol for v in ir.data if v.ident in reads}
+
+    def per_sample_grad(self, kernel, values, nonfinite):
+        out = kernel.module.per_sample_grad(*kernel.arguments(values, nonfinite))
+        if not np.isfinite(out).all():  # one pass over the matrix; name the columns only on failure
+            kernel._finite(nonfinite, **{f"d/d{w} (per sample)": out[:, j] for j, w in enumerate(kernel.wrt)})
+        return out
+
+
+SCALAR = ScalarLevel()
+
+
 class Kernel:
     """A generated kernel bound to its model: call it with the same `values` as autodiff.
 
     `.loss(values)` is the loss summed over the batch, `.grad(values)` the gradients in `wrt`
-    order (floats), `.predict(values)` the model outputs, `.source` the generated text.
+    order (floats at scalar level, arrays in each parameter's shape at matrix level),
+    `.predict(values)` the model outputs, `.source` the generated text, `.module` its functions.
+    One class for every level and target: `level` (`SCALAR`, `symgrad.matrix.runtime.MATRIX`) says
+    how values bind and results are shaped, `module` is whatever computes (a loaded numpy module,
+    a CUDA launcher's answers, a lifted kernel's router), chosen by `symgrad.compile`.
     """
 
-    def __init__(self, ir, source, module, target="numpy"):
-        self._ir, self.source, self.module, self.target = ir, source, module, target
+    def __init__(self, ir, source, module, target="numpy", level=SCALAR):
+        self._ir, self.source, self.module, self.target, self.level = ir, source, module, target, level
         self.name = ir.name
         self.wrt = [v.symbol for v in ir.params]
         self.inputs = [v.symbol for v in ir.data]
         self.dtype = np.dtype(ir.dtype)
         self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
         self.cache_key = None  # set by symgrad.compile when the kernel went through the cache
-        self._prepared = PreparedBinding(self.inputs, self.wrt, target != "numpy") if self.dtype == np.float64 else None
+        self._prepared = level.prepared(self)
 
     @classmethod
-    def from_cache(cls, source, module, name, wrt, inputs, dtype, target, build_ir, status="hit"):
+    def from_cache(cls, source, module, name, wrt, inputs, dtype, target, build_ir, status="hit", level=SCALAR):
         """A kernel loaded from a verified cache entry; its IR is rebuilt only if someone asks."""
         kernel = cls.__new__(cls)
         kernel._ir, kernel._build_ir = None, build_ir
-        kernel.source, kernel.module, kernel.target, kernel.name = source, module, target, name
+        kernel.source, kernel.module, kernel.target, kernel.name, kernel.level = source, module, target, name, level
         kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
         kernel.cache_status, kernel.cache_key = status, None
-        kernel._prepared = PreparedBinding(kernel.inputs, kernel.wrt, target != "numpy") if kernel.dtype == np.float64 else None
+        kernel._prepared = level.prepared(kernel)
         return kernel
 
     @property
@@ -112,11 +164,15 @@ class Kernel:
         return self._ir
 
     def __repr__(self):
-        return f"<symgrad Kernel {self.name!r} target={self.target} params={len(self.wrt)} inputs={len(self.inputs)}>"
+        return (f"<symgrad Kernel {self.name!r} {self.level.name} target={self.target} params={len(self.wrt)} "
+                f"inputs={len(self.inputs)} {self.dtype}>")
 
-    def arguments(self, values, nonfinite="raise"):
-        """Positional arguments of the generated functions, checked: data arrays, then parameters."""
-        return scalar_arguments(self, values, nonfinite)
+    def arguments(self, values, nonfinite="raise", skip=()):
+        """Positional arguments of the generated functions, checked: data arrays, then parameters
+        (at matrix level, None in place of the inputs in `skip`)."""
+        if self._prepared is not None and not skip:
+            return scalar_arguments(self, values, nonfinite)
+        return self.level.arguments(self, values, nonfinite, skip)
 
     def _finite(self, nonfinite, **results):
         check_finite(self.name, nonfinite, results)
@@ -132,13 +188,13 @@ class Kernel:
         return value
 
     def loss_and_grad(self, values, nonfinite="raise"):
-        """(loss, gradients in `wrt` order as floats), both summed over the batch."""
+        """(loss, gradients in `wrt` order), both summed over the batch."""
         # the documented training call (bench/seed_step.py): the prepared binding inline; when it
         # answers, `values` holds no dask collection either, so the dask door is skipped
         args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
         if args is None:
             return self._checked_loss_and_grad(values, nonfinite)
-        value, grads = self.module.loss_and_grad(*args)  # `_gradients` inline: one call fewer per step
+        value, grads = self.module.loss_and_grad(*args)  # `ScalarLevel.gradients` inline: one call fewer per step
         grads = [*map(float, grads)]
         value = float(value)
         if not math.isfinite(sum(grads, value)):
@@ -147,16 +203,8 @@ class Kernel:
 
     @accepts_dask(name="loss_and_grad")
     def _checked_loss_and_grad(self, values, nonfinite):
-        return self._gradients(self.module.loss_and_grad(*bound_arguments(self, values, nonfinite)), nonfinite)
-
-    def _gradients(self, result, nonfinite):
-        """The module's (loss, gradients) as floats, tested with one sum (a sum that overflowed is looked at closely)."""
-        value, grads = result
-        grads = [*map(float, grads)]
-        value = float(value)
-        if not math.isfinite(sum(grads, value)):
-            self._nonfinite_gradients(nonfinite, value, grads)
-        return value, grads
+        level = self.level
+        return level.gradients(self, self.module.loss_and_grad(*level.arguments(self, values, nonfinite)), nonfinite)
 
     def _nonfinite_gradients(self, nonfinite, value, grads):
         """Our error naming each NaN or Inf among the loss and gradients (names printed only now)."""
@@ -178,13 +226,7 @@ class Kernel:
 
     @accepts_dask(name="predict")
     def _checked_predict(self, values, nonfinite):
-        """`predict` through `values.bind`, with placeholders for the inputs the outputs do not read."""
-        if hasattr(values, "items"):  # anything else: bind says what a values mapping is
-            values = dict(values)
-            for s in self.inputs:
-                if s not in values and str(s) not in values and s not in self._predict_inputs:
-                    values[s] = 0.0  # a placeholder the generated predict never reads
-        return self._outputs(bound_arguments(self, values, nonfinite), nonfinite)
+        return self._outputs(self.level.predict_arguments(self, values, nonfinite), nonfinite)
 
     def _outputs(self, args, nonfinite):
         out = [np.asarray(o) for o in self.module.predict(*args)]
@@ -195,15 +237,11 @@ class Kernel:
         return out
 
     @property
-    def _predict_inputs(self):
-        """The data symbols the outputs read (statements read IR identifiers, not user symbols)."""
-        reads = {name for st in self.ir.needed(self.ir.predictions) for name in st.reads()}
-        return {v.symbol for v in self.ir.data if v.ident in reads}
+    def predict_reads(self):
+        """The data symbols the outputs read (the others, targets, may be left out of `predict`'s values)."""
+        return self.level.predict_reads(self.ir)
 
     @accepts_dask
     def per_sample_grad(self, values, nonfinite="raise"):
         """The n × len(wrt) matrix of per-sample gradients."""
-        out = self.module.per_sample_grad(*self.arguments(values, nonfinite))
-        if not np.isfinite(out).all():  # one pass over the matrix; name the columns only on failure
-            self._finite(nonfinite, **{f"d/d{w} (per sample)": out[:, j] for j, w in enumerate(self.wrt)})
-        return out
+        return self.level.per_sample_grad(self, values, nonfinite)

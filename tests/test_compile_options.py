@@ -306,3 +306,40 @@ def test_a_planted_cache_entry_is_rebuilt_not_run(case, tmp_path):
         assert again.matrix.cache_status == "rebuilt"
     assert case.compile(cache=tmp_path).cache_status == "hit"
     assert all(planted not in e.read_text() for e in KernelCache(tmp_path).entries())
+
+
+# --- one Kernel class ---------------------------------------------------------------------------
+
+def test_every_level_compiles_to_the_one_kernel_class(case):
+    """Scalar and matrix kernels are one class whose level is data; the lifted kernel is a Kernel too."""
+    from symgrad.runtime import Kernel
+
+    kernel = case.compile(cache=False)
+    assert isinstance(kernel, Kernel)
+    if not isinstance(kernel, LiftedKernel):
+        assert type(kernel) is Kernel
+        assert kernel.level.matrix == case.kind.startswith("matrix")
+    for attribute in ("name", "wrt", "inputs", "dtype", "target", "source", "module", "ir", "cache_status", "cache_key"):
+        getattr(kernel, attribute)
+    values = case.values(ROWS[-1], np.random.default_rng(12))
+    assert_matches(kernel, case, values)
+    np.testing.assert_allclose(flat(kernel.grad(values)), case.reference(values)[1], rtol=1e-10)
+    if case.kind.startswith("matrix"):
+        with pytest.raises(UnsupportedError, match="is matrix-level"):
+            kernel.per_sample_grad(values)
+    else:
+        np.testing.assert_allclose(kernel.per_sample_grad(values).sum(0), case.reference(values)[1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("make", [scalar_case, matrix_case], ids=["scalar", "matrix"])
+def test_cuda_kernels_of_both_levels_are_one_class_with_the_numpy_answers(make):
+    from symgrad.cuda_emu import Backend
+    from symgrad.cuda_runtime import CudaKernel
+    from symgrad.runtime import Kernel
+
+    case = make()
+    kernel = case.compile(target="cuda").on(Backend())
+    assert type(kernel) is CudaKernel and isinstance(kernel, Kernel) and kernel.target == "cuda"
+    assert kernel.level is case.compile(cache=False).level
+    values = case.values(ROWS[0], np.random.default_rng(13))
+    assert_matches(kernel, case, values, rtol=1e-9)

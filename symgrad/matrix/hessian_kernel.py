@@ -18,7 +18,7 @@ from .hessian import direction_for
 from .linear import coefficient
 from .lower import lower
 from .rules import as_scalar_loss, reverse
-from .runtime import as_argument, shaped_grad
+from .runtime import MATRIX, as_argument
 from .values import bind
 
 
@@ -69,7 +69,7 @@ class HessianKernel:
 
     def __init__(self, ir, source, module, directions):
         self.ir, self.source, self.module = ir, source, module
-        self.directions = list(directions)
+        self.name, self.directions = ir.name, list(directions)
         self.wrt = [v.symbol for v in ir.params]
         self.inputs = [v.symbol for v in ir.data if v.symbol not in set(self.directions)]
         self.dtype = np.dtype(ir.dtype)
@@ -78,16 +78,11 @@ class HessianKernel:
         return f"<symgrad HessianKernel {self.ir.name!r} params={len(self.wrt)} {self.dtype}>"
 
     def arguments(self, values, nonfinite="raise"):
-        symbols = self.inputs + self.wrt
-        bound, _ = bind(symbols, values, dtype=self.dtype, nonfinite=nonfinite)
-        return [as_argument(bound[s]) for s in symbols]
+        """Data then parameters, bound as every matrix-level kernel binds them (`MATRIX`)."""
+        return MATRIX.arguments(self, values, nonfinite)
 
     def loss_and_grad(self, values, nonfinite="raise"):
-        value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        value, grads = float(value), [shaped_grad(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
-        if nonfinite == "raise" and not all_finite([value, *grads]):  # names printed only on failure
-            check_finite(self.ir.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
-        return value, grads
+        return MATRIX.gradients(self, self.module.loss_and_grad(*self.arguments(values, nonfinite)), nonfinite)
 
     def hessian(self, values, nonfinite="raise"):
         if not hasattr(self.module, "hessian"):

@@ -1,4 +1,4 @@
-"""Compiling matrix-level models: symbolic gradient → `MatrixKernelIR` → numpy module → kernel.
+"""Compiling matrix-level models: symbolic gradient → `MatrixKernelIR` → numpy module → `Kernel` (level MATRIX).
 
 Every option of `symgrad.compile` means here what it means for a scalar expression: `method`
 names the differentiation (the matrix rules are reverse mode; "diff" is refused by name),
@@ -13,12 +13,12 @@ from ..diagnostics import check_size
 from ..errors import InvalidArgumentError, UnsupportedError
 from ..render.numpy_matrix import render_numpy_matrix
 from ..rewrite import select, stabilize
-from ..runtime import load_module
+from ..runtime import Kernel, load_module
 from ..symbolic import METHODS
 from ..values import as_symbol_list
 from .lower import canonical, lower
 from .rules import as_scalar_loss, reverse
-from .runtime import MatrixKernel
+from .runtime import MATRIX
 
 
 def check_method(method):
@@ -66,11 +66,11 @@ def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"
         return build_matrix_ir(expr, wrt, inputs, outputs, name, dtype, rewrites=rewrites, max_ops=max_ops)
 
     if target == "cuda":
-        from ..cuda_runtime import CudaMatrixKernel
+        from ..cuda_runtime import CudaKernel
         from ..render.cuda_matrix import render_cuda_matrix
 
         ir = build()
-        return CudaMatrixKernel(ir, render_cuda_matrix(ir))
+        return CudaKernel(ir, render_cuda_matrix(ir), level=MATRIX)
     key = None
     if store is not None:
         loss_key, *outs = canonical([loss, *outputs])
@@ -82,9 +82,9 @@ def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"
 
     source, ir, status = kernel_cache.load_or_build(store, key, render)
     if ir is None:
-        kernel = MatrixKernel.from_cache(source, load_module(source, name), name, wrt, inputs, dtype, build, status)
+        kernel = Kernel.from_cache(source, load_module(source, name), name, wrt, inputs, dtype, target, build, status, MATRIX)
     else:
-        kernel = MatrixKernel(ir, source, load_module(source, ir.name))
+        kernel = Kernel(ir, source, load_module(source, ir.name), target, MATRIX)
         kernel.cache_status = status
     kernel.cache_key = key
     return kernel

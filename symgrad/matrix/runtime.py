@@ -1,90 +1,58 @@
-"""`MatrixKernel`: a loaded matrix-level kernel, called with arrays keyed by MatrixSymbol.
+"""The matrix level of `symgrad.runtime.Kernel`: values keyed by MatrixSymbol, arrays in and out.
 
-The runtime half of `symgrad.matrix.kernel` (which builds and caches kernels), kept apart so that
-the CUDA runtime can subclass it without importing the compiler.
+What differs from a scalar kernel is data, not a class: `MATRIX` binds arrays by MatrixSymbol
+(sizes read off their shapes), returns each gradient in its parameter's shape, and lets `predict`
+leave out the inputs the outputs do not read. `.module` holds the raw functions, which take the
+arrays positionally (DATA then PARAMS) for training loops that skip the checks.
 """
 
 import numpy as np
 import sympy as sp
 
-from ..dask_hook import accepts_dask
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, UnsupportedError
 from ..ir import live
-from ..runtime import all_finite, check_finite, no_outputs
+from ..runtime import all_finite, check_finite
 from .values import bind
 
 
-class MatrixKernel:
-    """A generated matrix kernel: call it with values keyed by MatrixSymbol (arrays of its shape).
+class MatrixLevel:
+    """How a matrix-level kernel binds values and shapes results (`Kernel.level`)."""
 
-    `.loss(values)`, `.grad(values)` (arrays in each parameter's shape, `wrt` order),
-    `.loss_and_grad(values)`, `.predict(values)`; `.module` holds the raw functions, which take
-    the arrays positionally (DATA then PARAMS) for training loops that skip the checks.
-    """
+    name, matrix = "matrix", True
 
-    target = "numpy"
+    def prepared(self, kernel):
+        return None  # arrays of any shape: every call is bound by `matrix.values.bind`
 
-    def __init__(self, ir, source, module):
-        self._ir, self.source, self.module = ir, source, module
-        self.name = ir.name
-        self.wrt = [v.symbol for v in ir.params]
-        self.inputs = [v.symbol for v in ir.data]
-        self.dtype = np.dtype(ir.dtype)
-        self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
-        self.cache_key = None  # set by compile_matrix when the kernel went through the cache
+    def arguments(self, kernel, values, nonfinite, skip=()):
+        symbols = [s for s in kernel.inputs + kernel.wrt if s not in skip]
+        bound, _ = bind(symbols, values, dtype=kernel.dtype, nonfinite=nonfinite)
+        return [as_argument(bound[s]) if s in bound else None for s in kernel.inputs + kernel.wrt]
 
-    @classmethod
-    def from_cache(cls, source, module, name, wrt, inputs, dtype, build_ir, status="hit"):
-        """A kernel loaded from a verified cache entry; its IR is rebuilt only if someone asks."""
-        kernel = cls.__new__(cls)
-        kernel._ir, kernel._build_ir = None, build_ir
-        kernel.source, kernel.module, kernel.name = source, module, name
-        kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
-        kernel.cache_status, kernel.cache_key = status, None
-        return kernel
-
-    @property
-    def ir(self):
-        if self._ir is None:
-            self._ir = self._build_ir()
-        return self._ir
-
-    def __repr__(self):
-        return f"<symgrad MatrixKernel {self.name!r} params={len(self.wrt)} inputs={len(self.inputs)} {self.dtype}>"
-
-    def arguments(self, values, nonfinite="raise", skip=()):
-        symbols = [s for s in self.inputs + self.wrt if s not in skip]
-        bound, _ = bind(symbols, values, dtype=self.dtype, nonfinite=nonfinite)
-        return [as_argument(bound[s]) if s in bound else None for s in self.inputs + self.wrt]
-
-    @accepts_dask
-    def loss(self, values, nonfinite="raise"):
-        value = float(self.module.loss(*self.arguments(values, nonfinite)))
-        check_finite(self.name, nonfinite, {"loss": value})
-        return value
-
-    @accepts_dask
-    def loss_and_grad(self, values, nonfinite="raise"):
-        value, grads = self.module.loss_and_grad(*self.arguments(values, nonfinite))
-        value, grads = float(value), [shaped_grad(g, s, self.dtype) for g, s in zip(grads, self.wrt, strict=True)]
+    def gradients(self, kernel, result, nonfinite):
+        value, grads = result
+        value, grads = float(value), [shaped_grad(g, s, kernel.dtype) for g, s in zip(grads, kernel.wrt, strict=True)]
         if nonfinite == "raise" and not all_finite([value, *grads]):  # names printed only on failure
-            check_finite(self.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)}})
+            check_finite(kernel.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(kernel.wrt, grads, strict=True)}})
         return value, grads
 
-    def grad(self, values, nonfinite="raise"):
-        return self.loss_and_grad(values, nonfinite)[1]
+    def predict_arguments(self, kernel, values, nonfinite):
+        """Inputs the outputs do not read (targets) may be omitted."""
+        missing = [s for s in kernel.inputs if s not in values]
+        read = kernel.predict_reads if missing else ()  # the IR (rebuilt after a cache hit) only when needed
+        skip = [s for s in missing if s not in read]
+        return self.arguments(kernel, values, nonfinite, skip)
 
-    @accepts_dask
-    def predict(self, values, nonfinite="raise"):
-        """Model outputs; inputs the outputs do not read (targets) may be omitted."""
-        read = {v.symbol for v in self.ir.args if v.ident in _reads(self.ir, self.ir.predictions)}
-        skip = [s for s in self.inputs if s not in read and s not in values]
-        out = [np.asarray(o) for o in self.module.predict(*self.arguments(values, nonfinite, skip))]
-        if not out:
-            raise no_outputs(self.name)
-        if nonfinite == "raise" and not all_finite(out):
-            check_finite(self.name, nonfinite, {f"output {i}": o for i, o in enumerate(out)})
-        return out
+    def predict_reads(self, ir):
+        read = _reads(ir, ir.predictions)
+        return {v.symbol for v in ir.args if v.ident in read}
+
+    def per_sample_grad(self, kernel, values, nonfinite):
+        raise UnsupportedError(
+            f"kernel {kernel.name!r} is matrix-level: its gradients are sums over the batch rows; for "
+            "per-sample gradients compile the model at scalar level (symgrad.nn.mlp) or call grad on one row")
+
+
+MATRIX = MatrixLevel()
 
 
 def as_argument(value):
