@@ -84,6 +84,9 @@ class ScalarLevel:
 
     name, matrix = "scalar", False
 
+    def __reduce__(self):
+        return "SCALAR"  # pickled by name (a kernel shipped to Dask workers): the one instance
+
     def prepared(self, kernel):
         """The fast lane for `kernel`'s calls (None: every call is bound by `values.bind`)."""
         return PreparedBinding(kernel.inputs, kernel.wrt, kernel.target != "numpy") if kernel.dtype == np.float64 else None

@@ -343,3 +343,18 @@ def test_cuda_kernels_of_both_levels_are_one_class_with_the_numpy_answers(make):
     assert kernel.level is case.compile(cache=False).level
     values = case.values(ROWS[0], np.random.default_rng(13))
     assert_matches(kernel, case, values, rtol=1e-9)
+
+
+def test_a_level_travels_to_dask_workers_as_itself():
+    """A kernel shipped to a worker is rebuilt with its level; unpickling must not make a second one."""
+    import pickle
+
+    from symgrad.matrix.runtime import MATRIX
+    from symgrad.remote import KernelSpec
+    from symgrad.runtime import SCALAR
+
+    for make, level in ((scalar_case, SCALAR), (matrix_case, MATRIX)):
+        spec = KernelSpec.of(make().compile(cache=False))
+        assert pickle.loads(pickle.dumps(spec)).level is level
+        rebuilt = pickle.loads(pickle.dumps(spec)).kernel()
+        assert rebuilt.level is level and rebuilt.cache_status == "off"

@@ -20,6 +20,9 @@ class MatrixLevel:
 
     name, matrix = "matrix", True
 
+    def __reduce__(self):
+        return "MATRIX"  # pickled by name (a kernel shipped to Dask workers): the one instance
+
     def prepared(self, kernel):
         return None  # arrays of any shape: every call is bound by `matrix.values.bind`
 
