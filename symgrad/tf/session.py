@@ -76,7 +76,7 @@ class _Leaf:
 
 @dataclass
 class _Compiled:
-    kernel: object  # a MatrixKernel, or None when every fetch is a leaf or a number
+    kernel: object  # a matrix-level Kernel, or None when every fetch is a leaf or a number
     arguments: list  # per kernel argument (inputs, then wrt): the index of its leaf
     plans: list  # per requested tensor: ("loss",), ("grad", k), ("output", k), ("leaf", i) or ("number", x)
     shapes: list  # per requested tensor: its shape, BATCH_SIZE at the batch axis
