@@ -263,6 +263,26 @@ class TransposeView:
         return {self.source}
 
 
+@dataclass(frozen=True)
+class MatrixCall:
+    """`target = f(source)` for a function of a whole matrix (an inverse, a determinant): `function`
+    is the node's class, whose matrix record spells the call per target; `text` names the node."""
+
+    target: str
+    function: type
+    source: str
+    type: TensorType
+    phase: Phase
+    text: str = ""
+
+    @property
+    def targets(self):
+        return (self.target,)
+
+    def reads(self):
+        return {self.source}
+
+
 @dataclass
 class MatrixKernelIR:
     """A matrix kernel: typed arguments, sizes read off them, statements, and result names."""
@@ -321,6 +341,8 @@ def statement_lines(st):
         return [f"{tag} {st.target}: {st.type} = {st.kind}{st.index or ''}"]
     if isinstance(st, Element):
         return [f"{tag} {st.target}: {st.type} = {st.source}[{st.index[0]}, {st.index[1]}]"]
+    if isinstance(st, MatrixCall):
+        return [f"{tag} {st.target}: {st.type} = {st.function.__name__}({st.source})"]
     return [f"{tag} {st.target}: {st.type} = {st.source}.T"]
 
 

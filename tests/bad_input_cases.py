@@ -13,7 +13,7 @@ import symgrad
 from symgrad import autodiff, cli
 from symgrad import demo as symgrad_demo
 from symgrad.comparison import compare
-from symgrad.matrix import SumAll
+from symgrad.matrix import SumAll, logdet
 from symgrad.nn import Model
 
 x, y, w, b, z = sp.symbols("x y w b z", real=True)
@@ -139,8 +139,9 @@ CASES = [
     ("demo with fewer than one epoch", lambda: symgrad_demo.run("never-written", epochs=0), symgrad.InvalidArgumentError),
     ("compare with a width that is not a positive integer", lambda: compare("seed", widths=[3, "x"]),
      symgrad.InvalidArgumentError),
-    ("matrix inverse in a compiled kernel", lambda: symgrad.compile(SumAll(sp.Inverse(A)), wrt=[A], cache=False),
+    ("matrix inverse in a CUDA kernel", lambda: symgrad.compile(SumAll(sp.Inverse(A)), wrt=[A], target="cuda", cache=False),
      symgrad.UnsupportedError),
+    ("log-determinant of a non-square matrix", lambda: logdet(sp.MatrixSymbol("R", 2, 3)), symgrad.ShapeError),
     ("symbolic index into a matrix", lambda: symgrad.grad(A[sp.Symbol("i", integer=True), 0] ** 2, [A]), symgrad.UnsupportedError),
     ("symbolic matrix power", lambda: symgrad.grad(SumAll(sp.MatPow(A, w)), [w]), symgrad.UnsupportedError),
     ("explicit matrix over the size limit", lambda: symgrad.grad(SumAll(sp.Matrix(20, 20, lambda i, j: w * (i + j))), [w]),

@@ -2,15 +2,16 @@
 
 `symgrad.grad`, `symgrad.autodiff.grad`, `symgrad.check` and `symgrad.compile` hand an expression
 to this package when it (or a `wrt` entry) involves matrices. Pipeline order: `nodes` (the node
-types sympy lacks), `graph` (walking), `values` (binding arrays, reading sizes), `evaluate`,
+types sympy lacks), `records` (one record per node class: every path's rule), `graph` (walking), `values` (binding arrays, reading sizes), `evaluate`,
 `rules` (symbolic reverse mode), `autodiff` (numeric reverse mode), `check`; second derivatives:
 `forward` (tangent rules), `linear` (the matrix of a linear map), `hessian`, `hessian_kernel`.
 """
 
+from . import records  # noqa: F401 - enters the matrix-node records before any path reads them
 from .graph import is_matrix_level
 from .hessian import hessian, hvp
 from .hessian_kernel import compile_hessian
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit
+from .nodes import LogDet, Map, RowLogSumExp, RowSoftmax, SumAll, Unit, logdet
 from .rules import reverse
 
 
@@ -23,4 +24,5 @@ def grad(expr, wrt):
     return entrywise_as_maps(reverse(expr, as_symbol_list(wrt)))
 
 
-__all__ = ["grad", "hessian", "hvp", "compile_hessian", "is_matrix_level", "Map", "SumAll", "RowLogSumExp", "RowSoftmax", "Unit"]
+__all__ = ["grad", "hessian", "hvp", "compile_hessian", "is_matrix_level", "logdet", "LogDet", "Map", "SumAll",
+           "RowLogSumExp", "RowSoftmax", "Unit"]

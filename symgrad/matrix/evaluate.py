@@ -1,19 +1,16 @@
 """Numeric evaluation of matrix expression DAGs on numpy (or torch, the PyTorch oracle).
 
-One rule per matrix node type; scalar nodes use `symgrad.numeric`'s rules, and entrywise
-functions evaluate their scalar body with those same rules on whole arrays.
+Each matrix node evaluates by its record's `forward` (`symgrad.matrix.records`); scalar nodes by
+`symgrad.numeric`'s (their scalar records), and entrywise functions evaluate their scalar body
+with those same rules on whole arrays.
 """
 
 import numpy as np
-import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import numeric
 from ..errors import UnsupportedError
-from ..registry import lookup
+from ..primitives import matrix_rule
 from .graph import operands, topological
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, check_closed, power_exponent
 from .values import shape_of
 
 
@@ -71,87 +68,6 @@ class TorchOps(numeric.TorchBackend):
         return self.torch.linalg.inv(x)
 
 
-def _matmul(env, node, *vals):
-    scalar, out = None, None
-    for arg, v in zip(node.args, vals, strict=True):
-        if arg.is_Matrix:
-            out = v if out is None else out @ v
-        else:
-            scalar = v if scalar is None else scalar * v
-    return out if scalar is None else scalar * out
-
-
-def _add(env, node, *vals):
-    out = vals[0]
-    for v in vals[1:]:
-        out = out + v
-    return out
-
-
-def _hadamard(env, node, *vals):
-    out = vals[0]
-    for v in vals[1:]:
-        out = out * v
-    return out
-
-
-def _apply(env, node, *vals):
-    """A scalar Lambda on whole arrays, by the scalar evaluation rules (broadcast to the node's
-    shape: a body that reads only scalar operands gives one number)."""
-    function = node.function
-    check_closed(function)
-    bound = dict(zip(function.variables, vals, strict=True))
-    (out,) = numeric.evaluate([function.expr], bound, env.ops)
-    shape = env.shape(node)
-    return out if tuple(np.shape(out)) == shape else out + env.ops.full(shape, 0.0)
-
-
-def _matrix_power(env, node, x):
-    out = x
-    for _ in range(power_exponent(node) - 1):
-        out = out @ x
-    return out
-
-
-def _lse(env, node, z):
-    m = env.ops.rowmax(z)
-    return m + env.ops.xp.log(env.ops.rowsum(env.ops.xp.exp(z - m)))
-
-
-def _softmax(env, node, z):
-    e = env.ops.xp.exp(z - env.ops.rowmax(z))
-    return e / env.ops.rowsum(e)
-
-
-def _unit(env, node):
-    out = env.ops.full(env.shape(node), 0.0)
-    out[int(node.index[0]), int(node.index[1])] = 1.0
-    return out
-
-
-# node type -> rule(env, node, *operand values)
-MATRIX_FORWARD = {
-    sp.MatMul: _matmul,
-    sp.MatAdd: _add,
-    sp.HadamardProduct: _hadamard,
-    sp.HadamardPower: lambda env, node, x, p: x**p,
-    sp.MatPow: _matrix_power,
-    sp.Inverse: lambda env, node, x: env.ops.inv(x),
-    sp.Transpose: lambda env, node, x: x.T,
-    sp.Trace: lambda env, node, x: env.ops.xp.trace(x) if env.ops.xp is np else env.ops.torch.trace(x),
-    SumAll: lambda env, node, x: env.ops.total(x),
-    MatrixElement: lambda env, node, x: x[int(node.i), int(node.j)],
-    ElementwiseApplyFunction: _apply,
-    Map: _apply,
-    RowLogSumExp: _lse,
-    RowSoftmax: _softmax,
-    sp.OneMatrix: lambda env, node: env.ops.full(env.shape(node), 1.0),
-    sp.ZeroMatrix: lambda env, node: env.ops.full(env.shape(node), 0.0),
-    sp.Identity: lambda env, node: env.ops.eye(env.shape(node)[0]),
-    Unit: _unit,
-}
-
-
 class Env:
     """What evaluation rules see: the array operations and the sizes fixed by the values."""
 
@@ -163,7 +79,8 @@ class Env:
 
 
 def forward_rule(node):
-    if (found := lookup(MATRIX_FORWARD, node)) is not None:
+    """The node's evaluation: its matrix record's `forward`, or the scalar record's for a scalar node."""
+    if (found := matrix_rule(node, "forward")) is not None:
         return found
     if node.is_Matrix:
         raise UnsupportedError(

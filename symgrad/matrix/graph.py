@@ -2,40 +2,28 @@
 
 A matrix DAG mixes matrix nodes, the scalar nodes above `SumAll`/`Trace`/`M[i, j]`, and node
 arguments that are not values at all (the Lambda of an entrywise function, the indices of an
-element, the sizes of `OneMatrix`). `operands` says which arguments carry values; every pass in
+element, the sizes of `OneMatrix`). `operands` says which arguments carry values (the node's
+record, `symgrad.matrix.records`); every pass in
 `symgrad.matrix` walks through it, iteratively (`symgrad.dag.topological`).
 """
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
+from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .. import dag
-from ..registry import lookup
-from .nodes import Map, Unit
-
-LEAVES = (sp.MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Identity, Unit)
-
-# node type -> the arguments that are values (the rest are functions, indices or sizes)
-OPERANDS = {
-    ElementwiseApplyFunction: lambda n: (n.expr,),
-    Map: lambda n: n.operands,
-    MatrixElement: lambda n: (n.parent,),
-    sp.MatPow: lambda n: (n.base,),  # the exponent is a fixed integer (`nodes.power_exponent`)
-    sp.Inverse: lambda n: (n.arg,),
-    sp.MatrixBase: tuple,  # an explicit matrix's entries (`prepare` rewrites the scalar ones)
-}
+from ..primitives import matrix_rule
 
 
 def operands(node):
     """The value-carrying arguments of `node` (none for symbols, numbers and constant matrices).
 
-    Rules are found along the class's bases, as every rule table's are (`Inverse` is a `MatPow`);
-    a function (a Lambda) and a tuple (slice bounds, a Sum's limits) are never values.
+    A node's matrix record says which (`operands`, found along the class's bases: `Inverse` is a
+    `MatPow`); without one, every argument but a function (a Lambda) and a tuple (slice bounds, a
+    Sum's limits), which are never values.
     """
-    if node.is_Atom or isinstance(node, LEAVES):
+    if node.is_Atom or isinstance(node, sp.MatrixSymbol):
         return ()
-    rule = lookup(OPERANDS, node)
+    rule = matrix_rule(node, "operands")
     return rule(node) if rule else tuple(a for a in node.args if not isinstance(a, (sp.Lambda, sp.Tuple)))
 
 

@@ -1,5 +1,8 @@
 """Lowering a matrix-level loss, its gradients and outputs to a `MatrixKernelIR`.
 
+Each node is lowered by its record's `lower` rule (`symgrad.matrix.records`), which calls the
+methods of `_Lowering` below (products, powers, reductions, constants, whole-matrix calls).
+
 Matrix products become `MatMul` statements (transposes as flags, never copies); products with a
 ones vector become reductions or broadcasts; everything entrywise becomes an expression that is
 inlined into its single consumer or assigned once, and runs of assignments between products and
@@ -11,7 +14,6 @@ import keyword
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .. import dag
 from ..dag import structural_hash
@@ -23,6 +25,7 @@ from ..ir import (
     Element,
     FusedElementwise,
     MatMul,
+    MatrixCall,
     MatrixKernelIR,
     Phase,
     Reduce,
@@ -33,11 +36,12 @@ from ..ir import (
 )
 from ..lower import reject_unprintable
 from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED, Namer, identifier
+from ..primitives.matrix_record import gap, matrix_rule
+from . import records  # noqa: F401 - enters the matrix-node records
 from .graph import matrix_symbols, operands, size_symbols, topological
-from .nodes import Map, RowLogSumExp, RowSoftmax, SumAll, Unit, canonical_lambda, power_exponent
+from .nodes import Unit, canonical_lambda, power_exponent
 
 MAX_INLINE_DEPTH = 6
-CONSTANTS = {sp.OneMatrix: "ones", sp.ZeroMatrix: "zeros", sp.Identity: "eye", Unit: "unit"}  # class -> Constant kind
 
 
 ESTIMATED_SIZE = 256  # a symbolic size (the batch length) when choosing the order of a product chain
@@ -282,9 +286,11 @@ class _Lowering:
 
     # reductions and rows
     def reduce(self, node, op, axis):
+        """`op` ("sum", "max", "trace") of the node's operand over `axis`."""
         src = self.value(node.args[0])
         target = self.name_for(node)
-        self.ref[node] = sp.Symbol(self.emit(Reduce(target, src, op, axis, self.type_of(node), self.phase())))
+        st = Reduce(target, src, ReduceOp(op), axis, self.type_of(node), self.phase())
+        self.ref[node] = sp.Symbol(self.emit(st))
         self.depth[node] = 0
 
     def row_max_shifted_exp(self, z_node):
@@ -312,50 +318,38 @@ class _Lowering:
         if node.is_number:
             self.ref[node], self.depth[node] = node, 0
             return
-        kind = type(node)
-        if isinstance(node, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity, Unit)):
-            what = next(w for c, w in CONSTANTS.items() if isinstance(node, c))
-            index = tuple(int(i) for i in node.index) if isinstance(node, Unit) else ()
-            phase = self.phase()
-            self.lazy[node] = lambda: Constant(self.name_for(node), what, self.type_of(node), phase, index)
-            self.ref[node], self.depth[node] = None, 0
-        elif isinstance(node, sp.MatMul):
-            if sum(a.is_Matrix for a in node.args) == 1:
-                self.entrywise(node, lambda *refs: sp.Mul(*refs))
-            else:
-                self.matmul(node)
-        elif isinstance(node, sp.MatPow):
-            self.power(node)
-        elif isinstance(node, sp.MatAdd):
-            self.entrywise(node, lambda *refs: sp.Add(*refs))
-        elif isinstance(node, sp.HadamardProduct):
-            self.entrywise(node, lambda *refs: sp.Mul(*refs))
-        elif isinstance(node, sp.HadamardPower):
-            self.entrywise(node, lambda base, p: sp.Pow(base, p))
-        elif isinstance(node, (ElementwiseApplyFunction, Map)):
-            self.entrywise(node, lambda *refs: node.function(*refs))
-        elif isinstance(node, sp.Transpose):
-            phase = self.phase()
-            self.lazy[node] = lambda: TransposeView(self.name_for(node), self.value(node.arg), self.type_of(node), phase)
-            self.ref[node], self.depth[node] = None, 0
-        elif isinstance(node, SumAll):
-            self.reduce(node, ReduceOp.SUM, None)
-        elif isinstance(node, sp.Trace):
-            self.reduce(node, ReduceOp.TRACE, None)
-        elif isinstance(node, MatrixElement):
-            src = self.value(node.parent)
-            st = Element(self.name_for(node), src, (int(node.i), int(node.j)), self.type_of(node), self.phase())
-            self.ref[node], self.depth[node] = sp.Symbol(self.emit(st)), 0
-        elif isinstance(node, RowLogSumExp):
-            m, _, s = self.row_max_shifted_exp(node.arg)
-            self.set_expr(node, m + sp.log(s), 1)
-        elif isinstance(node, RowSoftmax):
-            _, e, s = self.row_max_shifted_exp(node.arg)
-            self.set_expr(node, e / s, 1)
+        if (rule := matrix_rule(node, "lower")) is not None:
+            rule(self, node)
         elif not node.is_Matrix and operands(node):
             self.entrywise(node, lambda *refs: _rebuild(node, refs))
         else:
-            raise UnsupportedError(f"cannot lower {kind.__name__} (in {str(node)[:60]}) to a matrix kernel")
+            why = gap(node, "lower") or "its record (symgrad.matrix.records) has no lowering"
+            raise UnsupportedError(f"cannot lower {type(node).__name__} (in {str(node)[:60]}) to a matrix kernel: {why}")
+
+    # what the records' `lower` rules call
+    def constant(self, node, kind):
+        """A constant matrix ("ones", "zeros", "eye", "unit"), made only where a statement needs it."""
+        index = tuple(int(i) for i in node.index) if isinstance(node, Unit) else ()
+        phase = self.phase()
+        self.lazy[node] = lambda: Constant(self.name_for(node), kind, self.type_of(node), phase, index)
+        self.ref[node], self.depth[node] = None, 0
+
+    def transpose(self, node):
+        """Aᵀ: a view, made only where a statement needs the array (products read the flag instead)."""
+        phase = self.phase()
+        self.lazy[node] = lambda: TransposeView(self.name_for(node), self.value(node.arg), self.type_of(node), phase)
+        self.ref[node], self.depth[node] = None, 0
+
+    def element(self, node):
+        src = self.value(node.parent)
+        st = Element(self.name_for(node), src, (int(node.i), int(node.j)), self.type_of(node), self.phase())
+        self.ref[node], self.depth[node] = sp.Symbol(self.emit(st)), 0
+
+    def call(self, node):
+        """`f(A)` for a function of a whole matrix, spelled per target by the node's record."""
+        (arg,) = operands(node)
+        st = MatrixCall(self.name_for(node), type(node), self.value(arg), self.type_of(node), self.phase(), str(node)[:60])
+        self.ref[node], self.depth[node] = sp.Symbol(self.emit(st)), 0
 
 
 def _rebuild(node, args):

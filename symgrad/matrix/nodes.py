@@ -146,6 +146,49 @@ class SumAll(sp.Expr):
         return f"sum({printer._print(self.arg)})"
 
 
+def square(mat, what):
+    """`mat`, a matrix expression whose rows and columns are one size; else our ShapeError naming its shape."""
+    mat = _matrix(mat, what)
+    rows, cols = mat.shape
+    if sp.simplify(rows - cols) != 0:
+        raise ShapeError(f"{what} needs a square matrix; {str(mat)[:60]} is {rows}×{cols}: give it one of n×n")
+    return mat
+
+
+class LogDet(sp.Expr):
+    """log |det X|, a scalar, for a square X (evaluated by slogdet, so it neither overflows nor
+    underflows where det X does): d log|det X| = tr(X⁻¹ dX), its gradient X⁻ᵀ."""
+
+    is_commutative = True
+    is_real = True
+
+    def __new__(cls, mat):
+        return Basic.__new__(cls, square(mat, "logdet"))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    def doit(self, **hints):
+        arg = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
+        if not isinstance(arg, sp.MatrixBase) and not arg.has(sp.MatrixSymbol):
+            arg = arg.as_explicit()  # I + M of an explicit M: explicit too
+        if isinstance(arg, sp.MatrixBase):
+            return sp.log(sp.Abs(arg.det()))
+        return LogDet(arg)
+
+    def _sympystr(self, printer):
+        return f"logdet({printer._print(self.arg)})"
+
+    def _latex(self, printer):
+        return rf"\log\left|\det {printer._print(self.arg)}\right|"
+
+
+def logdet(mat):
+    """log |det mat| for a square matrix expression: the stable log-determinant (see `LogDet`)."""
+    return LogDet(mat)
+
+
 class RowLogSumExp(MatrixExpr):
     """log Σ_k exp(Z_ik) for each row i: an m×1 column (evaluated with the max shift)."""
 
@@ -301,14 +344,10 @@ def check_closed(function):
 def power_exponent(node):
     """n of the matrix power Aⁿ (a `MatPow`, which sympy makes of `A*A`), a positive integer.
 
-    Negative and symbolic exponents would need inverses and matrix logarithms, which no rule covers.
+    Negative and symbolic exponents would need inverses and matrix logarithms, which no rule covers
+    (`Inverse`, a MatPow subclass, is its own record).
     """
     n = node.exp
-    if isinstance(node, sp.Inverse):  # the rules, autodiff and check have their own Inverse rules
-        raise UnsupportedError(
-            f"generated kernels cannot invert matrices ({str(node)[:60]}, an Inverse); symgrad.grad, "
-            "symgrad.autodiff and symgrad.check differentiate it, or pass the inverse as a MatrixSymbol input"
-        )
     if not (n.is_Integer and n > 0):
         raise UnsupportedError(
             f"cannot differentiate the matrix power {str(node)[:60]}: symgrad supports A**n for integers n >= 1 only; "

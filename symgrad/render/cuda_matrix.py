@@ -8,8 +8,10 @@ column 0, row 0 or entry (0, 0) only. Sizes (e.g. the batch N) are passed by val
 scalars computed from sizes alone, which the launcher computes on the host.
 """
 
-from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, TransposeView
+from ..errors import UnsupportedError
+from ..ir import Constant, Element, FusedElementwise, MatMul, MatrixCall, Reduce, ReduceOp, TransposeView
 from ..names import comment_text
+from ..primitives import matrix_record
 from ..version import __version__
 from .cuda_printer import CudaExprPrinter
 from .cuda_target import BLOCK, C_TYPES, REGENERATE, CudaSources, pointer
@@ -140,6 +142,11 @@ def _lines(st, fused, ir):
         return [f"{st.target} = {st.source}[{st.index[0]}, {st.index[1]}]"]
     if isinstance(st, TransposeView):
         return [f"{st.target} = {st.source}.T"]
+    if isinstance(st, MatrixCall):
+        record = matrix_record(st.function)
+        raise UnsupportedError(
+            f"the CUDA target cannot compute {record.name} (in {st.text}): {record.gaps.get('cuda', 'no device spelling')}"
+        )
     raise TypeError(f"no CUDA rendering for {type(st).__name__}")
 
 

@@ -8,7 +8,8 @@ line per value a reader needs, so the backward pass reads like textbook backprop
 
 import sympy as sp
 
-from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, live
+from ..ir import Constant, Element, FusedElementwise, MatMul, MatrixCall, Reduce, ReduceOp, live
+from ..primitives import matrix_record
 from ..version import __version__
 from .buffers import Line, reuse_buffers
 from .line_map import Tags
@@ -112,6 +113,9 @@ def _statement_lines(st, printer, sizes, keep, types):
         return lines
     if isinstance(st, Element):
         return [Line(st.target, f"{st.source}[{st.index[0]}, {st.index[1]}]", {st.source})]
+    if isinstance(st, MatrixCall):
+        text = printer.spelled(matrix_record(st.function).numpy_call, [st.source])  # the record's spelling
+        return [Line(st.target, text, {st.source}, _array_shape(types.get(st.target)))]
     return [Line(st.target, f"{st.source}.T", {st.source}, pins={st.source, st.target})]
 
 
