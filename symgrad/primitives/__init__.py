@@ -3,7 +3,7 @@
 Importing this package enters symgrad's own records; every path looks a node up with `record_for`.
 """
 
-from . import activations, arithmetic, elementary, special  # noqa: F401 - each enters its records
+from . import activations, arithmetic, elementary, error_function, special  # noqa: F401 - each enters its records
 from .backends import NumpyBackend, TorchBackend
 from .record import PATHS, PRINTER, Helper, Primitive
 from .registry import RECORDS, activation, by_tf_name, kernel_record, record_for, register, rule
