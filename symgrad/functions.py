@@ -146,12 +146,12 @@ SINC_SERIES_BELOW = 4.0  # |x| < 2: 16 terms leave a truncation error under 1e-2
 SINC_TERMS = 16
 
 
-def sinc_taylor(order):
+def sinc_taylor(order, terms=SINC_TERMS):
     """The series of sinc's `order`-th derivative: x^(order mod 2) · Σ_j c_j x^(2j), the c_j returned.
 
     From sinc(x) = Σ_k (−1)^k x^(2k)/(2k+1)!, differentiated term by term."""
     first = (order + 1) // 2  # the first k whose term survives `order` derivatives
-    return [(-1) ** k / sp.factorial(2 * k + 1) * sp.ff(2 * k, order) for k in range(first, first + SINC_TERMS)]
+    return [(-1) ** k / sp.factorial(2 * k + 1) * sp.ff(2 * k, order) for k in range(first, first + terms)]
 
 
 SINC_TAYLOR, DSINC_TAYLOR, D2SINC_TAYLOR = sinc_taylor(0), sinc_taylor(1), sinc_taylor(2)
@@ -180,12 +180,15 @@ class dsinc(_Activation):
 
 
 def d3sinc(x):
-    """sinc'''(x): its series near 0 (finite there, and so are the derivatives of this), else
-    (−cos x − 3 sinc''(x))/x, from x·sinc(x) = sin x differentiated three times."""
+    """sinc'''(x): its series near 0, else (−cos u − 3 sinc''(u))/u at u = x, from x·sinc(x) = sin x
+    differentiated three times. u is 2 where the series is taken, so neither branch is 0/0 there
+    and nor are their derivatives (a reverse sweep multiplies the branch not taken by 0, not NaN)."""
+    near = x**2 < SINC_SERIES_BELOW
     series = sp.S.Zero
     for c in reversed(sinc_taylor(3)):
         series = sp.Float(c, 30) + x**2 * series
-    return sp.Piecewise((x * series, x**2 < SINC_SERIES_BELOW), ((-sp.cos(x) - 3 * d2sinc(x)) / x, True))
+    u = x + (2 - x) * sp.Heaviside(SINC_SERIES_BELOW - x**2, 0)  # not a Piecewise: sympy's diff nests those
+    return sp.Piecewise((x * series, near), ((-sp.cos(u) - 3 * d2sinc(u)) / u, True))
 
 
 class d2sinc(_Activation):

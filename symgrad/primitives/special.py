@@ -48,6 +48,19 @@ def sinc_derivative(b, x, order):
 _SMALL = repr(float(F.SINC_SERIES_BELOW))
 
 
+def mp_sinc_derivative(order):
+    """sinc's `order`-th derivative in mpmath: 40 terms of its series below |x| = 1 (numerical
+    differentiation loses everything near 0), mpmath's differentiation above."""
+    coefficients = [mpmath.mpf(c.p) / c.q for c in F.sinc_taylor(order, terms=40)]
+
+    def value(x):
+        if abs(x) >= 1:
+            return mpmath.diff(mpmath.sinc, x, order)
+        return x ** (order % 2) * mpmath.polyval(coefficients[::-1], x * x)
+
+    return value
+
+
 def _sinc_helper(name, order, why, numpy, loop, cuda):
     """A helper computing sinc's `order`-th derivative by the series near 0 (where `why`) and by
     the given direct forms elsewhere: `numpy` of `safe`, `loop` and `cuda(f, lit)` of `x`."""
@@ -130,12 +143,12 @@ for record in (
     Primitive(F.dsinc, partials=lambda n: [call(F.d2sinc, n.args[0])],
               vjp=lambda g, ans, x: [g * sinc_derivative(NumpyBackend, x, 2)],
               evaluate=lambda b, x: sinc_derivative(b, x, 1), numpy=DSINC, loop=DSINC, cuda=DSINC,
-              mpmath=lambda x: mpmath.diff(mpmath.sinc, x)),
+              mpmath=mp_sinc_derivative(1)),
     # its partial (the third derivative) is a Piecewise of the series and the direct form: finite at 0
     Primitive(F.d2sinc, partials=lambda n: [F.d3sinc(n.args[0])],
               vjp=lambda g, ans, x: [g * sinc_derivative(NumpyBackend, x, 3)],
               evaluate=lambda b, x: sinc_derivative(b, x, 2), numpy=D2SINC, loop=D2SINC, cuda=D2SINC,
-              mpmath=lambda x: mpmath.diff(mpmath.sinc, x, 2)),
+              mpmath=mp_sinc_derivative(2)),
     # √(x² + y²) without overflow (numpy, math and CUDA all have it); ∂/∂x = x/hypot reuses the node
     Primitive(hypot, partials=lambda n: [_over(a, n) for a in n.args],
               vjp=lambda g, ans, x, y: [g * x / ans, g * y / ans], evaluate=lambda b, x, y: b.xp.hypot(x, y),
@@ -143,7 +156,7 @@ for record in (
               gaps={"tf": "TensorFlow has no hypot op"}),
     Primitive(log1p, partials=lambda n: [power(add(sp.S.One, n.args[0]), sp.S.NegativeOne)],
               vjp=lambda g, ans, x: [g / (1.0 + x)], evaluate=lambda b, x: b.xp.log1p(x), numpy="log1p",
-              loop="log1p", cuda="log1p", mpmath=lambda x: mpmath.log(1 + x), tf=("log1p",),
+              loop="log1p", cuda="log1p", mpmath=mpmath.log1p, tf=("log1p",),
               rewrites=("log_of_sum",)),
     Primitive(expm1, partials=lambda n: [call(sp.exp, n.args[0])], vjp=lambda g, ans, x: [g * (ans + 1.0)],
               evaluate=lambda b, x: b.xp.expm1(x), numpy="expm1", loop="expm1", cuda="expm1",
