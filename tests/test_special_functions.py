@@ -350,3 +350,63 @@ def test_latex_names_each_function():
                        ("sinc", r"\operatorname{sinc}"), ("d2sinc", r"\operatorname{sinc}''"),
                        ("log1p", r"\operatorname{log1p}"), ("expm1", r"\operatorname{expm}_{1}")]:
         assert text in sp.latex(SPECS[name].of(w * x, y)), name
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "asinh", "acosh", "atanh", "atan2"])
+def test_symgrad_tf_ops_match_tensorflow_in_value_and_gradient(name):
+    """symgrad.tf builds each from its record's tf name; real TensorFlow is the oracle."""
+    import sys
+
+    limit = sys.getrecursionlimit()
+    real = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'symgrad[tf-oracle]')")
+    sys.setrecursionlimit(limit)  # importing TensorFlow raises it; other tests' deep expressions rely on ours
+    from symgrad import tf
+
+    assert name in RECORDS[SPECS[name].fn].tf
+    rng = np.random.default_rng(3)
+    low = {"acosh": 1.1, "atanh": -0.9}.get(name, -2.5)
+    high = {"atanh": 0.9}.get(name, 2.5 if name != "acosh" else 4.0)
+    data, other = rng.uniform(low, high, size=(3, 4)), rng.normal(size=(3, 4))
+    results = []
+    for module in (tf, real):
+        op = getattr(module.math, name)
+        v = module.Variable(data)
+        with module.GradientTape() as tape:
+            y = module.reduce_sum((op(v, other) if name == "atan2" else op(v)) * other)
+        results.append((float(y.numpy()), tape.gradient(y, v).numpy()))
+    (got, g), (want, gw) = results
+    assert got == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(g, gw, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_mode_on_dual_numbers(name):
+    """Each evaluation rule run on dual numbers carries the derivative (the tangent rule H·v uses):
+    atan2 had no forward-mode rule."""
+    from symgrad.dual import Dual
+
+    spec = SPECS[name]
+    expr, values = _gradient_case(spec)
+    for v, direction in ((x, (1.0, 0.0)), (y, (0.0, 1.0))):
+        if v not in values:
+            continue
+        dual = {**values, x: Dual(values[x], np.full(7, direction[0]))}
+        if y in values:
+            dual[y] = Dual(values[y], np.full(7, direction[1]))
+        (out,) = evaluate([expr], dual)
+        np.testing.assert_allclose(out.value, evaluate([expr], values)[0], rtol=1e-15)
+        (want,) = evaluate(symgrad.grad(expr, [v]), values)
+        np.testing.assert_allclose(out.tangent, want, rtol=1e-12, atol=1e-14, err_msg=f"{name} d/d{v}")
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc"])
+def test_float32_kernels_keep_erf_within_a_few_float32_ulp(name):
+    fn = SPECS[name].fn
+    kernel = symgrad.compile(fn(w * x), wrt=[w], inputs=[x], outputs=[fn(x)], dtype="float32", cache=False)
+    xs = np.concatenate([np.linspace(-6, 10, 60), [1e-30, -1e-40, 0.46875, 4.0]]).astype(np.float32)
+    (got,) = kernel.predict({x: xs, w: 1.0})  # 64 samples: the vectorized helper
+    with mpmath.workdps(30):
+        want = np.array([float(record_for(fn).mpmath(mpmath.mpf(float(v)))) for v in xs])
+    ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+    ulps = np.abs(np.asarray(got, np.float64) - want) / np.maximum(ulp, np.finfo(np.float32).smallest_subnormal)
+    assert ulps.max() <= 8, (xs[np.argmax(ulps)], ulps.max())
