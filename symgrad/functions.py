@@ -139,12 +139,22 @@ class logsumexp(sp.Function):
         return r"\operatorname{LSE}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
 
 
-# sinc(x) = sin(x)/x and its derivative are evaluated by their Taylor series where x² < SINC_SERIES_BELOW
+# sinc(x) = sin(x)/x and its derivatives are evaluated by their Taylor series where x² < SINC_SERIES_BELOW
 # (sin(x)/x is 0/0 at 0; (x cos x − sin x)/x² cancels every digit near 0) and directly elsewhere.
 # One set of coefficients for every path: numeric evaluation, numpy, math and CUDA kernels.
-SINC_SERIES_BELOW = 4.0  # |x| < 2: 16 terms leave a truncation error under 1e-22
-SINC_TAYLOR = [(-1) ** k / sp.factorial(2 * k + 1) for k in range(16)]  # sinc(x) = Σ c_k x^(2k)
-DSINC_TAYLOR = [(-1) ** k * 2 * k / sp.factorial(2 * k + 1) for k in range(1, 17)]  # sinc'(x) = x Σ c_k x^(2k)
+SINC_SERIES_BELOW = 4.0  # |x| < 2: 16 terms leave a truncation error under 1e-20 up to the third derivative
+SINC_TERMS = 16
+
+
+def sinc_taylor(order, terms=SINC_TERMS):
+    """The series of sinc's `order`-th derivative: x^(order mod 2) · Σ_j c_j x^(2j), the c_j returned.
+
+    From sinc(x) = Σ_k (−1)^k x^(2k)/(2k+1)!, differentiated term by term."""
+    first = (order + 1) // 2  # the first k whose term survives `order` derivatives
+    return [(-1) ** k / sp.factorial(2 * k + 1) * sp.ff(2 * k, order) for k in range(first, first + terms)]
+
+
+SINC_TAYLOR, DSINC_TAYLOR, D2SINC_TAYLOR = sinc_taylor(0), sinc_taylor(1), sinc_taylor(2)
 
 
 class dsinc(_Activation):
@@ -154,8 +164,7 @@ class dsinc(_Activation):
     def fdiff(self, argindex=1):
         if argindex != 1:
             raise ArgumentIndexError(self, argindex)
-        x = self.args[0]
-        return -sp.sinc(x) - 2 * dsinc(x) / x  # second derivatives of sinc at exactly 0 are NaN
+        return d2sinc(self.args[0])
 
     @classmethod
     def eval(cls, x):
@@ -168,6 +177,40 @@ class dsinc(_Activation):
 
     def _latex(self, printer):
         return r"\operatorname{sinc}'\left(%s\right)" % printer._print(self.args[0])
+
+
+def d3sinc(x):
+    """sinc'''(x): its series near 0, else (−cos u − 3 sinc''(u))/u at u = x, from x·sinc(x) = sin x
+    differentiated three times. u is 2 where the series is taken, so neither branch is 0/0 there
+    and nor are their derivatives (a reverse sweep multiplies the branch not taken by 0, not NaN)."""
+    near = x**2 < SINC_SERIES_BELOW
+    series = sp.S.Zero
+    for c in reversed(sinc_taylor(3)):
+        series = sp.Float(c, 30) + x**2 * series
+    u = x + (2 - x) * sp.Heaviside(SINC_SERIES_BELOW - x**2, 0)  # not a Piecewise: sympy's diff nests those
+    return sp.Piecewise((x * series, near), ((-sp.cos(u) - 3 * d2sinc(u)) / u, True))
+
+
+class d2sinc(_Activation):
+    """sinc''(x) = ((2 − x²) sin x − 2x cos x)/x³ (−1/3 at 0), a primitive as dsinc is: the
+    second derivatives of sinc (Hessians) are finite and accurate at and near 0."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return d3sinc(self.args[0])
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.Rational(-1, 3)
+
+    def _rewrite_exp(self):
+        x = self.args[0]
+        return ((2 - x**2) * sp.sin(x) - 2 * x * sp.cos(x)) / x**3
+
+    def _latex(self, printer):
+        return r"\operatorname{sinc}''\left(%s\right)" % printer._print(self.args[0])
 
 
 tanh = sp.tanh

@@ -25,8 +25,8 @@ X = np.array([0.1, 0.25, 0.4])
 
 
 def _applied(cls):
-    """`cls` applied to an argument inside every primitive's domain (|u| < 1, u > 0), or None."""
-    u = w * x + sp.Rational(1, 5)
+    """`cls` applied to an argument inside every primitive's domain (|u| < 1, u > 0; acosh 1 + u), or None."""
+    u = w * x + sp.Rational(1, 5) + (1 if cls is sp.acosh else 0)
     for args in ((u,), (u, x)):
         try:
             return cls(*args)

@@ -7,7 +7,7 @@ at points chosen inside its domain.
 import numpy as np
 import pytest
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.cfunctions import expm1, hypot, log1p
 
 import symgrad
 from symgrad import autodiff
@@ -32,8 +32,15 @@ UNARY = {
     "cosh": sp.cosh(u),
     "tanh": sp.tanh(u),
     "erf": sp.erf(u),
+    "erfc": sp.erfc(u),
+    "atan2": sp.atan2(u, x - 1),  # both signs of x - 1
+    "asinh": sp.asinh(u),
+    "acosh": sp.acosh(u + 1),
+    "atanh": sp.atanh(u / 4),
+    "hypot": hypot(u, x - 1),
     "sinc": sp.sinc(u * 3 - 2),  # both sides of the series' range
     "dsinc": F.dsinc(u * 3 - 2),
+    "d2sinc": F.d2sinc(u * 3 - 2),
     "abs": sp.Abs(u),
     "sigmoid": F.sigmoid(u),
     "relu": F.relu(u),

@@ -4,7 +4,7 @@ Importing this package enters symgrad's own scalar records (the matrix-node reco
 are entered by `symgrad.matrix.records`); every path looks a node up with `record_for`.
 """
 
-from . import activations, arithmetic, elementary, special  # noqa: F401 - each enters its records
+from . import activations, arithmetic, elementary, error_function, special  # noqa: F401 - each enters its records
 from .backends import NumpyBackend, TorchBackend
 from .matrix_record import MATRIX_PATHS, MatrixPrimitive, matrix_record, matrix_rule
 from .record import PATHS, PRINTER, Helper, Primitive

@@ -4,13 +4,16 @@ import math
 
 import numpy as np
 
+from .error_function import numpy_erf, numpy_erfc
+
 
 def _special(fn, x, sign):
     """erf or erfc (sign of the slope ±2/√π e^(−x²)) on arrays, and on dual numbers by their tangent."""
     if hasattr(x, "tangent"):  # a symgrad.dual.Dual: numpy has no erf ufunc to dispatch through
         slope = sign * (2.0 / math.sqrt(math.pi)) * np.exp(-x.value * x.value)
         return type(x)(_special(fn, x.value, sign), slope * x.tangent)
-    return np.vectorize(fn, otypes=[float])(x)
+    x = np.asarray(x)
+    return fn(x if x.dtype.kind == "f" else x.astype(np.float64))
 
 
 class NumpyBackend:
@@ -37,11 +40,11 @@ class NumpyBackend:
 
     @staticmethod
     def erf(x):
-        return _special(math.erf, x, 1.0)
+        return _special(numpy_erf, x, 1.0)
 
     @staticmethod
     def erfc(x):
-        return _special(math.erfc, x, -1.0)
+        return _special(numpy_erfc, x, -1.0)
 
 
 class TorchBackend:

@@ -1,11 +1,11 @@
-"""Records of the elementary functions: exponential, logarithm, trigonometric and hyperbolic."""
+"""Records of the elementary functions: exponential, logarithm, trigonometric and hyperbolic, and their inverses."""
 
 import mpmath
 import numpy as np
 import sympy as sp
 
 from .activations import sigmoid_value
-from .build import add, call, neg, power
+from .build import add, call, mul, neg, power
 from .record import Primitive
 from .registry import add_record
 
@@ -20,11 +20,23 @@ def _same(name, **fields):
 def _inverse_trig(numpy_name, c_name, **fields):
     """numpy spells the inverse functions arc*, math and C a*; torch as C."""
     return {"numpy": numpy_name, "loop": c_name, "cuda": c_name,
-            "torch": lambda b, x, c_name=c_name: getattr(b.xp, c_name)(x), **fields}
+            "torch": lambda b, *xs, c_name=c_name: getattr(b.xp, c_name)(*xs), **fields}
 
 
 def _unit_circle(x):
     return power(add(sp.S.One, neg(power(x, 2))), -_HALF)  # (1 − x²)^(−1/2)
+
+
+def _atan2_partials(node):
+    """atan2(y, x): ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²)."""
+    y, x = node.args
+    inverse = power(add(power(x, 2), power(y, 2)), sp.S.NegativeOne)
+    return [mul(x, inverse), neg(mul(y, inverse))]
+
+
+def _atan2_vjp(g, ans, y, x):
+    r = np.hypot(x, y)  # (x/r)/r: no x² + y² to overflow
+    return [g * (x / r) / r, -g * (y / r) / r]
 
 
 for record in (
@@ -56,6 +68,18 @@ for record in (
               vjp=lambda g, ans, x: [g * 4.0 * sigmoid_value(2.0 * x) * sigmoid_value(-2.0 * x)],
               evaluate=lambda b, x: b.xp.tanh(x), mpmath=mpmath.tanh, tf=("tanh",), activation="tanh",
               **_same("tanh")),
+    Primitive(sp.atan2, partials=_atan2_partials, vjp=_atan2_vjp, evaluate=lambda b, y, x: b.xp.arctan2(y, x),
+              mpmath=mpmath.atan2, tf=("atan2",), **_inverse_trig("arctan2", "atan2")),
+    Primitive(sp.asinh, partials=lambda n: [power(add(sp.S.One, power(n.args[0], 2)), -_HALF)],
+              vjp=lambda g, ans, x: [g / np.hypot(1.0, x)], evaluate=lambda b, x: b.xp.arcsinh(x), mpmath=mpmath.asinh,
+              tf=("asinh",), **_inverse_trig("arcsinh", "asinh")),
+    Primitive(sp.acosh, partials=lambda n: [mul(power(add(n.args[0], sp.S.NegativeOne), -_HALF),
+                                                power(add(n.args[0], sp.S.One), -_HALF))],
+              vjp=lambda g, ans, x: [g / np.sqrt((x - 1.0) * (x + 1.0))], evaluate=lambda b, x: b.xp.arccosh(x),
+              mpmath=mpmath.acosh, tf=("acosh",), **_inverse_trig("arccosh", "acosh")),
+    Primitive(sp.atanh, partials=lambda n: [power(add(sp.S.One, neg(power(n.args[0], 2))), sp.S.NegativeOne)],
+              vjp=lambda g, ans, x: [g / ((1.0 - x) * (1.0 + x))], evaluate=lambda b, x: b.xp.arctanh(x),
+              mpmath=mpmath.atanh, tf=("atanh",), **_inverse_trig("arctanh", "atanh")),
 ):
     add_record(record)
 

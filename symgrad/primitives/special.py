@@ -1,11 +1,9 @@
-"""Records of the special functions: erf, sinc, log1p, expm1, logsumexp."""
-
-import math
+"""Records of the special functions: sinc and its derivatives, hypot, log1p, expm1, logsumexp."""
 
 import mpmath
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.cfunctions import expm1, hypot, log1p
 
 from .. import functions as F
 from .arithmetic import maximum as extremum
@@ -30,50 +28,71 @@ def _horner_value(x2, coefficients):
     return out
 
 
-def sinc_value(b, x):
-    """sin(x)/x, by its series near 0 (`symgrad.functions.SINC_TAYLOR`)."""
-    small = x * x < F.SINC_SERIES_BELOW
-    safe = b.where(small, x * 0.0 + 1.0, x)
-    return b.where(small, _horner_value(x * x, F.SINC_TAYLOR), b.xp.sin(safe) / safe)
+# sinc's derivatives of order 0-3 away from 0, written so that no x² or x³ overflows for large x
+_DIRECT = {
+    0: lambda xp, x: xp.sin(x) / x,
+    1: lambda xp, x: (xp.cos(x) - xp.sin(x) / x) / x,
+    2: lambda xp, x: ((2.0 / (x * x) - 1.0) * xp.sin(x) - 2.0 * xp.cos(x) / x) / x,
+    3: lambda xp, x: ((6.0 / (x * x) - 1.0) * xp.cos(x) + (3.0 - 6.0 / (x * x)) * xp.sin(x) / x) / x,
+}
 
 
-def dsinc_value(b, x):
-    """sinc'(x) = (x cos x − sin x)/x², by its series near 0."""
+def sinc_derivative(b, x, order):
+    """sinc's `order`-th derivative: its series where x² < SINC_SERIES_BELOW, the direct form elsewhere."""
     small = x * x < F.SINC_SERIES_BELOW
     safe = b.where(small, x * 0.0 + 1.0, x)
-    return b.where(small, x * _horner_value(x * x, F.DSINC_TAYLOR),
-                   (safe * b.xp.cos(safe) - b.xp.sin(safe)) / (safe * safe))
+    series = _horner_value(x * x, F.sinc_taylor(order))
+    return b.where(small, x * series if order % 2 else series, _DIRECT[order](b.xp, safe))
 
 
 _SMALL = repr(float(F.SINC_SERIES_BELOW))
-SINC = Helper(
-    "sinc",
-    numpy=f"def sinc(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where sin(x)/x is 0/0\n"
-    "    safe = np.where(small, 1.0, x)\n"
-    f"    return np.where(small, {horner(F.SINC_TAYLOR, 'x2')}, np.sin(safe)/safe)",
-    loop=f"def scalar_sinc(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where sin(x)/x is 0/0\n"
-    f"        return {horner(F.SINC_TAYLOR, 'x2')}\n    return math.sin(x)/x",
-    cuda=lambda f, lit: (  # the series near 0, where sin(x)/x is 0/0 (coefficients: symgrad.functions)
-        "__device__ inline sg_real sg_sinc(sg_real x) {\n"
-        f"    const sg_real x2 = x * x;\n    if (x2 < {_SMALL}{lit}) return {horner(F.SINC_TAYLOR, 'x2', lit)};\n"
-        f"    return sin{f}(x) / x;\n"
-        "}"
-    ),
-)
-DSINC = Helper(
-    "dsinc",
-    numpy=f"def dsinc(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where the direct form cancels\n"
-    "    safe = np.where(small, 1.0, x)\n"
-    f"    return np.where(small, x*({horner(F.DSINC_TAYLOR, 'x2')}), (safe*np.cos(safe) - np.sin(safe))/(safe*safe))",
-    loop=f"def scalar_dsinc(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where the direct form cancels\n"
-    f"        return x*({horner(F.DSINC_TAYLOR, 'x2')})\n    return (x*math.cos(x) - math.sin(x))/x2",
-    cuda=lambda f, lit: (  # sinc'(x); the series near 0, where (x cos x - sin x)/x^2 cancels
-        "__device__ inline sg_real sg_dsinc(sg_real x) {\n"
-        f"    const sg_real x2 = x * x;\n    if (x2 < {_SMALL}{lit}) return x * ({horner(F.DSINC_TAYLOR, 'x2', lit)});\n"
-        f"    return (x * cos{f}(x) - sin{f}(x)) / x2;\n"
-        "}"
-    ),
-)
+
+
+def mp_sinc_derivative(order):
+    """sinc's `order`-th derivative in mpmath: 40 terms of its series below |x| = 1 (numerical
+    differentiation loses everything near 0), mpmath's differentiation above."""
+    coefficients = [mpmath.mpf(c.p) / c.q for c in F.sinc_taylor(order, terms=40)]
+
+    def value(x):
+        if abs(x) >= 1:
+            return mpmath.diff(mpmath.sinc, x, order)
+        return x ** (order % 2) * mpmath.polyval(coefficients[::-1], x * x)
+
+    return value
+
+
+def _sinc_helper(name, order, why, numpy, loop, cuda):
+    """A helper computing sinc's `order`-th derivative by the series near 0 (where `why`) and by
+    the given direct forms elsewhere: `numpy` of `safe`, `loop` and `cuda(f, lit)` of `x`."""
+    coefficients = F.sinc_taylor(order)
+
+    def series(lit=""):
+        text = horner(coefficients, "x2", lit)
+        return f"x*({text})" if order % 2 else text
+
+    return Helper(
+        name,
+        numpy=f"def {name}(x):\n    x2 = x*x\n    small = x2 < {_SMALL}  # the series near 0, where {why}\n"
+        f"    safe = np.where(small, 1.0, x)\n    return np.where(small, {series()}, {numpy})",
+        loop=f"def scalar_{name}(x):\n    x2 = x*x\n    if x2 < {_SMALL}:  # the series near 0, where {why}\n"
+        f"        return {series()}\n    return {loop}",
+        cuda=lambda f, lit: (  # the series near 0 (coefficients: symgrad.functions)
+            f"__device__ inline sg_real sg_{name}(sg_real x) {{\n"
+            f"    const sg_real x2 = x * x;\n    if (x2 < {_SMALL}{lit}) return {series(lit)};\n"
+            f"    return {cuda(f, lit)};\n"
+            "}"
+        ),
+    )
+
+
+SINC = _sinc_helper("sinc", 0, "sin(x)/x is 0/0", "np.sin(safe)/safe", "math.sin(x)/x", lambda f, lit: f"sin{f}(x) / x")
+DSINC = _sinc_helper(
+    "dsinc", 1, "the direct form cancels", "(np.cos(safe) - np.sin(safe)/safe)/safe",
+    "(math.cos(x) - math.sin(x)/x)/x", lambda f, lit: f"(cos{f}(x) - sin{f}(x) / x) / x")
+D2SINC = _sinc_helper(
+    "d2sinc", 2, "the direct form cancels", "((2.0/(safe*safe) - 1.0)*np.sin(safe) - 2.0*np.cos(safe)/safe)/safe",
+    "((2.0/x2 - 1.0)*math.sin(x) - 2.0*math.cos(x)/x)/x",
+    lambda f, lit: f"((2.0{lit} / x2 - 1.0{lit}) * sin{f}(x) - 2.0{lit} * cos{f}(x) / x) / x")
 
 
 def _logsumexp_cuda(f, lit, arity):
@@ -112,25 +131,32 @@ def _logsumexp(b, *xs):
     return m + b.xp.log(total)
 
 
-_TWO_OVER_ROOT_PI = 2 / sp.sqrt(sp.pi)
+def _over(x, node):
+    return mul(x, power(node, sp.S.NegativeOne))
+
 
 for record in (
-    Primitive(sp.erf, partials=lambda n: [mul(_TWO_OVER_ROOT_PI, call(sp.exp, neg(power(n.args[0], 2))))],
-              vjp=lambda g, ans, x: [g * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x)],
-              evaluate=lambda b, x: b.erf(x), loop="erf", cuda="erf", mpmath=mpmath.erf, tf=("erf",),
-              gaps={"numpy": "numpy has no vectorized erf"}),
     Primitive(sp.sinc, partials=lambda n: [call(F.dsinc, n.args[0])],  # sympy's (x cos x − sin x)/x² is 0/0 at 0
-              vjp=lambda g, ans, x: [g * dsinc_value(NumpyBackend, x)], evaluate=sinc_value,
-              numpy=SINC, loop=SINC, cuda=SINC, mpmath=lambda x: mpmath.sinc(x)),
-    # second derivatives of sinc at exactly 0 are NaN (the partial divides by x)
-    Primitive(F.dsinc, partials=lambda n: [add(neg(call(sp.sinc, n.args[0])),
-                                               mul(sp.Integer(-2), n, power(n.args[0], sp.S.NegativeOne)))],
-              vjp=lambda g, ans, x: [g * (-sinc_value(NumpyBackend, x) - 2.0 * ans / x)], evaluate=dsinc_value,
-              numpy=DSINC, loop=DSINC, cuda=DSINC,
-              mpmath=lambda x: mpmath.diff(mpmath.sinc, x)),
+              vjp=lambda g, ans, x: [g * sinc_derivative(NumpyBackend, x, 1)],
+              evaluate=lambda b, x: sinc_derivative(b, x, 0), numpy=SINC, loop=SINC, cuda=SINC,
+              mpmath=lambda x: mpmath.sinc(x)),
+    Primitive(F.dsinc, partials=lambda n: [call(F.d2sinc, n.args[0])],
+              vjp=lambda g, ans, x: [g * sinc_derivative(NumpyBackend, x, 2)],
+              evaluate=lambda b, x: sinc_derivative(b, x, 1), numpy=DSINC, loop=DSINC, cuda=DSINC,
+              mpmath=mp_sinc_derivative(1)),
+    # its partial (the third derivative) is a Piecewise of the series and the direct form: finite at 0
+    Primitive(F.d2sinc, partials=lambda n: [F.d3sinc(n.args[0])],
+              vjp=lambda g, ans, x: [g * sinc_derivative(NumpyBackend, x, 3)],
+              evaluate=lambda b, x: sinc_derivative(b, x, 2), numpy=D2SINC, loop=D2SINC, cuda=D2SINC,
+              mpmath=mp_sinc_derivative(2)),
+    # √(x² + y²) without overflow (numpy, math and CUDA all have it); ∂/∂x = x/hypot reuses the node
+    Primitive(hypot, partials=lambda n: [_over(a, n) for a in n.args],
+              vjp=lambda g, ans, x, y: [g * x / ans, g * y / ans], evaluate=lambda b, x, y: b.xp.hypot(x, y),
+              numpy="hypot", loop="hypot", cuda="hypot", mpmath=mpmath.hypot,
+              gaps={"tf": "TensorFlow has no hypot op"}),
     Primitive(log1p, partials=lambda n: [power(add(sp.S.One, n.args[0]), sp.S.NegativeOne)],
               vjp=lambda g, ans, x: [g / (1.0 + x)], evaluate=lambda b, x: b.xp.log1p(x), numpy="log1p",
-              loop="log1p", cuda="log1p", mpmath=lambda x: mpmath.log(1 + x), tf=("log1p",),
+              loop="log1p", cuda="log1p", mpmath=mpmath.log1p, tf=("log1p",),
               rewrites=("log_of_sum",)),
     Primitive(expm1, partials=lambda n: [call(sp.exp, n.args[0])], vjp=lambda g, ans, x: [g * (ans + 1.0)],
               evaluate=lambda b, x: b.xp.expm1(x), numpy="expm1", loop="expm1", cuda="expm1",

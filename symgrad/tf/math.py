@@ -2,12 +2,18 @@
 
 from .ops import (
     abs,
+    acosh,
     add,
     argmax,
     argmin,
+    asinh,
+    atan2,
+    atanh,
     cos,
     divide,
     equal,
+    erf,
+    erfc,
     exp,
     expm1,
     greater,
@@ -41,7 +47,7 @@ from .ops import (
 )
 
 __all__ = [
-    "abs", "add", "argmax", "argmin", "cos", "divide", "equal", "exp", "expm1", "greater", "greater_equal", "less",
+    "abs", "acosh", "add", "asinh", "atan2", "atanh", "erf", "erfc", "argmax", "argmin", "cos", "divide", "equal", "exp", "expm1", "greater", "greater_equal", "less",
     "less_equal", "log", "log1p", "log_sigmoid", "logical_and", "logical_not", "logical_or", "maximum", "minimum",
     "multiply", "negative", "not_equal", "pow", "reciprocal", "reduce_mean", "reduce_sum", "rsqrt", "sigmoid", "sin",
     "softplus", "sqrt", "square", "squared_difference", "subtract", "tanh",

@@ -211,6 +211,30 @@ def log1p(x, name=None):
     return _unary("log1p", x, name)
 
 
+def erf(x, name=None):
+    return _unary("erf", x, name)
+
+
+def erfc(x, name=None):
+    return _unary("erfc", x, name)
+
+
+def asinh(x, name=None):
+    return _unary("asinh", x, name)
+
+
+def acosh(x, name=None):
+    return _unary("acosh", x, name)
+
+
+def atanh(x, name=None):
+    return _unary("atanh", x, name)
+
+
+def atan2(y, x, name=None):
+    return _binary("atan2", y, x, name)
+
+
 def sin(x, name=None):
     return _unary("sin", x, name)
 

@@ -20,6 +20,7 @@ from ..matrix.algebra import matmul as _matmul
 from ..matrix.algebra import scale
 from ..matrix.algebra import transpose as _transpose
 from ..matrix.nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, canonical_lambda
+from ..primitives import by_tf_name
 
 BATCH_SIZE = sp.Symbol("batch_size", integer=True, positive=True)  # the `None` axis of placeholders
 _VARS = sp.symbols("_x0:4", real=True)
@@ -305,3 +306,5 @@ RULES = {
     "cast": identity,  # between float types; the kernel computes in one dtype
     "assign": assign,
 }
+for _name in ("erf", "erfc", "asinh", "acosh", "atanh", "atan2"):  # from the records' tf names
+    RULES[_name] = (binary if _name == "atan2" else unary)(by_tf_name()[_name])
