@@ -1,14 +1,20 @@
-"""TensorFlow-1 op constructors: each builds one graph node (its meaning is in `trace.RULES`).
+"""TensorFlow-1 op constructors: each builds one graph node (its meaning is in `trace.rule`).
+
+The entrywise functions (exp, sigmoid, erf, ...) are not written here: each primitive record's
+`tf` names make one (`entrywise_op`), so a new record or a `symgrad.register(..., tf=(...))` is an op.
 
 Static shapes are inferred where they are known (`None` marks the batch axis or an unknown size),
 so a mismatch is reported when the op is built, as TensorFlow does.
 """
 
+import inspect
 import numbers
 
 import numpy as np
+import sympy as sp
 
 from ..errors import InvalidArgumentError, ShapeError, UnsupportedError
+from ..primitives import by_tf_name, record_for
 from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph
 
 
@@ -109,6 +115,76 @@ def _unary(op, x, name=None):
     return Tensor(op, [x], shape=x.shape, name=name or op.capitalize())
 
 
+# -- entrywise functions: one constructor per record's TF name ------------------------------------------
+def _fixed_arity(function):
+    """The fewest arguments `function` takes, or None when it takes any number (a reduction, `where`)."""
+    nargs = getattr(function, "nargs", None)
+    return min(nargs) if isinstance(nargs, sp.FiniteSet) else None
+
+
+def entrywise_names(activations=False):
+    """The TF names records give to functions applied entry by entry (of activations only, for tf.nn)."""
+    return sorted(
+        name for name, function in by_tf_name().items()
+        if _fixed_arity(function) is not None and (not activations or record_for(function).activation)
+    )
+
+
+def entrywise_op(op, first="x"):
+    """The constructor of `op`, a record's TF name for a function applied entry by entry (see
+    `trace.rule`), or None. Its tensor inputs come first (`first`, then y, z, ...), then the record's
+    `tf_params` with TensorFlow's defaults, then `name`."""
+    function = by_tf_name().get(op)
+    if function is None or _fixed_arity(function) is None:
+        return None
+    record = record_for(function)
+    made = _CONSTRUCTORS.get((op, first))
+    if made is None or made[0] is not record:  # made once per record (a re-registration replaces it)
+        made = _CONSTRUCTORS[op, first] = (record, _constructor(op, first, record))
+    return made[1]
+
+
+_CONSTRUCTORS = {}  # (op, first input's name) -> (record, constructor)
+
+
+def _constructor(op, first, record):
+    arity = _fixed_arity(record.function)
+    inputs = [first, *"yzuvw"][:arity] if arity <= 6 else [f"x{i}" for i in range(arity)]
+    P = inspect.Parameter
+    signature = inspect.Signature(
+        [P(p, P.POSITIONAL_OR_KEYWORD) for p in inputs]
+        + [P(p, P.POSITIONAL_OR_KEYWORD, default=d) for p, d in record.tf_params.items()]
+        + [P("name", P.POSITIONAL_OR_KEYWORD, default=None)]
+    )
+
+    def constructor(*args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"{op}{signature}: {exc}") from None
+        bound.apply_defaults()
+        values = [bound.arguments[p] for p in (*inputs, *record.tf_params)]
+        graph = _graph_of(*values)
+        dt = next((v.dtype for v in values if isinstance(v, Tensor) and v.dtype.is_floating), None)
+        tensors = [convert_to_tensor(v, dtype=dt, graph=graph) for v in values]
+        shape = tensors[0].shape
+        for t in tensors[1:]:
+            shape = _broadcast(f"{op} of {tensors[0].name}", shape, t.shape)
+        return Tensor(op, tensors, shape=shape, name=bound.arguments["name"] or op.capitalize())
+
+    constructor.__name__ = constructor.__qualname__ = op
+    constructor.__signature__ = signature
+    constructor.__doc__ = f"`{record.name}` entry by entry (its primitive record; gradients from the record)."
+    return constructor
+
+
+def __getattr__(name):  # the entrywise functions, including those registered after this import
+    found = entrywise_op(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found
+
+
 def add(x, y, name=None):
     return _binary("add", x, y, name)
 
@@ -151,32 +227,14 @@ def sqrt(x, name=None):
     return _unary("sqrt", x, name)
 
 
-def exp(x, name=None):
-    return _unary("exp", x, name)
-
 
 def log(x, name=None):
     return _unary("log", x, name)
 
 
-def abs(x, name=None):  # noqa: A001 - TensorFlow's name
-    return _unary("abs", x, name)
 
 
-def sigmoid(x, name=None):
-    return _unary("sigmoid", x, name)
 
-
-def tanh(x, name=None):
-    return _unary("tanh", x, name)
-
-
-def relu(x, name=None):
-    return _unary("relu", x, name)
-
-
-def softplus(x, name=None):
-    return _unary("softplus", x, name)
 
 
 def identity(x, name=None):
@@ -203,24 +261,9 @@ def reciprocal(x, name=None):
     return _unary("reciprocal", x, name)
 
 
-def expm1(x, name=None):
-    return _unary("expm1", x, name)
 
 
-def log1p(x, name=None):
-    return _unary("log1p", x, name)
 
-
-def sin(x, name=None):
-    return _unary("sin", x, name)
-
-
-def cos(x, name=None):
-    return _unary("cos", x, name)
-
-
-def log_sigmoid(x, name=None):
-    return _unary("log_sigmoid", x, name)
 
 
 def squared_difference(x, y, name=None):
