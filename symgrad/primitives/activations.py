@@ -222,11 +222,12 @@ for record in (
               mpmath=lambda x: x / (1 + mpmath.exp(-x)), tf=("silu", "swish"), activation="silu"),
     Primitive(F.elu, partials=_elu_partials, vjp=_elu_vjp, evaluate=_elu, numpy=ELU, loop=ELU, cuda=ELU,
               mpmath=lambda x, a: x if x > 0 else a * mpmath.expm1(x), tf=("elu",), activation="elu"),
+    # tf.nn.leaky_relu's alpha defaults to TensorFlow's 0.2; symgrad's own leaky_relu(x) is torch's 0.01
     Primitive(F.leaky_relu, partials=_leaky_relu_partials,
               vjp=lambda g, ans, x, s: [g * np.where(x > 0, 1.0, s), g * np.where(x > 0, 0.0, x)],
               evaluate=lambda b, x, s: b.where(x > 0, x, s * x), numpy=LEAKY_RELU, loop=LEAKY_RELU, cuda=LEAKY_RELU,
               mpmath=lambda x, s: x if x > 0 else s * x, tf=("leaky_relu",),
-              tf_params={"alpha": 0.2}, activation="leaky_relu"),  # TensorFlow's default slope; torch's is 0.01
+              tf_params={"alpha": 0.2}, activation="leaky_relu"),
     Primitive(F.softsign, partials=lambda n: [power(add(sp.S.One, neg(call(sp.Abs, n))), 2)],  # 1/(1+|x|)²
               vjp=_softsign_vjp, evaluate=lambda b, x: x / (1.0 + b.xp.abs(x)), numpy=SOFTSIGN, loop=SOFTSIGN,
               cuda=SOFTSIGN, mpmath=lambda x: x / (1 + abs(x)), tf=("softsign",), activation="softsign"),

@@ -68,6 +68,20 @@ def by_tf_name():
     return {name: r.function for r in RECORDS.values() for name in r.tf}
 
 
+def tf_record(name):
+    """The record whose `tf` names include `name`, or None: an index over `by_tf_name`, checked
+    against RECORDS on every hit (a record replaced or removed) and rebuilt on a miss."""
+    found = _TF_INDEX.get(name)
+    if found is not None and RECORDS.get(found.function) is found:
+        return found
+    _TF_INDEX.clear()
+    _TF_INDEX.update({t: r for r in RECORDS.values() for t in r.tf})
+    return _TF_INDEX.get(name)
+
+
+_TF_INDEX = {}  # tf op name -> record (symgrad.tf looks one up per op it builds)
+
+
 def _helper(function, given, target):
     """A spelling given to `register`: a function name, a helper's definition text, or a Helper."""
     name = function.__name__

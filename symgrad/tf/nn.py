@@ -14,7 +14,7 @@ from .ops import dropout, log_softmax, softmax
 
 
 def __getattr__(name):  # the records' activations (relu, sigmoid, gelu, ...), registered ones too
-    found = ops.entrywise_op(name, first="features") if name in ops.entrywise_names(activations=True) else None
+    found = ops.entrywise_op(name, first="features", activation=True)
     if found is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return found

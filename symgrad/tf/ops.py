@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidArgumentError, ShapeError, UnsupportedError
-from ..primitives import by_tf_name, record_for
+from ..primitives import by_tf_name, record_for, tf_record
 from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph
 
 
@@ -119,7 +119,7 @@ def _unary(op, x, name=None):
 def _fixed_arity(function):
     """The fewest arguments `function` takes, or None when it takes any number (a reduction, `where`)."""
     nargs = getattr(function, "nargs", None)
-    return min(nargs) if isinstance(nargs, sp.FiniteSet) else None
+    return int(min(nargs)) if isinstance(nargs, sp.FiniteSet) else None
 
 
 def entrywise_names(activations=False):
@@ -130,26 +130,29 @@ def entrywise_names(activations=False):
     )
 
 
-def entrywise_op(op, first="x"):
+def entrywise_op(op, first="x", activation=False):
     """The constructor of `op`, a record's TF name for a function applied entry by entry (see
-    `trace.rule`), or None. Its tensor inputs come first (`first`, then y, z, ...), then the record's
-    `tf_params` with TensorFlow's defaults, then `name`."""
-    function = by_tf_name().get(op)
-    if function is None or _fixed_arity(function) is None:
+    `trace.rule`), or None (None too when `activation` asks for an activation's and it is not one).
+    Its tensor inputs come first (`first`, then y, z, ...), then the record's `tf_params` with
+    TensorFlow's defaults, then `name`. Made once per record: a re-registration replaces it."""
+    record = tf_record(op)
+    if record is None:
         return None
-    record = record_for(function)
     made = _CONSTRUCTORS.get((op, first))
-    if made is None or made[0] is not record:  # made once per record (a re-registration replaces it)
-        made = _CONSTRUCTORS[op, first] = (record, _constructor(op, first, record))
+    if made is None or made[0] is not record:
+        arity = _fixed_arity(record.function)
+        made = _CONSTRUCTORS[op, first] = (record, None if arity is None else _constructor(op, first, record, arity))
+    if activation and made[1] is not None and not record.activation:
+        return None
     return made[1]
 
 
-_CONSTRUCTORS = {}  # (op, first input's name) -> (record, constructor)
+_CONSTRUCTORS = {}  # (op, first input's name) -> (record, its constructor or None)
 
 
-def _constructor(op, first, record):
-    arity = _fixed_arity(record.function)
+def _constructor(op, first, record, arity):
     inputs = [first, *"yzuvw"][:arity] if arity <= 6 else [f"x{i}" for i in range(arity)]
+    params, defaults = tuple(record.tf_params), tuple(record.tf_params.values())
     P = inspect.Parameter
     signature = inspect.Signature(
         [P(p, P.POSITIONAL_OR_KEYWORD) for p in inputs]
@@ -158,19 +161,25 @@ def _constructor(op, first, record):
     )
 
     def constructor(*args, **kwargs):
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise InvalidArgumentError(f"{op}{signature}: {exc}") from None
-        bound.apply_defaults()
-        values = [bound.arguments[p] for p in (*inputs, *record.tf_params)]
+        if not kwargs and len(args) == arity:  # the usual call, without binding a signature
+            values, name = [*args, *defaults], None
+        else:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise InvalidArgumentError(f"{op}{signature}: {exc}") from None
+            bound.apply_defaults()
+            values, name = [bound.arguments[p] for p in (*inputs, *params)], bound.arguments["name"]
+        if len(values) == 1:
+            x = convert_to_tensor(values[0])
+            return Tensor(op, [x], shape=x.shape, name=name or op.capitalize())
         graph = _graph_of(*values)
         dt = next((v.dtype for v in values if isinstance(v, Tensor) and v.dtype.is_floating), None)
         tensors = [convert_to_tensor(v, dtype=dt, graph=graph) for v in values]
         shape = tensors[0].shape
         for t in tensors[1:]:
             shape = _broadcast(f"{op} of {tensors[0].name}", shape, t.shape)
-        return Tensor(op, tensors, shape=shape, name=bound.arguments["name"] or op.capitalize())
+        return Tensor(op, tensors, shape=shape, name=name or op.capitalize())
 
     constructor.__name__ = constructor.__qualname__ = op
     constructor.__signature__ = signature

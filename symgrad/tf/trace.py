@@ -19,7 +19,7 @@ from ..matrix.algebra import matmul as _matmul
 from ..matrix.algebra import scale
 from ..matrix.algebra import transpose as _transpose
 from ..matrix.nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, canonical_lambda
-from ..primitives import by_tf_name
+from ..primitives import tf_record
 
 BATCH_SIZE = sp.Symbol("batch_size", integer=True, positive=True)  # the `None` axis of placeholders
 _VARS = sp.symbols("_x0:4", real=True)
@@ -263,13 +263,13 @@ def identity(node, x):
 
 def apply_record(node, *args):
     """An op named by a primitive record (`tf=`): the record's function applied entry by entry."""
-    return entrywise(_label(node), by_tf_name()[node.op], args)
+    return entrywise(_label(node), tf_record(node.op).function, args)
 
 
 def rule(op):
     """The rule of `op`: the front-end's own (`RULES`), else its record's function entrywise."""
     found = RULES.get(op)
-    if found is None and op in by_tf_name():
+    if found is None and tf_record(op) is not None:
         return apply_record
     if found is None:
         raise UnsupportedError(f"symgrad.tf has no rule for the op {op!r}")

@@ -16,16 +16,17 @@ softmax = ops.softmax
 def get(name_or_fn):
     if callable(name_or_fn):
         return name_or_fn
-    names = ops.entrywise_names(activations=True)
     if name_or_fn is None or isinstance(name_or_fn, str) and name_or_fn in OWN:
         return OWN[name_or_fn]
-    if isinstance(name_or_fn, str) and name_or_fn in names:
-        return ops.entrywise_op(name_or_fn)
-    choices = sorted([k for k in OWN if k] + names)
+    found = ops.entrywise_op(name_or_fn, activation=True) if isinstance(name_or_fn, str) else None
+    if found is not None:
+        return found
+    choices = sorted([k for k in OWN if k] + ops.entrywise_names(activations=True))
     raise InvalidArgumentError(f"unknown activation {name_or_fn!r}; choose one of {choices} or pass a callable")
 
 
 def __getattr__(name):  # `tf.keras.activations.gelu` and the rest
-    if name in ops.entrywise_names(activations=True):
-        return ops.entrywise_op(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    found = ops.entrywise_op(name, activation=True)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found
