@@ -21,7 +21,7 @@ from .errors import (
     UnsupportedError,
     WorkerError,
 )
-from .functions import logsigmoid, logsumexp, relu, sigmoid, softplus, tanh
+from .functions import elu, gelu, leaky_relu, logsigmoid, logsumexp, mish, relu, sigmoid, silu, softplus, softsign, tanh
 from .gradient import grad
 from .primitives import register
 from .second_order import compile_hessian, hessian, hvp
@@ -29,7 +29,8 @@ from .version import __version__
 
 __all__ = [
     "__version__", "autodiff", "distributed", "nn", "check", "compile", "grad", "register",
-    "sigmoid", "relu", "softplus", "logsigmoid", "logsumexp", "tanh",
+    "sigmoid", "relu", "softplus", "logsigmoid", "logsumexp", "tanh", "gelu", "silu", "elu", "leaky_relu", "softsign",
+    "mish",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "NonFiniteError",
     "DTypeError", "UnsupportedError", "SizeLimitError", "CacheError", "WorkerError", "SymgradWarning", "ConstantLossWarning",
     "hessian", "hvp", "compile_hessian",

@@ -107,6 +107,150 @@ class logsigmoid(_Activation):
         return r"\log\sigma\left(%s\right)" % printer._print(self.args[0])
 
 
+class gelu(_Activation):
+    """x·Φ(x) = x/2·(1 + erf(x/√2)), the exact (erf) form torch.nn.functional.gelu uses by default;
+    derivative Φ(x) + x·φ(x)."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        x = self.args[0]
+        return (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_zero:
+            return sp.S.Zero
+
+    def _rewrite_exp(self):
+        x = self.args[0]
+        return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+    def _latex(self, printer):
+        return r"\operatorname{GELU}\left(%s\right)" % printer._print(self.args[0])
+
+
+class silu(_Activation):
+    """x·σ(x) (swish); derivative σ(x) + silu(x)(1 − σ(x))."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        x = self.args[0]
+        return sigmoid(x) + silu(x) * (1 - sigmoid(x))
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_zero:
+            return sp.S.Zero
+
+    def _rewrite_exp(self):
+        return self.args[0] / (1 + sp.exp(-self.args[0]))
+
+    def _latex(self, printer):
+        return r"\operatorname{SiLU}\left(%s\right)" % printer._print(self.args[0])
+
+
+class _WithParameter(_Activation):
+    """An activation with a parameter after x, `DEFAULT` (torch.nn.functional's) when not given."""
+
+    nargs = (1, 2)
+    DEFAULT = None
+
+    def __new__(cls, x, parameter=None, **options):
+        # filled here, not in `eval`, so that nodes built unevaluated (evaluate=False) carry it too
+        return super().__new__(cls, x, cls.DEFAULT if parameter is None else parameter, **options)
+
+    @classmethod
+    def eval(cls, x, parameter=None):  # the signature gives sympy nargs = (1, 2)
+        if x.is_number and x.is_zero:
+            return sp.S.Zero
+
+
+class elu(_WithParameter):
+    """x for x > 0, α(eˣ − 1) otherwise (α = 1 unless given, as torch); ∂/∂x = 1 or α·eˣ = elu + α."""
+
+    DEFAULT = sp.S.One
+
+    def fdiff(self, argindex=1):
+        x, alpha = self.args
+        if argindex == 1:
+            return sp.Piecewise((1, x > 0), (alpha * sp.exp(x), True))
+        if argindex == 2:
+            return sp.Piecewise((0, x > 0), (sp.exp(x) - 1, True))
+        raise ArgumentIndexError(self, argindex)
+
+    def _rewrite_exp(self):
+        x, alpha = self.args
+        return sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True))
+
+    def _latex(self, printer):
+        return r"\operatorname{ELU}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+
+
+class leaky_relu(_WithParameter):
+    """x for x > 0, slope·x otherwise (slope 0.01 unless given, as torch); ∂/∂x = 1 or slope."""
+
+    DEFAULT = sp.Rational(1, 100)
+
+    def fdiff(self, argindex=1):
+        x, slope = self.args
+        if argindex == 1:
+            return sp.Piecewise((1, x > 0), (slope, True))
+        if argindex == 2:
+            return sp.Piecewise((0, x > 0), (x, True))
+        raise ArgumentIndexError(self, argindex)
+
+    def _rewrite_exp(self):
+        x, slope = self.args
+        return sp.Piecewise((x, x > 0), (slope * x, True))
+
+    def _latex(self, printer):
+        return r"\operatorname{LeakyReLU}\left(%s\right)" % ", ".join(printer._print(a) for a in self.args)
+
+
+class softsign(_Activation):
+    """x/(1 + |x|); derivative 1/(1 + |x|)² = (1 − |softsign(x)|)²."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return 1 / (1 + sp.Abs(self.args[0])) ** 2
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_zero:
+            return sp.S.Zero
+
+    def _rewrite_exp(self):
+        return self.args[0] / (1 + sp.Abs(self.args[0]))
+
+    def _latex(self, printer):
+        return r"\operatorname{softsign}\left(%s\right)" % printer._print(self.args[0])
+
+
+class mish(_Activation):
+    """x·tanh(softplus(x)); derivative t + x·σ(x)(1 − t²) with t = tanh(softplus(x))."""
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        x = self.args[0]
+        t = sp.tanh(softplus(x))
+        return t + x * sigmoid(x) * (1 - t**2)
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_zero:
+            return sp.S.Zero
+
+    def _rewrite_exp(self):
+        return self.args[0] * sp.tanh(sp.log(1 + sp.exp(self.args[0])))
+
+    def _latex(self, printer):
+        return r"\operatorname{mish}\left(%s\right)" % printer._print(self.args[0])
+
+
 class logsumexp(sp.Function):
     """log Σᵢ e^(xᵢ) over its arguments; ∂/∂xᵢ = softmax(x)ᵢ = e^(xᵢ − logsumexp(x))."""
 

@@ -46,6 +46,12 @@ UNARY = {
     "relu": F.relu(u),
     "softplus": F.softplus(u),
     "logsigmoid": F.logsigmoid(u),
+    "gelu": F.gelu(1 - 2 * u),
+    "silu": F.silu(1 - 2 * u),
+    "elu": F.elu(1 - u, a),  # both sides of the kink; the parameter's derivative too
+    "leaky_relu": F.leaky_relu(1 - u, a / 10),
+    "softsign": F.softsign(1 - 2 * u),
+    "mish": F.mish(1 - 2 * u),
     "sqrt": sp.sqrt(u),
     "pow_int": u**3,
     "pow_neg": u ** (-2),

@@ -49,7 +49,10 @@ class Primitive:
     numpy / loop / cuda -> the spelling per target: a function name (`"exp"` prints `np.exp(x)`,
     `math.exp(x)`, `exp(x)`/`expf(x)`) or a `Helper`;
     mpmath(*xs) -> the value at high precision (the reference gradient);
-    tf -> the `symgrad.tf` op names that build it; activation -> the name `nn.mlp(activation=)`,
+    tf -> the `symgrad.tf` op names that build it (entrywise: `tf.<name>`, `tf.math.<name>`, and
+    `tf.nn.<name>` for an activation); tf_params -> the keyword parameters those ops take after
+    their tensor inputs, with TensorFlow's defaults, filling the function's remaining arguments in
+    order (`{"alpha": 0.2}` for leaky_relu); activation -> the name `nn.mlp(activation=)`,
     `matrix_mlp` and Keras accept; rewrites -> the stable rewrites (symgrad.rewrite) that produce it;
     latex -> the operator's LaTeX (classes that print themselves need none);
     gaps -> path -> why that path has no rule (see PATHS).
@@ -65,6 +68,7 @@ class Primitive:
     cuda: str | Helper | None = None
     mpmath: Callable | None = None
     tf: tuple = ()
+    tf_params: dict = field(default_factory=dict)
     activation: str | None = None
     rewrites: tuple = ()
     latex: str | None = None

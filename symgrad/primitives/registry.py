@@ -68,6 +68,20 @@ def by_tf_name():
     return {name: r.function for r in RECORDS.values() for name in r.tf}
 
 
+def tf_record(name):
+    """The record whose `tf` names include `name`, or None: an index over `by_tf_name`, checked
+    against RECORDS on every hit (a record replaced or removed) and rebuilt on a miss."""
+    found = _TF_INDEX.get(name)
+    if found is not None and RECORDS.get(found.function) is found:
+        return found
+    _TF_INDEX.clear()
+    _TF_INDEX.update({t: r for r in RECORDS.values() for t in r.tf})
+    return _TF_INDEX.get(name)
+
+
+_TF_INDEX = {}  # tf op name -> record (symgrad.tf looks one up per op it builds)
+
+
 def _helper(function, given, target):
     """A spelling given to `register`: a function name, a helper's definition text, or a Helper."""
     name = function.__name__
@@ -96,7 +110,7 @@ def _helper(function, given, target):
 
 
 def register(function, *, partials=None, vjp=None, evaluate=None, torch=None, numpy=None, loop=None, cuda=None,
-             mpmath=None, tf=(), activation=None, latex=None):
+             mpmath=None, tf=(), tf_params=None, activation=None, latex=None):
     """Teach symgrad a sympy `Function` subclass: from then on grad, autodiff, check, compile (numpy,
     CUDA), hessian/hvp, matrix entrywise maps, symgrad.tf (given `tf` op names) and derivations use it.
 
@@ -105,7 +119,9 @@ def register(function, *, partials=None, vjp=None, evaluate=None, torch=None, nu
     `backend.xp` numpy or torch; numpy/loop: a numpy (math) function name or the text of
     `def <name>(x): ...` (`def scalar_<name>(x): ...` for the per-sample loop); cuda: the text of
     `__device__ sg_real sg_<name>(sg_real x) {...}` (sg_real is the kernel's float type);
-    mpmath(*xs) -> high-precision value; tf: op names; activation: the name `nn.mlp` accepts.
+    mpmath(*xs) -> high-precision value; tf: op names (`tf.<name>`, `tf.math.<name>`, and `tf.nn.<name>`
+    with an activation; the class needs a fixed `nargs`), tf_params: their keyword parameters after the
+    tensor inputs with defaults ({"alpha": 0.2}); activation: the name `nn.mlp` accepts.
     A path given nothing is refused by that path with our error naming what is missing.
     """
     if not (isinstance(function, type) and issubclass(function, sp.Function)):
@@ -125,10 +141,16 @@ def register(function, *, partials=None, vjp=None, evaluate=None, torch=None, nu
     clash = [t for t in tf if tf_taken.get(t, function) is not function]
     if clash or (activation and activations().get(activation, function) is not function):
         raise InvalidArgumentError(f"symgrad.register({name}): op/activation name {clash or activation} is taken")
+    if tf and not isinstance(getattr(function, "nargs", None), sp.FiniteSet):
+        raise InvalidArgumentError(
+            f"symgrad.register({name}): a tf op applies {name} entry by entry, so {name} needs a fixed number of "
+            "arguments: give the class `nargs = 1` (or the count it takes)"
+        )
     record = Primitive(
         function, partials=partials, vjp=vjp, evaluate=evaluate, torch=torch,
         numpy=_helper(function, numpy, "numpy"), loop=_helper(function, loop, "loop"),
-        cuda=_helper(function, cuda, "cuda"), mpmath=mpmath, tf=tuple(tf), activation=activation, latex=latex,
+        cuda=_helper(function, cuda, "cuda"), mpmath=mpmath, tf=tuple(tf),
+        tf_params=dict(tf_params or {}), activation=activation, latex=latex,
         gaps={p: "not given to symgrad.register" for p, v in
               (("symbolic", partials), ("vjp", vjp), ("numpy_eval", evaluate), ("numpy", numpy), ("loop", loop),
                ("cuda", cuda), ("mpmath", mpmath)) if v is None},

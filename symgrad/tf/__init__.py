@@ -17,7 +17,7 @@ from ..errors import (
     UnsupportedError,
 )
 from ..version import __version__ as _symgrad_version
-from . import data, keras, layers, math, nn, random, train
+from . import data, keras, layers, math, nn, ops, random, train
 from .gradients import GradientTape, gradients
 from .graph import (
     Graph,
@@ -43,26 +43,21 @@ from .keras import initializers
 from .math import (
     argmax,
     argmin,
-    cos,
     equal,
-    expm1,
     greater,
     greater_equal,
     less,
     less_equal,
-    log1p,
     logical_and,
     logical_not,
     logical_or,
     not_equal,
     reciprocal,
     rsqrt,
-    sin,
     squared_difference,
 )
 from .nn import softmax
 from .ops import (
-    abs,
     add,
     assign,
     cast,
@@ -70,7 +65,6 @@ from .ops import (
     constant,
     convert_to_tensor,
     divide,
-    exp,
     identity,
     log,
     matmul,
@@ -85,12 +79,9 @@ from .ops import (
     reduce_mean,
     reduce_sum,
     reshape,
-    sigmoid,
-    softplus,
     sqrt,
     square,
     subtract,
-    tanh,
     transpose,
     zeros,
 )
@@ -104,8 +95,8 @@ __version__ = f"2.0.0+symgrad.{_symgrad_version}"
 __all__ = [
     "Graph", "Tensor", "Operation", "Variable", "Session", "GradientTape",
     "float32", "float64", "placeholder", "constant", "convert_to_tensor", "zeros", "ones",
-    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "negative", "square", "sqrt", "exp", "log",
-    "abs", "sigmoid", "tanh", "softplus", "identity", "matmul", "reduce_sum", "reduce_mean", "transpose", "reshape",
+    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "negative", "square", "sqrt", "log",
+    "identity", "matmul", "reduce_sum", "reduce_mean", "transpose", "reshape",
     "assign", "group", "gradients", "global_variables_initializer", "variables_initializer",
     "get_default_graph", "reset_default_graph", "get_default_session",
     "executing_eagerly", "enable_eager_execution", "disable_eager_execution",
@@ -113,12 +104,24 @@ __all__ = [
     "math", "random", "data", "optimizers",
     "int8", "int16", "int32", "int64", "uint8", "bool",
     "argmax", "argmin", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
-    "logical_or", "logical_not", "cast", "one_hot", "clip_by_value", "softmax", "sin", "cos", "log1p", "expm1",
+    "logical_or", "logical_not", "cast", "one_hot", "clip_by_value", "softmax",
     "rsqrt", "reciprocal", "squared_difference", "random_normal", "random_uniform", "truncated_normal",
     "set_random_seed",
     "SymgradError", "InvalidArgumentError", "UnboundSymbolError", "ShapeError", "UnsupportedError",
     "FailedPreconditionError",
 ]
+__all__ += ops.entrywise_names()
+
+
+def __getattr__(name):  # the records' entrywise functions (exp, sigmoid, erf, ...), registered ones too
+    found = ops.entrywise_op(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found
+
+
+def __dir__():
+    return sorted({*globals(), *ops.entrywise_names()})
 
 bool = bool_  # noqa: A001 - TensorFlow's name
 optimizers = keras.optimizers  # TF2's `tf.optimizers.*` are Keras's

@@ -1,6 +1,6 @@
 """Graphs, tensors and variables: the nodes `symgrad.tf` programs build.
 
-A `Tensor` is one node of a `Graph`: an op name from `symgrad.tf.trace.RULES`, its input tensors
+A `Tensor` is one node of a `Graph`: an op name (its meaning: `symgrad.tf.trace.rule`), its input tensors
 and hashable attributes. Nothing is computed when a node is built; `Session.run` (or `.numpy()`
 for eager use) turns the fetched subgraph into sympy expressions and a generated kernel. A graph
 keeps no list of its nodes (only names and variables), so eager loops do not grow it.

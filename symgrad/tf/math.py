@@ -1,28 +1,21 @@
-"""`tf.math`: the elementwise functions, reductions and comparisons under their `tf.math` names."""
+"""`tf.math`: the elementwise functions, reductions and comparisons under their `tf.math` names.
 
+Every primitive record's TF names are here too (`ops.entrywise_op`): exp, sigmoid, erf, ... and
+whatever `symgrad.register(..., tf=(...))` adds later.
+"""
+
+from . import ops
 from .ops import (
-    abs,
-    acosh,
     add,
     argmax,
     argmin,
-    asinh,
-    atan2,
-    atanh,
-    cos,
     divide,
     equal,
-    erf,
-    erfc,
-    exp,
-    expm1,
     greater,
     greater_equal,
     less,
     less_equal,
     log,
-    log1p,
-    log_sigmoid,
     logical_and,
     logical_not,
     logical_or,
@@ -36,19 +29,27 @@ from .ops import (
     reduce_mean,
     reduce_sum,
     rsqrt,
-    sigmoid,
-    sin,
-    softplus,
     sqrt,
     square,
     squared_difference,
     subtract,
-    tanh,
 )
 
+
+def __getattr__(name):
+    found = ops.entrywise_op(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found
+
+
+def __dir__():
+    return sorted({*globals(), *ops.entrywise_names()})
+
+
 __all__ = [
-    "abs", "acosh", "add", "asinh", "atan2", "atanh", "erf", "erfc", "argmax", "argmin", "cos", "divide", "equal", "exp", "expm1", "greater", "greater_equal", "less",
-    "less_equal", "log", "log1p", "log_sigmoid", "logical_and", "logical_not", "logical_or", "maximum", "minimum",
-    "multiply", "negative", "not_equal", "pow", "reciprocal", "reduce_mean", "reduce_sum", "rsqrt", "sigmoid", "sin",
-    "softplus", "sqrt", "square", "squared_difference", "subtract", "tanh",
+    "add", "argmax", "argmin", "divide", "equal", "greater", "greater_equal", "less", "less_equal", "log",
+    "logical_and", "logical_not", "logical_or", "maximum", "minimum", "multiply", "negative", "not_equal", "pow",
+    "reciprocal", "reduce_mean", "reduce_sum", "rsqrt", "sqrt", "square", "squared_difference", "subtract",
 ]
+__all__ += ops.entrywise_names()

@@ -1,5 +1,8 @@
 """`tf.nn`: activations and the losses TensorFlow keeps under `nn`.
 
+The activations are the primitive records' (`ops.entrywise_op`), so a record with an activation
+name and TF names (gelu, leaky_relu, ...) is `tf.nn.<name>` without an entry here.
+
 The cross-entropies take logits and are written in their stable forms (log-sum-exp, softplus), so
 a saturated softmax or sigmoid keeps a finite loss and gradient, as TensorFlow's fused kernels do.
 """
@@ -7,7 +10,18 @@ a saturated softmax or sigmoid keeps a finite loss and gradient, as TensorFlow's
 from ..errors import InvalidArgumentError, ShapeError
 from . import ops
 from .graph import Tensor
-from .ops import dropout, log_softmax, relu, sigmoid, softmax, softplus, tanh
+from .ops import dropout, log_softmax, softmax
+
+
+def __getattr__(name):  # the records' activations (relu, sigmoid, gelu, ...), registered ones too
+    found = ops.entrywise_op(name, first="features", activation=True)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found
+
+
+def __dir__():
+    return sorted({*globals(), *ops.entrywise_names(activations=True)})
 
 
 def _labels_logits(what, labels, logits, _sentinel):
@@ -50,7 +64,7 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
     """−[y log σ(z) + (1 − y) log(1 − σ(z))] entry by entry, as softplus(z) − y·z."""
     labels, logits = _labels_logits("sigmoid_cross_entropy_with_logits", labels, logits, _sentinel)
-    return ops.subtract(softplus(logits), labels * logits, name=name)
+    return ops.subtract(ops.entrywise_op("softplus")(logits), labels * logits, name=name)
 
 
 def l2_loss(t, name=None):
@@ -59,7 +73,7 @@ def l2_loss(t, name=None):
 
 
 __all__ = [
-    "relu", "sigmoid", "softmax", "log_softmax", "softplus", "tanh", "softmax_cross_entropy_with_logits",
-    "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits",
-    "sigmoid_cross_entropy_with_logits", "l2_loss", "dropout",
+    "softmax", "log_softmax", "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
+    "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits", "l2_loss", "dropout",
 ]
+__all__ += ops.entrywise_names(activations=True)

@@ -1,14 +1,20 @@
-"""TensorFlow-1 op constructors: each builds one graph node (its meaning is in `trace.RULES`).
+"""TensorFlow-1 op constructors: each builds one graph node (its meaning is in `trace.rule`).
+
+The entrywise functions (exp, sigmoid, erf, ...) are not written here: each primitive record's
+`tf` names make one (`entrywise_op`), so a new record or a `symgrad.register(..., tf=(...))` is an op.
 
 Static shapes are inferred where they are known (`None` marks the batch axis or an unknown size),
 so a mismatch is reported when the op is built, as TensorFlow does.
 """
 
+import inspect
 import numbers
 
 import numpy as np
+import sympy as sp
 
 from ..errors import InvalidArgumentError, ShapeError, UnsupportedError
+from ..primitives import by_tf_name, record_for, tf_record
 from .graph import Tensor, Variable, as_dtype, executing_eagerly, get_default_graph
 
 
@@ -109,6 +115,85 @@ def _unary(op, x, name=None):
     return Tensor(op, [x], shape=x.shape, name=name or op.capitalize())
 
 
+# -- entrywise functions: one constructor per record's TF name ------------------------------------------
+def _fixed_arity(function):
+    """The fewest arguments `function` takes, or None when it takes any number (a reduction, `where`)."""
+    nargs = getattr(function, "nargs", None)
+    return int(min(nargs)) if isinstance(nargs, sp.FiniteSet) else None
+
+
+def entrywise_names(activations=False):
+    """The TF names records give to functions applied entry by entry (of activations only, for tf.nn)."""
+    return sorted(
+        name for name, function in by_tf_name().items()
+        if _fixed_arity(function) is not None and (not activations or record_for(function).activation)
+    )
+
+
+def entrywise_op(op, first="x", activation=False):
+    """The constructor of `op`, a record's TF name for a function applied entry by entry (see
+    `trace.rule`), or None (None too when `activation` asks for an activation's and it is not one).
+    Its tensor inputs come first (`first`, then y, z, ...), then the record's `tf_params` with
+    TensorFlow's defaults, then `name`. Made once per record: a re-registration replaces it."""
+    record = tf_record(op)
+    if record is None:
+        return None
+    made = _CONSTRUCTORS.get((op, first))
+    if made is None or made[0] is not record:
+        arity = _fixed_arity(record.function)
+        made = _CONSTRUCTORS[op, first] = (record, None if arity is None else _constructor(op, first, record, arity))
+    if activation and made[1] is not None and not record.activation:
+        return None
+    return made[1]
+
+
+_CONSTRUCTORS = {}  # (op, first input's name) -> (record, its constructor or None)
+
+
+def _constructor(op, first, record, arity):
+    inputs = [first, *"yzuvw"][:arity] if arity <= 6 else [f"x{i}" for i in range(arity)]
+    params, defaults = tuple(record.tf_params), tuple(record.tf_params.values())
+    P = inspect.Parameter
+    signature = inspect.Signature(
+        [P(p, P.POSITIONAL_OR_KEYWORD) for p in inputs]
+        + [P(p, P.POSITIONAL_OR_KEYWORD, default=d) for p, d in record.tf_params.items()]
+        + [P("name", P.POSITIONAL_OR_KEYWORD, default=None)]
+    )
+
+    def constructor(*args, **kwargs):
+        if not kwargs and len(args) == arity:  # the usual call, without binding a signature
+            values, name = [*args, *defaults], None
+        else:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise InvalidArgumentError(f"{op}{signature}: {exc}") from None
+            bound.apply_defaults()
+            values, name = [bound.arguments[p] for p in (*inputs, *params)], bound.arguments["name"]
+        if len(values) == 1:
+            x = convert_to_tensor(values[0])
+            return Tensor(op, [x], shape=x.shape, name=name or op.capitalize())
+        graph = _graph_of(*values)
+        dt = next((v.dtype for v in values if isinstance(v, Tensor) and v.dtype.is_floating), None)
+        tensors = [convert_to_tensor(v, dtype=dt, graph=graph) for v in values]
+        shape = tensors[0].shape
+        for t in tensors[1:]:
+            shape = _broadcast(f"{op} of {tensors[0].name}", shape, t.shape)
+        return Tensor(op, tensors, shape=shape, name=name or op.capitalize())
+
+    constructor.__name__ = constructor.__qualname__ = op
+    constructor.__signature__ = signature
+    constructor.__doc__ = f"`{record.name}` entry by entry (its primitive record; gradients from the record)."
+    return constructor
+
+
+def __getattr__(name):  # the entrywise functions, including those registered after this import
+    found = entrywise_op(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found
+
+
 def add(x, y, name=None):
     return _binary("add", x, y, name)
 
@@ -151,32 +236,14 @@ def sqrt(x, name=None):
     return _unary("sqrt", x, name)
 
 
-def exp(x, name=None):
-    return _unary("exp", x, name)
-
 
 def log(x, name=None):
     return _unary("log", x, name)
 
 
-def abs(x, name=None):  # noqa: A001 - TensorFlow's name
-    return _unary("abs", x, name)
 
 
-def sigmoid(x, name=None):
-    return _unary("sigmoid", x, name)
 
-
-def tanh(x, name=None):
-    return _unary("tanh", x, name)
-
-
-def relu(x, name=None):
-    return _unary("relu", x, name)
-
-
-def softplus(x, name=None):
-    return _unary("softplus", x, name)
 
 
 def identity(x, name=None):
@@ -203,48 +270,9 @@ def reciprocal(x, name=None):
     return _unary("reciprocal", x, name)
 
 
-def expm1(x, name=None):
-    return _unary("expm1", x, name)
 
 
-def log1p(x, name=None):
-    return _unary("log1p", x, name)
 
-
-def erf(x, name=None):
-    return _unary("erf", x, name)
-
-
-def erfc(x, name=None):
-    return _unary("erfc", x, name)
-
-
-def asinh(x, name=None):
-    return _unary("asinh", x, name)
-
-
-def acosh(x, name=None):
-    return _unary("acosh", x, name)
-
-
-def atanh(x, name=None):
-    return _unary("atanh", x, name)
-
-
-def atan2(y, x, name=None):
-    return _binary("atan2", y, x, name)
-
-
-def sin(x, name=None):
-    return _unary("sin", x, name)
-
-
-def cos(x, name=None):
-    return _unary("cos", x, name)
-
-
-def log_sigmoid(x, name=None):
-    return _unary("log_sigmoid", x, name)
 
 
 def squared_difference(x, y, name=None):

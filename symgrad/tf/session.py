@@ -2,7 +2,7 @@
 
 A run walks the subgraph of the fetches once. Its structure (ops, attributes, which variables,
 the shapes of fed values with the batch length left out) is the cache key; on a miss the graph is
-traced into matrix-level sympy expressions (`trace.RULES`; gradient nodes by `symgrad.matrix`'s
+traced into matrix-level sympy expressions (`trace.rule`; gradient nodes by `symgrad.matrix`'s
 reverse mode) and compiled by `symgrad.matrix.kernel`: the first fetched gradient's ys are the
 kernel's loss and its variables the kernel's parameters, so the gradients come out of the kernel's
 own backward pass; other fetches are its outputs. The batch length stays a size symbol in the
@@ -35,7 +35,7 @@ from ..matrix.kernel import compile_matrix
 from ..matrix.rules import as_scalar_loss, reverse
 from .graph import SESSIONS, Graph, Operation, Tensor, Variable, get_default_graph, note_variable_write, walk
 from .host import HOST
-from .trace import BATCH_SIZE, RULES, BatchLengthError, Traced, leaf, matrix_shape
+from .trace import BATCH_SIZE, BatchLengthError, Traced, leaf, matrix_shape, rule
 
 CACHE_SIZE = 128
 WALKS_KEPT = 8  # the walks of the latest lists of fetches (`Session._walked`)
@@ -397,7 +397,7 @@ def _trace(order, memo):
             value = node.attrs[0]
             memo[node] = Traced(sp.Integer(int(value)) if value.is_integer() else sp.Float(value), ())
         else:
-            memo[node] = RULES[node.op](node, *args)
+            memo[node] = rule(node.op)(node, *args)
 
 
 def _gradient(node, args, memo):

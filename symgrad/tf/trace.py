@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .. import functions as F
 from ..errors import ShapeError, UnsupportedError
 from ..matrix.algebra import matmul as _matmul
 from ..matrix.algebra import scale
 from ..matrix.algebra import transpose as _transpose
 from ..matrix.nodes import Map, Ones, RowLogSumExp, RowSoftmax, SumAll, canonical_lambda
-from ..primitives import by_tf_name
+from ..primitives import tf_record
 
 BATCH_SIZE = sp.Symbol("batch_size", integer=True, positive=True)  # the `None` axis of placeholders
 _VARS = sp.symbols("_x0:4", real=True)
@@ -262,36 +261,32 @@ def identity(node, x):
     return x
 
 
-def _relu(x):
-    return F.relu(x)
+def apply_record(node, *args):
+    """An op named by a primitive record (`tf=`): the record's function applied entry by entry."""
+    return entrywise(_label(node), tf_record(node.op).function, args)
 
 
+def rule(op):
+    """The rule of `op`: the front-end's own (`RULES`), else its record's function entrywise."""
+    found = RULES.get(op)
+    if found is None and tf_record(op) is not None:
+        return apply_record
+    if found is None:
+        raise UnsupportedError(f"symgrad.tf has no rule for the op {op!r}")
+    return found
+
+
+# the ops that are not one primitive applied entrywise (those come from the records: `apply_record`)
 RULES = {
-    "add": binary(lambda a, b: a + b),
     "subtract": binary(lambda a, b: a - b),
-    "multiply": binary(lambda a, b: a * b),
     "divide": binary(lambda a, b: a / b),
-    "pow": binary(lambda a, b: a**b),
-    "maximum": binary(sp.Max),
-    "minimum": binary(sp.Min),
     "squared_difference": binary(lambda a, b: (a - b) ** 2),
     "negative": unary(lambda a: -a),
     "square": unary(lambda a: a**2),
     "sqrt": unary(sp.sqrt),
     "rsqrt": unary(lambda a: 1 / sp.sqrt(a)),
     "reciprocal": unary(lambda a: 1 / a),
-    "exp": unary(sp.exp),
-    "expm1": unary(lambda a: sp.exp(a) - 1),
     "log": log,
-    "log1p": unary(lambda a: sp.log(1 + a)),
-    "abs": unary(sp.Abs),
-    "sin": unary(sp.sin),
-    "cos": unary(sp.cos),
-    "sigmoid": unary(F.sigmoid),
-    "log_sigmoid": unary(F.logsigmoid),
-    "tanh": unary(sp.tanh),
-    "relu": unary(_relu),
-    "softplus": unary(F.softplus),
     "clip_by_value": clip,
     "dropout": dropout,
     "matmul": matmul,
@@ -306,5 +301,3 @@ RULES = {
     "cast": identity,  # between float types; the kernel computes in one dtype
     "assign": assign,
 }
-for _name in ("erf", "erfc", "asinh", "acosh", "atanh", "atan2"):  # from the records' tf names
-    RULES[_name] = (binary if _name == "atan2" else unary)(by_tf_name()[_name])
