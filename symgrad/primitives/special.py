@@ -11,7 +11,7 @@ from .. import functions as F
 from .arithmetic import maximum as extremum
 from .backends import NumpyBackend
 from .build import add, call, mul, neg, power
-from .record import Helper, Primitive
+from .record import Helper, Primitive, tf_missing
 from .registry import add_record
 
 
@@ -118,19 +118,19 @@ for record in (
     Primitive(sp.erf, partials=lambda n: [mul(_TWO_OVER_ROOT_PI, call(sp.exp, neg(power(n.args[0], 2))))],
               vjp=lambda g, ans, x: [g * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x)],
               evaluate=lambda b, x: b.erf(x), loop="erf", cuda="erf", mpmath=mpmath.erf, tf=("erf",),
-              gaps={"numpy": "numpy has no vectorized erf"}),
+              gaps={"numpy": "numpy has no vectorized erf", **tf_missing("erf")}),
     Primitive(sp.sinc, partials=lambda n: [call(F.dsinc, n.args[0])],  # sympy's (x cos x − sin x)/x² is 0/0 at 0
               vjp=lambda g, ans, x: [g * dsinc_value(NumpyBackend, x)], evaluate=sinc_value,
-              numpy=SINC, loop=SINC, cuda=SINC, mpmath=lambda x: mpmath.sinc(x)),
+              numpy=SINC, loop=SINC, cuda=SINC, mpmath=lambda x: mpmath.sinc(x), gaps={"tf": "TensorFlow has no sinc"}),
     # second derivatives of sinc at exactly 0 are NaN (the partial divides by x)
     Primitive(F.dsinc, partials=lambda n: [add(neg(call(sp.sinc, n.args[0])),
                                                mul(sp.Integer(-2), n, power(n.args[0], sp.S.NegativeOne)))],
               vjp=lambda g, ans, x: [g * (-sinc_value(NumpyBackend, x) - 2.0 * ans / x)], evaluate=dsinc_value,
               numpy=DSINC, loop=DSINC, cuda=DSINC,
-              mpmath=lambda x: mpmath.diff(mpmath.sinc, x)),
+              mpmath=lambda x: mpmath.diff(mpmath.sinc, x), gaps={"tf": "sinc's derivative: TensorFlow has no sinc"}),
     Primitive(log1p, partials=lambda n: [power(add(sp.S.One, n.args[0]), sp.S.NegativeOne)],
               vjp=lambda g, ans, x: [g / (1.0 + x)], evaluate=lambda b, x: b.xp.log1p(x), numpy="log1p",
-              loop="log1p", cuda="log1p", mpmath=lambda x: mpmath.log(1 + x), tf=("log1p",),
+              loop="log1p", cuda="log1p", mpmath=lambda x: mpmath.log(1 + x), tf=("log1p",), domain=(-0.8, 2.0),
               rewrites=("log_of_sum",)),
     Primitive(expm1, partials=lambda n: [call(sp.exp, n.args[0])], vjp=lambda g, ans, x: [g * (ans + 1.0)],
               evaluate=lambda b, x: b.xp.expm1(x), numpy="expm1", loop="expm1", cuda="expm1",
@@ -138,7 +138,7 @@ for record in (
     Primitive(F.logsumexp, partials=lambda n: [call(sp.exp, add(a, neg(n))) for a in n.args],
               vjp=lambda g, ans, *xs: [g * np.exp(x - ans) for x in xs], evaluate=_logsumexp,
               numpy=LOGSUMEXP, loop=LOGSUMEXP, cuda=LOGSUMEXP,
-              mpmath=lambda *xs: mpmath.log(mpmath.fsum(mpmath.exp(x) for x in xs)), tf=("reduce_logsumexp",),
+              mpmath=lambda *xs: mpmath.log(mpmath.fsum(mpmath.exp(x) for x in xs)), tf=("reduce_logsumexp",), gaps=tf_missing("reduce_logsumexp"),
               rewrites=("softmax", "log_of_sum")),
 ):
     add_record(record)

@@ -13,6 +13,7 @@ rules and checks.
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 
 from .. import functions as F
 from ..errors import ShapeError, UnsupportedError
@@ -280,9 +281,9 @@ RULES = {
     "rsqrt": unary(lambda a: 1 / sp.sqrt(a)),
     "reciprocal": unary(lambda a: 1 / a),
     "exp": unary(sp.exp),
-    "expm1": unary(lambda a: sp.exp(a) - 1),
+    "expm1": unary(expm1),  # the records' accurate forms, not exp(a) − 1 and log(1 + a), which lose digits near 0
     "log": log,
-    "log1p": unary(lambda a: sp.log(1 + a)),
+    "log1p": unary(log1p),
     "abs": unary(sp.Abs),
     "sin": unary(sp.sin),
     "cos": unary(sp.cos),
