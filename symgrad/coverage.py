@@ -3,7 +3,7 @@
 For each scalar record (`primitives.RECORDS`, a user's `symgrad.register`ed ones included) this
 builds the record's sample expression over points inside its `domain` and runs each path of
 `primitives.PATHS` for real: the symbolic partials and the numeric VJP against central differences
-and each other; numpy and torch evaluation against mpmath (and torch's autograd against
+and each other; the Hessian on dual numbers against reverse-over-reverse and differences; numpy and torch evaluation against mpmath (and torch's autograd against
 differences); the mpmath value against sympy's own evalf; the numpy, per-sample loop and CUDA
 printers' output run (a numpy module, Python floats, the CUDA host emulation) against mpmath;
 `symgrad.compile` on both batch paths against numeric autodiff; the record's `symgrad.tf` ops
@@ -31,6 +31,7 @@ from .primitives import PATHS, RECORDS, NumpyBackend, Primitive
 from .render.cuda_printer import CudaExprPrinter
 from .render.printers import MathExprPrinter, NumpyExprPrinter
 from .render.templates import render
+from .second_order import hessian
 
 FRACTIONS = (0.08, 0.23, 0.41, 0.57, 0.74, 0.93)  # where in the domain the sample points lie (none mid-way: 0)
 SHIFT = 0.006  # of the third argument's points and on (a Max of three has no ties either)
@@ -39,7 +40,7 @@ FD_REL, FD_ABS = 1e-6, 1e-8  # a derivative against central differences
 DERIV_REL, DERIV_ABS = 1e-10, 1e-12  # two derivations (or a kernel and autodiff) against each other
 DIGITS = 30
 REPEAT = 4  # the compiled kernel also runs on the points repeated, past the per-sample loop's limit
-NEEDS = {"torch_eval": ("numpy_eval",), "compile": ("numpy", "loop")}  # a gap there is one here
+NEEDS = {"torch_eval": ("numpy_eval",), "hessian": ("symbolic", "vjp"), "compile": ("numpy", "loop")}  # a gap there is one here
 
 
 class Missing(Exception):
@@ -156,6 +157,28 @@ def check_vjp(case):
             close(g, symbolic[i], DERIV_REL, DERIV_ABS, f"VJP ∂/∂x{i} against the symbolic partial")
 
 
+def shifted(case):
+    """(Σ sample(x + w), the w symbols, values at w = 0): parameters moving every argument, the points as data."""
+    ws = sp.symbols(f"w0:{len(case.symbols)}", real=True)
+    loss = case.expr.xreplace({s: s + w for s, w in zip(case.symbols, ws, strict=True)})
+    return loss, list(ws), dict(case.values) | dict.fromkeys(ws, 0.0)
+
+
+def check_hessian(case):
+    """The Hessian of Σ sample(x + w) in w: forward-over-reverse on dual numbers (the VJPs) against
+    reverse-over-reverse (the partials, `symgrad.hessian`) and central differences of the gradient."""
+    loss, ws, values = shifted(case)
+    dual = autodiff.hessian(loss, ws, values)
+    n = len(case.points[0])  # an entry that is a constant is that constant for each sample
+    symbolic = np.array([[np.sum(np.broadcast_to(v, n)) for v in numeric.evaluate(row, values)] for row in hessian(loss, ws)])
+    for j, w in enumerate(ws):
+        def gradient(delta, w=w):
+            return np.array(autodiff.grad(loss, ws, values | {w: delta}), dtype=float)
+        column = (gradient(1e-6) - gradient(-1e-6)) / 2e-6
+        close(dual[:, j], column, FD_REL, FD_ABS * n, f"the Hessian's column {j} against differences")
+    close(dual, symbolic, DERIV_REL, DERIV_ABS, "the dual-number Hessian against the symbolic one")
+
+
 def check_numpy_eval(case):
     _need(case.record.evaluate, "evaluate")
     close(case.evaluate(), case.reference(), REL, ABS, "numpy evaluation against mpmath")
@@ -221,15 +244,14 @@ def check_loop(case):
 def check_compile(case):
     """The loss Σ sample(x + w) compiled, its gradient in w (at w = 0) against numeric autodiff,
     on the per-sample loop (the points) and the vectorized path (the points repeated)."""
-    ws = sp.symbols(f"w0:{len(case.symbols)}", real=True)
-    loss = case.expr.xreplace({s: s + w for s, w in zip(case.symbols, ws, strict=True)})
+    loss, ws, _ = shifted(case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        kernel = compile_kernel(loss, wrt=list(ws), inputs=list(case.symbols), cache=False)
+        kernel = compile_kernel(loss, wrt=ws, inputs=list(case.symbols), cache=False)
         for repeat in (1, REPEAT):
             values = {s: np.tile(p, repeat) for s, p in case.values.items()} | dict.fromkeys(ws, 0.0)
             got_loss, got = kernel.loss_and_grad(values)
-            want = autodiff.grad(loss, list(ws), values)
+            want = autodiff.grad(loss, ws, values)
             close(got_loss, repeat * case.reference().sum(), REL, ABS, f"compiled loss (batch {repeat * len(case.points[0])})")
             for i, (g, d) in enumerate(zip(got, want, strict=True)):
                 close(g, d, DERIV_REL, DERIV_ABS, f"compiled ∂/∂w{i} against autodiff (batch {repeat * len(case.points[0])})")
@@ -297,7 +319,8 @@ def cuda_results(cases):
     return out
 
 
-CHECKS = {"symbolic": check_symbolic, "vjp": check_vjp, "numpy_eval": check_numpy_eval, "torch_eval": check_torch_eval,
+CHECKS = {"symbolic": check_symbolic, "vjp": check_vjp, "hessian": check_hessian, "numpy_eval": check_numpy_eval,
+          "torch_eval": check_torch_eval,
           "mpmath": check_mpmath, "numpy": check_numpy, "loop": check_loop, "compile": check_compile, "tf": check_tf}
 
 

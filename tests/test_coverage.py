@@ -114,12 +114,20 @@ def test_a_wrong_vjp_fails_against_differences_and_the_partials(throwaway):
     assert found["symbolic"].status == "ok"
 
 
+def test_a_vjp_that_drops_dual_tangents_fails_the_hessian(throwaway):
+    cls = _cube("cov_flatvjp")  # right first derivatives; its tangent (the second derivative) is lost
+    vjp = lambda g, ans, v: [g * 3.0 * np.square(getattr(v, "value", v))]  # noqa: E731
+    found = _walk(throwaway(symgrad.register(cls, **{**FULL, "vjp": vjp}, **_spellings("cov_flatvjp"))))
+    assert found["vjp"].status == "ok"
+    assert found["hessian"].status == "FAIL" and "against" in found["hessian"].detail
+
+
 def test_a_wrong_partial_fails(throwaway):
     cls = _cube("cov_badpartial")
     record = throwaway(symgrad.register(cls, **{**FULL, "partials": lambda n: [2 * n.args[0] ** 2]},
                                         **_spellings("cov_badpartial")))
     found = _walk(record)
-    assert found["symbolic"].status == "FAIL"
+    assert found["symbolic"].status == found["hessian"].status == "FAIL"
     assert found["vjp"].status == "FAIL" and "symbolic partial" in found["vjp"].detail  # VJP ≠ partials
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 PRINTER = "printer"  # spelling of an operator the target's printer writes itself (+, *, **, Piecewise, <)
 # every path a record serves; `symgrad.coverage` exercises each one for every record
-PATHS = ("symbolic", "vjp", "numpy_eval", "torch_eval", "mpmath", "numpy", "loop", "cuda", "compile", "tf")
+PATHS = ("symbolic", "vjp", "hessian", "numpy_eval", "torch_eval", "mpmath", "numpy", "loop", "cuda", "compile", "tf")
 DOMAIN = (-2.0, 2.0)  # where a record's arguments are sampled unless it says otherwise
 
 
