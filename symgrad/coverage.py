@@ -28,6 +28,7 @@ from . import autodiff, numeric
 from .compiler import compile as compile_kernel
 from .gradient import grad
 from .primitives import PATHS, RECORDS, NumpyBackend, Primitive
+from .registry import OWN_PACKAGES
 from .render.cuda_printer import CudaExprPrinter
 from .render.printers import MathExprPrinter, NumpyExprPrinter
 from .render.templates import render
@@ -41,6 +42,9 @@ DERIV_REL, DERIV_ABS = 1e-10, 1e-12  # two derivations (or a kernel and autodiff
 DIGITS = 30
 REPEAT = 4  # the compiled kernel also runs on the points repeated, past the per-sample loop's limit
 NEEDS = {"torch_eval": ("numpy_eval",), "hessian": ("symbolic", "vjp"), "compile": ("numpy", "loop")}  # a gap there is one here
+
+
+MATRIX_NODES = (sp.MatrixExpr, sp.Determinant, sp.Trace)
 
 
 class Missing(Exception):
@@ -59,15 +63,27 @@ class Result:
     detail: str = ""
 
 
-def scalar_records():
-    """The records of scalar operations, in registration order (matrix nodes have their own rules)."""
-    return [r for r in RECORDS.values() if isinstance(r, Primitive) and not issubclass(r.function, sp.MatrixExpr)]
+def matrix_level(record):
+    """Whether a record is of a matrix node (a matrix value, or a scalar of matrix arguments such as
+    a determinant): its arguments are no scalar sample points, its paths are the matrix level's."""
+    cls = getattr(record, "function", None)
+    return not isinstance(record, Primitive) or not isinstance(cls, type) or issubclass(cls, MATRIX_NODES) \
+        or cls.__module__.startswith(("symgrad.matrix", "sympy.matrices"))
 
 
-def other_records():
-    """Records this table leaves out (matrix-level nodes), by name."""
-    scalar = {id(r) for r in scalar_records()}
-    return sorted(getattr(r, "name", str(r)) for r in RECORDS.values() if id(r) not in scalar)
+def scalar_records(own=False):
+    """The records of scalar operations, in registration order (matrix nodes have their own rules);
+    `own`: only sympy's and symgrad's (README's table), not the ones users registered."""
+    return [r for r in RECORDS.values() if not matrix_level(r) and (not own or _own(r))]
+
+
+def _own(record):
+    return getattr(getattr(record, "function", None), "__module__", "").split(".")[0] in OWN_PACKAGES
+
+
+def other_records(own=False):
+    """Records the scalar table leaves out (matrix-level nodes), by name; `own` as `scalar_records`."""
+    return sorted(getattr(r, "name", str(r)) for r in RECORDS.values() if matrix_level(r) and (not own or _own(r)))
 
 
 def arity(record):
@@ -397,8 +413,9 @@ def declared_results(records=None):
             for r in records for p in PATHS]
 
 
-def table(results):
-    """The primitive × path table in markdown: ✓, a numbered footnote for each gap's reason."""
+def table(results, others=()):
+    """The primitive × path table in markdown: ✓, a numbered footnote for each gap's reason, and a
+    line naming the matrix-level records `others` it leaves out."""
     rows, notes = {}, {}
     for r in results:
         if r.status == "ok":
@@ -412,14 +429,14 @@ def table(results):
     lines += [f"| `{name}` | " + " | ".join(cells.get(p, "") for p in PATHS) + " |" for name, cells in rows.items()]
     lines.append("")
     lines += [f"{n}. {reason}" for reason, n in notes.items()]
-    others = other_records()
     if others:
         lines += ["", f"Matrix-level records, checked by their own tests and not in this table: {', '.join(others)}."]
     return "\n".join(lines) + "\n"
 
 
 def report(checked=False):
-    """(markdown table, exit status): what the records declare, or with `checked` what every check
-    finds (status 1 if any path fails)."""
-    results = run(oracle=tensorflow()) if checked else declared_results()
-    return table(results), 1 if any(r.status == "FAIL" for r in results) else 0
+    """(markdown table, exit status) of symgrad's own records: what they declare, or with `checked`
+    what every check finds (status 1 if any path fails)."""
+    records = scalar_records(own=True)
+    results = run(records, oracle=tensorflow()) if checked else declared_results(records)
+    return table(results, other_records(own=True)), 1 if any(r.status == "FAIL" for r in results) else 0
