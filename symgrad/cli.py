@@ -1,4 +1,4 @@
-"""The `symgrad` command: demo, check, generate, cache, derive, compare."""
+"""The `symgrad` command: demo, check, generate, cache, derive, compare, coverage."""
 
 import argparse
 import os
@@ -135,6 +135,14 @@ def _cmd_compare(args):
     return 0
 
 
+def _cmd_coverage(args):
+    from .coverage import report
+
+    text, status = report(checked=args.run)
+    print(text, end="")
+    return status
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="symgrad", description=__doc__)
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
@@ -174,6 +182,10 @@ def build_parser():
     p.add_argument("--repeats", type=positive_int, default=5, help="timing repeats (the median is reported)")
     p.add_argument("-o", "--output", default="symgrad-compare", type=output_folder, help="folder for the table (.md) and plot (.png)")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("coverage", help="the primitive × path table (README's); --run checks every cell")
+    p.add_argument("--run", action="store_true", help="run every path of every record and print what was found")
+    p.set_defaults(func=_cmd_coverage)
     return parser
 
 

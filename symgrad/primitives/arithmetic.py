@@ -10,11 +10,21 @@ import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
 
 from .build import add, call, mul, power
-from .record import PRINTER, Primitive
+from .record import PRINTER, Primitive, tf_missing
 from .registry import add_record
 
 OPERATOR = {"numpy": PRINTER, "loop": PRINTER, "cuda": PRINTER}
 STRUCTURE = {"mpmath": "sympy's lambdify prints the operator itself"}
+
+
+def _choice(x, y):
+    """A Piecewise over both branches and its default (the sample the coverage check runs on)."""
+    return sp.Piecewise((x * y, x > y), (x + y, True))
+
+
+def _choose_by(condition):
+    """The sample of a condition: a Piecewise choosing by it (a condition alone is no real value)."""
+    return lambda x, y: sp.Piecewise((x * y, condition(x, y)), (x + y, True))
 
 
 def _mul_partials(node):
@@ -160,11 +170,11 @@ def _step_mpmath(x, h0=0):
 
 for record in (
     Primitive(sp.Add, partials=lambda n: [sp.S.One] * len(n.args), vjp=lambda g, ans, *xs: [g] * len(xs),
-              evaluate=lambda b, *xs: _fold(lambda x, y: x + y, xs), tf=("add", "add_n"), gaps=STRUCTURE, **OPERATOR),
+              evaluate=lambda b, *xs: _fold(lambda x, y: x + y, xs), tf=("add", "add_n"), gaps=STRUCTURE | tf_missing("add_n"), **OPERATOR),
     Primitive(sp.Mul, partials=_mul_partials, vjp=product_vjp, evaluate=lambda b, *xs: _fold(lambda x, y: x * y, xs),
               tf=("multiply",), gaps=STRUCTURE, **OPERATOR),
     Primitive(sp.Pow, partials=_pow_partials, vjp=_pow_vjp, evaluate=lambda b, x, e: x**e, tf=("pow",),
-              gaps=STRUCTURE, **OPERATOR),
+              gaps=STRUCTURE, domain=((0.2, 2.0), (-2.0, 2.0)), **OPERATOR),
     Primitive(sp.Max, partials=lambda n: _extremum_partials(n, above=True), vjp=_extremum_vjp, evaluate=maximum,
               mpmath=lambda *xs: max(xs), tf=("maximum",), **OPERATOR),
     Primitive(sp.Min, partials=lambda n: _extremum_partials(n, above=False), vjp=_extremum_vjp, evaluate=_min,
@@ -174,23 +184,31 @@ for record in (
     Primitive(sp.Abs, partials=lambda n: [call(sp.sign, n.args[0])], vjp=lambda g, ans, x: [g * np.sign(x)],
               evaluate=lambda b, x: b.xp.abs(x), mpmath=lambda x: abs(x), tf=("abs",), **OPERATOR),
     Primitive(sp.sign, partials=lambda n: [sp.S.Zero], vjp=_zero, evaluate=lambda b, x: b.xp.sign(x),
-              mpmath=lambda x: mpmath.sign(x), tf=("sign",), **OPERATOR),
+              mpmath=lambda x: mpmath.sign(x), tf=("sign",), gaps=tf_missing("sign"), **OPERATOR),
     Primitive(sp.Heaviside, partials=lambda n: [sp.S.Zero] * len(n.args), vjp=_zero,
-              evaluate=lambda b, x, h0=0.5: b.heaviside(x, float(h0)), mpmath=_step_mpmath, **OPERATOR),
+              evaluate=lambda b, x, h0=0.5: b.heaviside(x, float(h0)), mpmath=_step_mpmath,
+              gaps={"tf": "TensorFlow has no step function"}, **OPERATOR),
     Primitive(sp.Piecewise, partials=_piecewise_partials, vjp=_piecewise_vjp, evaluate=_piecewise, tf=("where",),
-              gaps=STRUCTURE, **OPERATOR),
+              gaps=STRUCTURE | tf_missing("where"), sample=_choice, **OPERATOR),
     Primitive(ExprCondPair, partials=lambda n: [sp.S.One, sp.S.Zero], vjp=lambda g, ans, value, cond: [g, None],
-              evaluate=lambda b, value, cond: (value, cond), gaps=STRUCTURE, **OPERATOR),
+              evaluate=lambda b, value, cond: (value, cond), sample=_choice,
+              gaps=STRUCTURE | {"tf": "a branch of a Piecewise (tf.where), not an op of its own"}, **OPERATOR),
 ):
     add_record(record)
 
 # comparisons and logic: values only (conditions of a Piecewise; no derivative flows through them)
-_NO_DERIVATIVE = {"symbolic": "a condition: no derivative flows through it", "vjp": "a condition", **STRUCTURE}
-for cls, rule in (
-    (sp.StrictGreaterThan, lambda b, x, y: x > y), (sp.GreaterThan, lambda b, x, y: x >= y),
-    (sp.StrictLessThan, lambda b, x, y: x < y), (sp.LessThan, lambda b, x, y: x <= y),
-    (sp.Equality, lambda b, x, y: x == y), (sp.Unequality, lambda b, x, y: x != y),
-    (sp.And, lambda b, *cs: _fold(b.xp.logical_and, cs)), (sp.Or, lambda b, *cs: _fold(b.xp.logical_or, cs)),
-    (sp.Not, lambda b, c: b.xp.logical_not(b.xp.as_tensor(c) if b.xp is not np else c)),
+_NO_DERIVATIVE = {"symbolic": "a condition: no derivative flows through it", "vjp": "a condition", **STRUCTURE,
+                  "tf": "symgrad.tf computes comparisons and logic on the host (numpy), outside the traced kernel"}
+for cls, rule, condition in (
+    (sp.StrictGreaterThan, lambda b, x, y: x > y, lambda x, y: x > y),
+    (sp.GreaterThan, lambda b, x, y: x >= y, lambda x, y: x >= y),
+    (sp.StrictLessThan, lambda b, x, y: x < y, lambda x, y: x < y),
+    (sp.LessThan, lambda b, x, y: x <= y, lambda x, y: x <= y),
+    (sp.Equality, lambda b, x, y: x == y, lambda x, y: sp.Eq(x, -x)),  # true at x = 0 only: no sample point
+    (sp.Unequality, lambda b, x, y: x != y, lambda x, y: sp.Ne(x, -x)),
+    (sp.And, lambda b, *cs: _fold(b.xp.logical_and, cs), lambda x, y: sp.And(x > 0, y > 0)),
+    (sp.Or, lambda b, *cs: _fold(b.xp.logical_or, cs), lambda x, y: sp.Or(x > 0, y > 0)),
+    (sp.Not, lambda b, c: b.xp.logical_not(b.xp.as_tensor(c) if b.xp is not np else c),
+     lambda x, y: sp.Not(sp.And(x > 0, y > 0))),
 ):
-    add_record(Primitive(cls, evaluate=rule, gaps=_NO_DERIVATIVE, **OPERATOR))
+    add_record(Primitive(cls, evaluate=rule, gaps=_NO_DERIVATIVE, sample=_choose_by(condition), **OPERATOR))

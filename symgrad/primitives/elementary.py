@@ -6,7 +6,7 @@ import sympy as sp
 
 from .activations import sigmoid_value
 from .build import add, call, mul, neg, power
-from .record import Primitive
+from .record import Primitive, tf_missing
 from .registry import add_record
 
 _HALF = sp.Rational(1, 2)
@@ -43,26 +43,31 @@ for record in (
     Primitive(sp.exp, partials=lambda n: [n], vjp=lambda g, ans, x: [g * ans],
               evaluate=lambda b, x: b.xp.exp(x), mpmath=mpmath.exp, tf=("exp",), **_same("exp")),
     Primitive(sp.log, partials=lambda n: [power(n.args[0], sp.S.NegativeOne)], vjp=lambda g, ans, x: [g / x],
-              evaluate=lambda b, x: b.xp.log(x), mpmath=mpmath.log,
+              evaluate=lambda b, x: b.xp.log(x), mpmath=mpmath.log, tf=("log",), domain=(0.2, 3.0),
               rewrites=("log_of_sum", "log_of_function"), **_same("log")),
     Primitive(sp.sin, partials=lambda n: [call(sp.cos, n.args[0])], vjp=lambda g, ans, x: [g * np.cos(x)],
               evaluate=lambda b, x: b.xp.sin(x), mpmath=mpmath.sin, tf=("sin",), **_same("sin")),
     Primitive(sp.cos, partials=lambda n: [neg(call(sp.sin, n.args[0]))], vjp=lambda g, ans, x: [-g * np.sin(x)],
               evaluate=lambda b, x: b.xp.cos(x), mpmath=mpmath.cos, tf=("cos",), **_same("cos")),
     Primitive(sp.tan, partials=lambda n: [add(sp.S.One, power(n, 2))], vjp=lambda g, ans, x: [g * (1.0 + ans * ans)],
-              evaluate=lambda b, x: b.xp.tan(x), mpmath=mpmath.tan, tf=("tan",), **_same("tan")),
+              evaluate=lambda b, x: b.xp.tan(x), mpmath=mpmath.tan, tf=("tan",), domain=(-1.2, 1.2),
+              gaps=tf_missing("tan"), **_same("tan")),
     Primitive(sp.asin, partials=lambda n: [_unit_circle(n.args[0])], vjp=lambda g, ans, x: [g / np.sqrt(1.0 - x * x)],
-              evaluate=lambda b, x: b.xp.arcsin(x), mpmath=mpmath.asin, tf=("asin",), **_inverse_trig("arcsin", "asin")),
+              evaluate=lambda b, x: b.xp.arcsin(x), mpmath=mpmath.asin, tf=("asin",), domain=(-0.9, 0.9),
+              gaps=tf_missing("asin"), **_inverse_trig("arcsin", "asin")),
     Primitive(sp.acos, partials=lambda n: [neg(_unit_circle(n.args[0]))],
               vjp=lambda g, ans, x: [-g / np.sqrt(1.0 - x * x)], evaluate=lambda b, x: b.xp.arccos(x),
-              mpmath=mpmath.acos, tf=("acos",), **_inverse_trig("arccos", "acos")),
+              mpmath=mpmath.acos, tf=("acos",), domain=(-0.9, 0.9),
+              gaps=tf_missing("acos"), **_inverse_trig("arccos", "acos")),
     Primitive(sp.atan, partials=lambda n: [power(add(sp.S.One, power(n.args[0], 2)), sp.S.NegativeOne)],
               vjp=lambda g, ans, x: [g / (1.0 + x * x)], evaluate=lambda b, x: b.xp.arctan(x), mpmath=mpmath.atan,
-              tf=("atan",), **_inverse_trig("arctan", "atan")),
+              tf=("atan",), gaps=tf_missing("atan"), **_inverse_trig("arctan", "atan")),
     Primitive(sp.sinh, partials=lambda n: [call(sp.cosh, n.args[0])], vjp=lambda g, ans, x: [g * np.cosh(x)],
-              evaluate=lambda b, x: b.xp.sinh(x), mpmath=mpmath.sinh, tf=("sinh",), **_same("sinh")),
+              evaluate=lambda b, x: b.xp.sinh(x), mpmath=mpmath.sinh, tf=("sinh",), gaps=tf_missing("sinh"),
+              **_same("sinh")),
     Primitive(sp.cosh, partials=lambda n: [call(sp.sinh, n.args[0])], vjp=lambda g, ans, x: [g * np.sinh(x)],
-              evaluate=lambda b, x: b.xp.cosh(x), mpmath=mpmath.cosh, tf=("cosh",), **_same("cosh")),
+              evaluate=lambda b, x: b.xp.cosh(x), mpmath=mpmath.cosh, tf=("cosh",), gaps=tf_missing("cosh"),
+              **_same("cosh")),
     # 1 − tanh² reuses the node symbolically; the VJP writes it as 4σ(2x)σ(−2x), which does not cancel
     Primitive(sp.tanh, partials=lambda n: [add(sp.S.One, neg(power(n, 2)))],
               vjp=lambda g, ans, x: [g * 4.0 * sigmoid_value(2.0 * x) * sigmoid_value(-2.0 * x)],

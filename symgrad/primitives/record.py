@@ -12,7 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PRINTER = "printer"  # spelling of an operator the target's printer writes itself (+, *, **, Piecewise, <)
-PATHS = ("symbolic", "vjp", "numpy_eval", "torch_eval", "numpy", "loop", "cuda", "mpmath", "tf")
+# every path a record serves; `symgrad.coverage` exercises each one for every record
+PATHS = ("symbolic", "vjp", "hessian", "numpy_eval", "torch_eval", "mpmath", "numpy", "loop", "cuda", "compile", "tf")
+DOMAIN = (-2.0, 2.0)  # where a record's arguments are sampled unless it says otherwise
+
+
+def tf_missing(*names):
+    """The `tf` gap of a record whose TF op names symgrad.tf does not provide (yet)."""
+    return {"tf": f"symgrad.tf has no {', '.join(names)}"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,11 @@ class Primitive:
     order (`{"alpha": 0.2}` for leaky_relu); activation -> the name `nn.mlp(activation=)`,
     `matrix_mlp` and Keras accept; rewrites -> the stable rewrites (symgrad.rewrite) that produce it;
     latex -> the operator's LaTeX (classes that print themselves need none);
-    gaps -> path -> why that path has no rule (see PATHS).
+    gaps -> path -> why that path has no rule (see PATHS);
+    domain -> the open interval (lo, hi) the arguments are sampled from when the paths are checked,
+    one for all arguments or a tuple of one per argument;
+    sample(*symbols) -> the expression the paths are checked on, for a node that is not a function of
+    its arguments alone (a Piecewise, a condition); by default the function applied to the symbols.
     """
 
     function: type
@@ -73,6 +84,8 @@ class Primitive:
     rewrites: tuple = ()
     latex: str | None = None
     gaps: dict = field(default_factory=dict)
+    domain: tuple = DOMAIN
+    sample: Callable | None = None
 
     @property
     def name(self):

@@ -9,7 +9,7 @@ from .. import functions as F
 from .arithmetic import maximum as extremum
 from .backends import NumpyBackend
 from .build import add, call, mul, neg, power
-from .record import Helper, Primitive
+from .record import Helper, Primitive, tf_missing
 from .registry import add_record
 
 
@@ -156,7 +156,7 @@ for record in (
               gaps={"tf": "TensorFlow has no hypot op"}),
     Primitive(log1p, partials=lambda n: [power(add(sp.S.One, n.args[0]), sp.S.NegativeOne)],
               vjp=lambda g, ans, x: [g / (1.0 + x)], evaluate=lambda b, x: b.xp.log1p(x), numpy="log1p",
-              loop="log1p", cuda="log1p", mpmath=mpmath.log1p, tf=("log1p",),
+              loop="log1p", cuda="log1p", mpmath=mpmath.log1p, tf=("log1p",), domain=(-0.8, 2.0),
               rewrites=("log_of_sum",)),
     Primitive(expm1, partials=lambda n: [call(sp.exp, n.args[0])], vjp=lambda g, ans, x: [g * (ans + 1.0)],
               evaluate=lambda b, x: b.xp.expm1(x), numpy="expm1", loop="expm1", cuda="expm1",
@@ -164,7 +164,7 @@ for record in (
     Primitive(F.logsumexp, partials=lambda n: [call(sp.exp, add(a, neg(n))) for a in n.args],
               vjp=lambda g, ans, *xs: [g * np.exp(x - ans) for x in xs], evaluate=_logsumexp,
               numpy=LOGSUMEXP, loop=LOGSUMEXP, cuda=LOGSUMEXP,
-              mpmath=lambda *xs: mpmath.log(mpmath.fsum(mpmath.exp(x) for x in xs)), tf=("reduce_logsumexp",),
+              mpmath=lambda *xs: mpmath.log(mpmath.fsum(mpmath.exp(x) for x in xs)), tf=("reduce_logsumexp",), gaps=tf_missing("reduce_logsumexp"),
               rewrites=("softmax", "log_of_sum")),
 ):
     add_record(record)
