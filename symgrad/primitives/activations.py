@@ -10,6 +10,7 @@ from sympy.codegen.cfunctions import expm1
 from .. import functions as F
 from .backends import NumpyBackend
 from .build import add, call, mul, neg, power
+from .error_function import numpy_text
 from .record import Helper, Primitive
 from .registry import add_record
 
@@ -67,8 +68,11 @@ RELU = Helper(
 )
 
 
+_GELU_NUMPY = (numpy_text("erfc").replace("def erfc(x):", "def _gelu_erfc(x):")
+               + "\n\n\ndef gelu(x):\n    return 0.5 * x * _gelu_erfc(-x * 0.7071067811865476)")
 GELU = Helper(  # x·Φ(x) with Φ(x) = erfc(−x/√2)/2: no cancellation for x ≪ 0, where 1 + erf(x/√2) has
     "gelu",
+    numpy=_GELU_NUMPY,  # erfc's own Cody text (`error_function`), under a name of its own
     loop="def scalar_gelu(x):\n    return 0.5 * x * math.erfc(-x * 0.7071067811865476)",
     cuda=lambda f, lit: (
         "__device__ inline sg_real sg_gelu(sg_real x) {\n"
@@ -213,9 +217,8 @@ for record in (
               numpy=LOGSIGMOID, loop=LOGSIGMOID, cuda=LOGSIGMOID, mpmath=lambda x: -mpmath.log(1 + mpmath.exp(-x)),
               tf=("log_sigmoid",), activation="logsigmoid", rewrites=("log_of_function",)),
     Primitive(F.gelu, partials=_gelu_partials, vjp=lambda g, ans, x: [g * _gelu_slope(x)],
-              evaluate=lambda b, x: 0.5 * x * b.erfc(-x * _ROOT_HALF), loop=GELU, cuda=GELU,
-              mpmath=lambda x: x * mpmath.erfc(-x / mpmath.sqrt(2)) / 2, tf=("gelu",), activation="gelu",
-              gaps={"numpy": "numpy has no vectorized erf (erf's own record has no numpy spelling)"}),
+              evaluate=lambda b, x: 0.5 * x * b.erfc(-x * _ROOT_HALF), numpy=GELU, loop=GELU, cuda=GELU,
+              mpmath=lambda x: x * mpmath.erfc(-x / mpmath.sqrt(2)) / 2, tf=("gelu",), activation="gelu"),
     Primitive(F.silu, partials=lambda n: [add(call(F.sigmoid, n.args[0]),
                                               mul(n, add(sp.S.One, neg(call(F.sigmoid, n.args[0])))))],
               vjp=_silu_vjp, evaluate=lambda b, x: x * _sigmoid(b, x), numpy=SILU, loop=SILU, cuda=SILU,

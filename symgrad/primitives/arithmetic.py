@@ -184,7 +184,7 @@ for record in (
     Primitive(sp.Abs, partials=lambda n: [call(sp.sign, n.args[0])], vjp=lambda g, ans, x: [g * np.sign(x)],
               evaluate=lambda b, x: b.xp.abs(x), mpmath=lambda x: abs(x), tf=("abs",), **OPERATOR),
     Primitive(sp.sign, partials=lambda n: [sp.S.Zero], vjp=_zero, evaluate=lambda b, x: b.xp.sign(x),
-              mpmath=lambda x: mpmath.sign(x), tf=("sign",), gaps=tf_missing("sign"), **OPERATOR),
+              mpmath=lambda x: mpmath.sign(x), tf=("sign",), **OPERATOR),
     Primitive(sp.Heaviside, partials=lambda n: [sp.S.Zero] * len(n.args), vjp=_zero,
               evaluate=lambda b, x, h0=0.5: b.heaviside(x, float(h0)), mpmath=_step_mpmath,
               gaps={"tf": "TensorFlow has no step function"}, **OPERATOR),

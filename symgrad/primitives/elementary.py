@@ -6,7 +6,7 @@ import sympy as sp
 
 from .activations import sigmoid_value
 from .build import add, call, mul, neg, power
-from .record import Primitive, tf_missing
+from .record import Primitive
 from .registry import add_record
 
 _HALF = sp.Rational(1, 2)
@@ -51,22 +51,22 @@ for record in (
               evaluate=lambda b, x: b.xp.cos(x), mpmath=mpmath.cos, tf=("cos",), **_same("cos")),
     Primitive(sp.tan, partials=lambda n: [add(sp.S.One, power(n, 2))], vjp=lambda g, ans, x: [g * (1.0 + ans * ans)],
               evaluate=lambda b, x: b.xp.tan(x), mpmath=mpmath.tan, tf=("tan",), domain=(-1.2, 1.2),
-              gaps=tf_missing("tan"), **_same("tan")),
+              **_same("tan")),
     Primitive(sp.asin, partials=lambda n: [_unit_circle(n.args[0])], vjp=lambda g, ans, x: [g / np.sqrt(1.0 - x * x)],
               evaluate=lambda b, x: b.xp.arcsin(x), mpmath=mpmath.asin, tf=("asin",), domain=(-0.9, 0.9),
-              gaps=tf_missing("asin"), **_inverse_trig("arcsin", "asin")),
+              **_inverse_trig("arcsin", "asin")),
     Primitive(sp.acos, partials=lambda n: [neg(_unit_circle(n.args[0]))],
               vjp=lambda g, ans, x: [-g / np.sqrt(1.0 - x * x)], evaluate=lambda b, x: b.xp.arccos(x),
               mpmath=mpmath.acos, tf=("acos",), domain=(-0.9, 0.9),
-              gaps=tf_missing("acos"), **_inverse_trig("arccos", "acos")),
+              **_inverse_trig("arccos", "acos")),
     Primitive(sp.atan, partials=lambda n: [power(add(sp.S.One, power(n.args[0], 2)), sp.S.NegativeOne)],
               vjp=lambda g, ans, x: [g / (1.0 + x * x)], evaluate=lambda b, x: b.xp.arctan(x), mpmath=mpmath.atan,
-              tf=("atan",), gaps=tf_missing("atan"), **_inverse_trig("arctan", "atan")),
+              tf=("atan",), **_inverse_trig("arctan", "atan")),
     Primitive(sp.sinh, partials=lambda n: [call(sp.cosh, n.args[0])], vjp=lambda g, ans, x: [g * np.cosh(x)],
-              evaluate=lambda b, x: b.xp.sinh(x), mpmath=mpmath.sinh, tf=("sinh",), gaps=tf_missing("sinh"),
+              evaluate=lambda b, x: b.xp.sinh(x), mpmath=mpmath.sinh, tf=("sinh",),
               **_same("sinh")),
     Primitive(sp.cosh, partials=lambda n: [call(sp.sinh, n.args[0])], vjp=lambda g, ans, x: [g * np.sinh(x)],
-              evaluate=lambda b, x: b.xp.cosh(x), mpmath=mpmath.cosh, tf=("cosh",), gaps=tf_missing("cosh"),
+              evaluate=lambda b, x: b.xp.cosh(x), mpmath=mpmath.cosh, tf=("cosh",),
               **_same("cosh")),
     # 1 − tanh² reuses the node symbolically; the VJP writes it as 4σ(2x)σ(−2x), which does not cancel
     Primitive(sp.tanh, partials=lambda n: [add(sp.S.One, neg(power(n, 2)))],
@@ -81,10 +81,10 @@ for record in (
     Primitive(sp.acosh, partials=lambda n: [mul(power(add(n.args[0], sp.S.NegativeOne), -_HALF),
                                                 power(add(n.args[0], sp.S.One), -_HALF))],
               vjp=lambda g, ans, x: [g / np.sqrt((x - 1.0) * (x + 1.0))], evaluate=lambda b, x: b.xp.arccosh(x),
-              mpmath=mpmath.acosh, tf=("acosh",), **_inverse_trig("arccosh", "acosh")),
+              mpmath=mpmath.acosh, tf=("acosh",), domain=(1.05, 3.0), **_inverse_trig("arccosh", "acosh")),
     Primitive(sp.atanh, partials=lambda n: [power(add(sp.S.One, neg(power(n.args[0], 2))), sp.S.NegativeOne)],
               vjp=lambda g, ans, x: [g / ((1.0 - x) * (1.0 + x))], evaluate=lambda b, x: b.xp.arctanh(x),
-              mpmath=mpmath.atanh, tf=("atanh",), **_inverse_trig("arctanh", "atanh")),
+              mpmath=mpmath.atanh, tf=("atanh",), domain=(-0.9, 0.9), **_inverse_trig("arctanh", "atanh")),
 ):
     add_record(record)
 

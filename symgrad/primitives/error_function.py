@@ -40,7 +40,7 @@ def _ratio(numer, denom, top, v):
     return f"({num} + {numer[-1]!r})/({den} + {denom[-1]!r})"
 
 
-def _numpy_text(name):
+def numpy_text(name):
     """The helper `erf` or `erfc`: both compute erfc(|x|) away from 0, then take their own side."""
     small = f"x*{_ratio(_A[:4], _B, _A[4], 's')}"  # erf(x) for |x| <= NEAR
     finish = {
@@ -69,13 +69,13 @@ def _numpy_text(name):
 def _vectorized(name):
     """The helper's own text as a function, for the numeric evaluation (one implementation)."""
     scope = {"np": np}
-    exec(compile(_numpy_text(name), f"<symgrad {name}>", "exec"), scope)  # noqa: S102 - our own text
+    exec(compile(numpy_text(name), f"<symgrad {name}>", "exec"), scope)  # noqa: S102 - our own text
     return scope[name]
 
 
 numpy_erf, numpy_erfc = _vectorized("erf"), _vectorized("erfc")
-ERF = Helper("erf", numpy=_numpy_text("erf"))
-ERFC = Helper("erfc", numpy=_numpy_text("erfc"))
+ERF = Helper("erf", numpy=numpy_text("erf"))
+ERFC = Helper("erfc", numpy=numpy_text("erfc"))
 _TWO_OVER_ROOT_PI = 2 / sp.sqrt(sp.pi)
 
 

@@ -139,16 +139,16 @@ for record in (
     Primitive(sp.sinc, partials=lambda n: [call(F.dsinc, n.args[0])],  # sympy's (x cos x − sin x)/x² is 0/0 at 0
               vjp=lambda g, ans, x: [g * sinc_derivative(NumpyBackend, x, 1)],
               evaluate=lambda b, x: sinc_derivative(b, x, 0), numpy=SINC, loop=SINC, cuda=SINC,
-              mpmath=lambda x: mpmath.sinc(x)),
+              mpmath=lambda x: mpmath.sinc(x), gaps={"tf": "TensorFlow has no sinc"}),
     Primitive(F.dsinc, partials=lambda n: [call(F.d2sinc, n.args[0])],
               vjp=lambda g, ans, x: [g * sinc_derivative(NumpyBackend, x, 2)],
               evaluate=lambda b, x: sinc_derivative(b, x, 1), numpy=DSINC, loop=DSINC, cuda=DSINC,
-              mpmath=mp_sinc_derivative(1)),
+              mpmath=mp_sinc_derivative(1), gaps={"tf": "sinc's derivative: TensorFlow has no sinc"}),
     # its partial (the third derivative) is a Piecewise of the series and the direct form: finite at 0
     Primitive(F.d2sinc, partials=lambda n: [F.d3sinc(n.args[0])],
               vjp=lambda g, ans, x: [g * sinc_derivative(NumpyBackend, x, 3)],
               evaluate=lambda b, x: sinc_derivative(b, x, 2), numpy=D2SINC, loop=D2SINC, cuda=D2SINC,
-              mpmath=mp_sinc_derivative(2)),
+              mpmath=mp_sinc_derivative(2), gaps={"tf": "sinc's derivative: TensorFlow has no sinc"}),
     # √(x² + y²) without overflow (numpy, math and CUDA all have it); ∂/∂x = x/hypot reuses the node
     Primitive(hypot, partials=lambda n: [_over(a, n) for a in n.args],
               vjp=lambda g, ans, x, y: [g * x / ans, g * y / ans], evaluate=lambda b, x, y: b.xp.hypot(x, y),
