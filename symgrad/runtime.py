@@ -8,7 +8,7 @@ import numpy as np
 
 from .dask_hook import accepts_dask
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
-from .prepared import PreparedBinding
+from .prepared import Calls, PreparedBinding
 from .values import bind
 
 
@@ -77,6 +77,16 @@ def bound_arguments(kernel, values, nonfinite):
     return data + params
 
 
+def module_calls(kernel):
+    """The module functions a scalar kernel's fast `loss_and_grad` runs (a numpy module's loop on the
+    data lists the binding already made, and its vectorized form), and the kernel's error report."""
+    module = kernel.module
+    if kernel.target != "numpy":
+        return Calls(loss_and_grad=module.loss_and_grad, report=kernel._nonfinite_gradients)
+    return Calls(loss_and_grad=module.loss_and_grad, loop=module.loss_and_grad_loop,
+                 vectorized=module.loss_and_grad_vectorized, report=kernel._nonfinite_gradients, loop_max=module.LOOP_MAX)
+
+
 class Kernel:
     """A generated kernel bound to its model: call it with the same `values` as autodiff.
 
@@ -92,7 +102,13 @@ class Kernel:
         self.dtype = np.dtype(ir.dtype)
         self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
         self.cache_key = None  # set by symgrad.compile when the kernel went through the cache
-        self._prepared = PreparedBinding(self.inputs, self.wrt, target != "numpy") if self.dtype == np.float64 else None
+        self._prepared = self._binding()
+
+    def _binding(self):
+        """The prepared binding of a float64 kernel (its fast call runs the module's loss_and_grad)."""
+        if self.dtype != np.float64:
+            return None
+        return PreparedBinding(self.inputs, self.wrt, self.target != "numpy", module_calls(self))
 
     @classmethod
     def from_cache(cls, source, module, name, wrt, inputs, dtype, target, build_ir, status="hit"):
@@ -102,7 +118,7 @@ class Kernel:
         kernel.source, kernel.module, kernel.target, kernel.name = source, module, target, name
         kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
         kernel.cache_status, kernel.cache_key = status, None
-        kernel._prepared = PreparedBinding(kernel.inputs, kernel.wrt, target != "numpy") if kernel.dtype == np.float64 else None
+        kernel._prepared = kernel._binding()
         return kernel
 
     @property
@@ -133,17 +149,11 @@ class Kernel:
 
     def loss_and_grad(self, values, nonfinite="raise"):
         """(loss, gradients in `wrt` order as floats), both summed over the batch."""
-        # the documented training call (bench/seed_step.py): the prepared binding inline; when it
-        # answers, `values` holds no dask collection either, so the dask door is skipped
-        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
-        if args is None:
-            return self._checked_loss_and_grad(values, nonfinite)
-        value, grads = self.module.loss_and_grad(*args)  # `_gradients` inline: one call fewer per step
-        grads = [*map(float, grads)]
-        value = float(value)
-        if not math.isfinite(sum(grads, value)):
-            self._nonfinite_gradients(nonfinite, value, grads)
-        return value, grads
+        # the documented training call (bench/seed_step.py): the prepared binding binds, calls the
+        # module and tests the results in one frame; when it answers, `values` holds no dask
+        # collection either, so the dask door is skipped
+        got = self._prepared.loss_and_grad(values, nonfinite) if self._prepared is not None else None
+        return self._checked_loss_and_grad(values, nonfinite) if got is None else got
 
     @accepts_dask(name="loss_and_grad")
     def _checked_loss_and_grad(self, values, nonfinite):
