@@ -10,7 +10,7 @@ reads the scalar kernel itself (`.module`, `.source`, `.ir`, `per_sample_grad`) 
 kernel, compiled when first needed.
 """
 
-import math
+import dataclasses
 
 import numpy as np
 import sympy as sp
@@ -18,9 +18,9 @@ import sympy as sp
 from .dask_hook import accepts_dask
 from .matrix import layers
 from .model import DenseStack
-from .prepared import PreparedBinding
+from .prepared import Calls, PreparedBinding
 from .render.numpy_target import LOOP_MAX
-from .runtime import SCALAR, Kernel, all_finite, bound_arguments, no_outputs, scalar_arguments
+from .runtime import SCALAR, Kernel, all_finite, bound_arguments, module_calls, no_outputs, scalar_arguments
 
 # scalar loss name -> the same loss at matrix level, summed over the batch (Z: last layer, Y: targets)
 MATRIX_LOSSES = {
@@ -80,7 +80,10 @@ class LiftedKernel(Kernel):
         self._model, self._compile_scalar, self._compile_matrix = model, compile_scalar, compile_matrix
         self._scalar = compile_scalar() if len(self.wrt) <= SMALL_MODEL else None
         self._matrix = None if self._scalar is not None else compile_matrix()
-        self._prepared = PreparedBinding(self.inputs, self.wrt) if self.dtype == np.float64 else None
+        # batches up to LOOP_MAX run the scalar module (when compiled), longer ones `_loss_and_grad`
+        small = module_calls(self._scalar) if self._scalar is not None else Calls()
+        self._prepared = None if self.dtype != np.float64 else PreparedBinding(
+            self.inputs, self.wrt, calls=dataclasses.replace(small, large=self._loss_and_grad, loop_max=LOOP_MAX))
         self._shapes = [(len(layer.weights), len(layer.biases)) for layer in model.structure.layers]
 
     @property
@@ -139,20 +142,12 @@ class LiftedKernel(Kernel):
         return value
 
     def loss_and_grad(self, values, nonfinite="raise"):
-        # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py): when the
-        # prepared binding answers, `values` holds no dask collection, so the dask door is skipped
-        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
-        if args is None:
-            return self._checked_loss_and_grad(values, nonfinite)
-        scalar = self._scalar
-        if scalar is None or self.inputs and len(args[0]) > LOOP_MAX:
-            return self._loss_and_grad(args, nonfinite)
-        value, grads = scalar.module.loss_and_grad(*args)  # `ScalarLevel.gradients` inline: one call fewer per step
-        grads = [*map(float, grads)]
-        value = float(value)
-        if not math.isfinite(sum(grads, value)):
-            scalar._nonfinite_gradients(nonfinite, value, grads)
-        return value, grads
+        # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py): the
+        # prepared binding runs small batches through the scalar module (compiled eagerly for small
+        # models) and hands the rest to `_loss_and_grad`; when it answers, `values` holds no dask
+        # collection, so the dask door is skipped
+        got = self._prepared.loss_and_grad(values, nonfinite) if self._prepared is not None else None
+        return self._checked_loss_and_grad(values, nonfinite) if got is None else got
 
     @accepts_dask(name="loss_and_grad")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
     def _checked_loss_and_grad(self, values, nonfinite):

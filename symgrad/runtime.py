@@ -8,7 +8,7 @@ import numpy as np
 
 from .dask_hook import accepts_dask
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
-from .prepared import PreparedBinding
+from .prepared import Calls, PreparedBinding
 from .values import bind
 
 
@@ -77,6 +77,16 @@ def bound_arguments(kernel, values, nonfinite):
     return data + params
 
 
+def module_calls(kernel):
+    """The module functions a scalar kernel's fast `loss_and_grad` runs (a numpy module's loop on the
+    data lists the binding already made, and its vectorized form), and the kernel's error report."""
+    module = kernel.module
+    if kernel.target != "numpy":
+        return Calls(loss_and_grad=module.loss_and_grad, report=kernel._nonfinite_gradients)
+    return Calls(loss_and_grad=module.loss_and_grad, loop=module.loss_and_grad_loop,
+                 vectorized=module.loss_and_grad_vectorized, report=kernel._nonfinite_gradients, loop_max=module.LOOP_MAX)
+
+
 class ScalarLevel:
     """What a scalar-level kernel's calls do with values and results: data one value per sample (1-D),
     parameters single numbers, gradients and losses Python floats; a dict of float64 values takes
@@ -89,7 +99,9 @@ class ScalarLevel:
 
     def prepared(self, kernel):
         """The fast lane for `kernel`'s calls (None: every call is bound by `values.bind`)."""
-        return PreparedBinding(kernel.inputs, kernel.wrt, kernel.target != "numpy") if kernel.dtype == np.float64 else None
+        if kernel.dtype != np.float64:
+            return None
+        return PreparedBinding(kernel.inputs, kernel.wrt, kernel.target != "numpy", module_calls(kernel))
 
     def arguments(self, kernel, values, nonfinite, skip=()):
         """Checked positional arguments through `values.bind` (`skip` has no meaning for 1-D data)."""
@@ -191,18 +203,12 @@ class Kernel:
         return value
 
     def loss_and_grad(self, values, nonfinite="raise"):
-        """(loss, gradients in `wrt` order), both summed over the batch."""
-        # the documented training call (bench/seed_step.py): the prepared binding inline; when it
-        # answers, `values` holds no dask collection either, so the dask door is skipped
-        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
-        if args is None:
-            return self._checked_loss_and_grad(values, nonfinite)
-        value, grads = self.module.loss_and_grad(*args)  # `ScalarLevel.gradients` inline: one call fewer per step
-        grads = [*map(float, grads)]
-        value = float(value)
-        if not math.isfinite(sum(grads, value)):
-            self._nonfinite_gradients(nonfinite, value, grads)
-        return value, grads
+        """(loss, gradients in `wrt` order as floats), both summed over the batch."""
+        # the documented training call (bench/seed_step.py): the prepared binding binds, calls the
+        # module and tests the results in one frame; when it answers, `values` holds no dask
+        # collection either, so the dask door is skipped
+        got = self._prepared.loss_and_grad(values, nonfinite) if self._prepared is not None else None
+        return self._checked_loss_and_grad(values, nonfinite) if got is None else got
 
     @accepts_dask(name="loss_and_grad")
     def _checked_loss_and_grad(self, values, nonfinite):

@@ -114,9 +114,49 @@ def test_overflowing_finite_values_still_pass(rng):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_kernel_results_do_not_depend_on_the_lane(rng, dtype):
     kernel = symgrad.compile(LOSS, wrt=[w, b], inputs=[x, y], dtype=dtype, cache=False)
-    for n in (1, 16, 17, 300):
+    for n in (1, 16, 17, 32, 33, 300):  # the loop, the vectorized form on lists-tested and on vdot-tested data
         values = {w: 0.4, b: -0.2, x: rng.normal(size=n), y: rng.uniform(size=n)}
-        assert kernel.loss_and_grad(values) == _slow(kernel).loss_and_grad(values)
+        got = kernel.loss_and_grad(values)
+        assert repr(got) == repr(_slow(kernel).loss_and_grad(values))
+        assert {type(got[0]), *map(type, got[1])} == {float}, n
+
+
+def test_results_are_floats_where_a_gradient_is_an_integer_constant(rng):
+    """d/dc of 3*c is the integer 3 per sample: the loop's sum must still be a float (the fast lane
+    hands the loop's results on unconverted when their sum is a float)."""
+    c = sp.Symbol("c", real=True)
+    kernel = symgrad.compile((w * x - y) ** 2 + 3 * c, wrt=[w, c], inputs=[x, y], cache=False)
+    for n in (1, 5, 40):
+        values = {w: 0.4, c: 2.0, x: rng.normal(size=n), y: rng.uniform(size=n)}
+        got = kernel.loss_and_grad(values)
+        assert repr(got) == repr(_slow(kernel).loss_and_grad(values))
+        assert {type(got[0]), *map(type, got[1])} == {float} and got[1][1] == 3.0 * n
+
+
+@pytest.mark.parametrize("n", [1, 3, 16, 17, 40, 300])
+def test_lifted_kernel_answers_as_its_checked_path(rng, n):
+    """The seed network compiles to a lifted kernel: small batches run the scalar module's loop on
+    lists, longer ones the matrix kernel; both through the fast lane equal the checked path."""
+    from symgrad import models
+
+    model = models.seed()
+    kernel = symgrad.compile(model, cache=False)
+    X, Y = rng.normal(size=(n, 4)), rng.uniform(size=(n, 1))
+    values = {**model.initial_values(), **models.data_values(model, X, Y)}
+    got = kernel.loss_and_grad(values)
+    assert kernel._prepared._layout.keys is not None  # the fast lane answered
+    assert repr(got) == repr(_slow(kernel).loss_and_grad(values))
+    assert {type(got[0]), *map(type, got[1])} == {float}
+    values[next(iter(model.data))][0] = np.nan
+    assert _outcome(kernel, "grad", values, "raise") == _outcome(_slow(kernel), "grad", values, "raise")
+
+
+def test_huge_finite_data_in_a_long_batch_still_passes(rng):
+    """Long data are tested finite by square sums, which overflow for huge finite entries: those
+    calls go to the checked path, which passes them."""
+    values = {w: 1e-300, b: 0.0, x: np.full(300, 1e200), y: rng.uniform(size=300)}
+    assert KERNEL._prepared.arguments(values, "raise") is None
+    assert _outcome(KERNEL, "loss_and_grad", values, "raise") == _outcome(_slow(KERNEL), "loss_and_grad", values, "raise")
 
 
 # A remembered layout must never answer for a mapping it was not made for: the same dict object

@@ -56,7 +56,7 @@ def loss_and_grad(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
     n = x0.shape[0]
     if n <= LOOP_MAX and x0.dtype == np.float64:
         try:
-            return loss_and_grad_loop(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1)
+            return loss_and_grad_loop(x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist(), W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1)
         except (ArithmeticError, ValueError):
             pass  # math raises where numpy gives inf or NaN: redo it with numpy's IEEE arithmetic
     return loss_and_grad_vectorized(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1)
@@ -89,8 +89,8 @@ def loss_and_grad_vectorized(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_
 
 
 def loss_and_grad_loop(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_1):
-    """The same arithmetic one sample at a time on Python floats (fastest for small batches)."""
-    n = x0.shape[0]
+    """The same arithmetic one sample at a time on Python floats (fastest for small batches); the data as lists."""
+    n = len(x0)
     loss = 0.0
     grad_W1_0_0 = 0.0
     grad_W1_0_1 = 0.0
@@ -98,7 +98,7 @@ def loss_and_grad_loop(x0, x1, y0, y1, W1_0_0, W1_0_1, W1_1_0, W1_1_1, b1_0, b1_
     grad_W1_1_1 = 0.0
     grad_b1_0 = 0.0
     grad_b1_1 = 0.0
-    for x0, x1, y0, y1 in zip(x0.tolist(), x1.tolist(), y0.tolist(), y1.tolist()):
+    for x0, x1, y0, y1 in zip(x0, x1, y0, y1):
         sum_1 = y0 + y1
         z1_0 = b1_0 + W1_0_0*x0 + W1_1_0*x1
         z1_1 = b1_1 + W1_0_1*x0 + W1_1_1*x1

@@ -64,7 +64,7 @@ def loss_and_grad(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1
     n = x0.shape[0]
     if n <= LOOP_MAX and x0.dtype == np.float64:
         try:
-            return loss_and_grad_loop(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0)
+            return loss_and_grad_loop(x0.tolist(), x1.tolist(), x2.tolist(), x3.tolist(), y0.tolist(), W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0)
         except (ArithmeticError, ValueError):
             pass  # math raises where numpy gives inf or NaN: redo it with numpy's IEEE arithmetic
     return loss_and_grad_vectorized(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0)
@@ -127,8 +127,8 @@ def loss_and_grad_vectorized(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0,
 
 
 def loss_and_grad_loop(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_1, W1_1_2, W1_2_0, W1_2_1, W1_2_2, W1_3_0, W1_3_1, W1_3_2, b1_0, b1_1, b1_2, W2_0_0, W2_1_0, W2_2_0, b2_0):
-    """The same arithmetic one sample at a time on Python floats (fastest for small batches)."""
-    n = x0.shape[0]
+    """The same arithmetic one sample at a time on Python floats (fastest for small batches); the data as lists."""
+    n = len(x0)
     loss = 0.0
     grad_W1_0_0 = 0.0
     grad_W1_0_1 = 0.0
@@ -149,7 +149,7 @@ def loss_and_grad_loop(x0, x1, x2, x3, y0, W1_0_0, W1_0_1, W1_0_2, W1_1_0, W1_1_
     grad_W2_1_0 = 0.0
     grad_W2_2_0 = 0.0
     grad_b2_0 = 0.0
-    for x0, x1, x2, x3, y0 in zip(x0.tolist(), x1.tolist(), x2.tolist(), x3.tolist(), y0.tolist()):
+    for x0, x1, x2, x3, y0 in zip(x0, x1, x2, x3, y0):
         z1_0 = b1_0 + W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3
         h1_0 = scalar_sigmoid(z1_0)  # sigmoid(W1_0_0*x0 + W1_1_0*x1 + W1_2_0*x2 + W1_3_0*x3 + b1_0)
         z1_1 = b1_1 + W1_0_1*x0 + W1_1_1*x1 + W1_2_1*x2 + W1_3_1*x3

@@ -33,18 +33,20 @@ class _Lines:
         return [(st.target, self.lines[st.target]) for st in statements]
 
 
-def _sum(out):
-    value = f"{out.source}.sum()" if out.batched else f"n * {out.source}"
+def _sum(out, loop=False):
+    """`out` summed over the batch; in the loop, a Python float even where the term is an integer
+    constant (so the loop's results are floats, which the prepared binding hands on unconverted)."""
+    value = f"{out.source}.sum()" if out.batched else f"float(n * {out.source})" if loop else f"n * {out.source}"
     return out.target, _line(out.target, value, out.comment)
 
 
 def _loop_header(data):
-    """`for x0, x1 in zip(x0.tolist(), x1.tolist()):`; each sample's values shadow the arrays."""
+    """`for x0, x1 in zip(x0, x1):` over the data lists; each sample's values shadow the lists."""
     if not data:
         return "for _ in range(n):"
     if len(data) == 1:
-        return f"for {data[0]} in {data[0]}.tolist():"
-    return f"for {', '.join(data)} in zip({', '.join(f'{d}.tolist()' for d in data)}):"
+        return f"for {data[0]} in {data[0]}:"
+    return f"for {', '.join(data)} in zip({', '.join(data)}):"
 
 
 def _numpy_scalars(ir):
@@ -91,6 +93,8 @@ def render_numpy_lines(ir, title=None):
         loop_max=LOOP_MAX,
         args=args,
         batch_length=f"{data[0]}.shape[0]" if data else "1",
+        loop_args=", ".join([f"{d}.tolist()" for d in data] + [v.ident for v in ir.params]),
+        loop_batch_length=f"len({data[0]})" if data else "1",
         float64_check=f"{data[0]}.dtype == np.float64" if data else "True",
         predict_body=tags.lines("predict", ieee + vec_lines(ir.needed(ir.predictions))),
         predictions=ir.predictions,
@@ -101,7 +105,7 @@ def render_numpy_lines(ir, title=None):
         loop_prologue=tags.lines(looped, loop_lines(once) + [(None, f"{o.target} = 0.0") for o in sums if o.batched]),
         loop_header=_loop_header(data),
         loop_body=tags.lines(looped, loop_body) or ["pass"],
-        loop_epilogue=tags.lines(looped, [_sum(o) for o in sums if not o.batched]),
+        loop_epilogue=tags.lines(looped, [_sum(o, loop=True) for o in sums if not o.batched]),
         per_sample_body=tags.lines("per_sample_grad", ieee + vec_lines(ir.needed(ir.per_sample_grads))),
         per_sample=ir.per_sample_grads,
         marks={f: tags.function(f) for f in FUNCTIONS},

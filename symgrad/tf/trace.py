@@ -13,7 +13,6 @@ rules and checks.
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
 
 from ..errors import ShapeError, UnsupportedError
 from ..matrix.algebra import matmul as _matmul
