@@ -92,9 +92,11 @@ def _row_softmax(node, G):
 
 
 def _row_lse(node, G):
+    """∂ logsumexp(z)/∂z = softmax(z): the lowering reuses the forward pass's shifted exponentials
+    and their row sums for it (one exp of the logits, not two)."""
     (z,) = node.args
-    g, x, lse = (sp.Symbol(n, real=True) for n in ("_g", "_z", "_l"))
-    return [emap(g * sp.exp(x - lse), (g, x, lse), G, z, node)]
+    g, s = (sp.Symbol(n, real=True) for n in ("_g", "_s"))
+    return [emap(g * s, (g, s), G, RowSoftmax(z))]
 
 
 def _indexed_sum(node, G):
