@@ -98,6 +98,7 @@ class _Lowering:
         self.roots = set(roots)
         self.node = None
         self.lazy = {}  # constants and transposes: emitted only where a statement needs the array
+        self.shifted = {}  # logits node -> (max, shifted exp, row sums): `row_max_shifted_exp`
 
     def _arg(self, s, role):
         shape = tuple(_dim(d) for d in s.shape) if isinstance(s, sp.MatrixSymbol) else ()
@@ -294,6 +295,14 @@ class _Lowering:
         self.depth[node] = 0
 
     def row_max_shifted_exp(self, z_node):
+        """(row max m, e = exp(z − m), row sums of e) of `z_node`, emitted once for all its readers
+        (the loss's logsumexp and the gradient's softmax share them)."""
+        if z_node in self.shifted:
+            return self.shifted[z_node]
+        self.shifted[z_node] = self._shifted_exp(z_node)
+        return self.shifted[z_node]
+
+    def _shifted_exp(self, z_node):
         z = self.value(z_node)
         zt = self.types[z]
         col = TensorType((zt.shape[0], 1), self.dtype)

@@ -26,9 +26,15 @@ def _sigmoid(b, x):
 
 SIGMOID = Helper(
     "sigmoid",
-    # 1/(1 + e) for x >= 0, e/(1 + e) below; the numerator max(e, x >= 0) is 1 or e without
-    # np.where, whose data-dependent branches cost more than the exp on random signs
-    numpy="def sigmoid(x):\n    e = np.exp(-np.abs(x))  # never overflows\n"
+    # 1/(1 + e^-x) while e^-x cannot overflow (x >= -87 in float32, -708 in float64: four passes,
+    # the usual case); with any x below, 1/(1 + e) for x >= 0 and e/(1 + e) below, e = e^-|x|,
+    # exact down to the subnormal results (the numerator max(e, x >= 0) is 1 or e without
+    # np.where, whose data-dependent branches cost more than the exp on random signs)
+    numpy="def sigmoid(x):\n    x = np.asarray(x)\n"
+    "    limit = {'f': -87.0, 'd': -708.0}.get(x.dtype.char)  # NaN anywhere: the second form\n"
+    "    if limit is not None and np.min(x, initial=limit) >= limit:\n"
+    "        return 1.0 / (1.0 + np.exp(-x))\n"
+    "    e = np.exp(-np.abs(x))  # never overflows\n"
     "    return np.maximum(e, x >= 0.0) / (1.0 + e)",
     loop="def scalar_sigmoid(x):\n    if x >= 0.0:\n        return 1.0 / (1.0 + math.exp(-x))\n"
     "    e = math.exp(x)\n    return e / (1.0 + e)",

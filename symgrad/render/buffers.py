@@ -82,7 +82,9 @@ def _into(expr, buffer, printer, full_shape):
         # takes everything but the last operand, then the last, so it rounds exactly the same
         if isinstance(expr, sp.Add):
             *rest, last = printer._as_ordered_terms(expr, order=None)
-            first = _operand(sp.Add(*rest), buffer, printer, full_shape, last)
+            first = _operand(sp.Add(*rest, evaluate=False) if len(rest) > 1 else rest[0], buffer, printer, full_shape, last)
+            if last.could_extract_minus_sign():  # a + (−b) is a − b exactly, without negating b first
+                return f"np.subtract({first}, {printer.doprint(-last)}, out={buffer})"
             return f"np.add({first}, {printer.doprint(last)}, out={buffer})"
         factors = expr.as_ordered_factors()
         if any(f.is_Pow and f.exp.is_negative for f in factors) or factors[0].is_negative:
@@ -94,7 +96,9 @@ def _into(expr, buffer, printer, full_shape):
             first = _operand(num, buffer, printer, full_shape, 1 / den)
             return f"np.divide({first}, {printer.doprint(1 / den)}, out={buffer})"
         *rest, last = factors
-        first = _operand(sp.Mul(*rest), buffer, printer, full_shape, last)
+        # unevaluated: sympy would distribute a number over a sum, (1/12)*(a + b) -> a/12 + b/12,
+        # which rounds differently from the printed line
+        first = _operand(sp.Mul(*rest, evaluate=False) if len(rest) > 1 else rest[0], buffer, printer, full_shape, last)
         return f"np.multiply({first}, {printer.doprint(last)}, out={buffer})"
     return None
 

@@ -130,6 +130,14 @@ class NumpyExprPrinter(_PythonSpellings, NumPyPrinter):
             )
         return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else super()._module_format(fqn, register)
 
+    def _as_ordered_terms(self, expr, order=None):
+        """sympy's order, except `b - a` for `-a + b`: numpy then makes one pass over the arrays, not
+        a negation and a sum (the same rounding: only the first two terms trade places)."""
+        terms = list(super()._as_ordered_terms(expr, order=order))
+        if len(terms) >= 2 and terms[0].could_extract_minus_sign() and not terms[1].could_extract_minus_sign():
+            terms[0], terms[1] = terms[1], terms[0]
+        return terms
+
     def _print_Max(self, expr):
         out = self._print(expr.args[0])
         for a in expr.args[1:]:

@@ -3,7 +3,8 @@
 numpy evaluates `X*(1 - s)*s` left to right, so an N×n array `X` meets two N×1 columns in two
 N×n passes; `X*((1 - s)*s)` makes one. In every product of an entrywise expression, the factors
 whose shape is smaller than the product's (columns, rows, scalars, numbers) are split off into a
-temporary of their own, so the big operand is touched once.
+temporary of their own, so the big operand is touched once. Sums likewise: `m - Z + log(s)` with
+m, s columns is `(m + log(s)) - Z`, one N×k pass instead of two.
 """
 
 import sympy as sp
@@ -22,7 +23,7 @@ def shape_of_expr(expr, shape_of):
 
 
 def small_factors_first(expr, shape_of, hoist):
-    """`expr` with each product's smaller factors replaced by one temporary.
+    """`expr` with each product's smaller factors (each sum's smaller terms) replaced by one temporary.
 
     `shape_of(name)` is a value's shape; `hoist(expr)` records a new temporary for `expr` and
     returns its name. Products with at most one small factor are left alone (nothing to gain).
@@ -32,12 +33,12 @@ def small_factors_first(expr, shape_of, hoist):
     args = [small_factors_first(a, shape_of, hoist) for a in expr.args]
     if args != list(expr.args):
         expr = expr.func(*args)
-    if not isinstance(expr, sp.Mul):
+    if not isinstance(expr, (sp.Mul, sp.Add)):
         return expr
     own = shape_of_expr(expr, shape_of)
     small = [f for f in expr.args if shape_of_expr(f, shape_of) != own]
     if len(small) < 2 or len(small) == len(expr.args):
         return expr
     big = [f for f in expr.args if shape_of_expr(f, shape_of) == own]
-    small = small_factors_first(sp.Mul(*small), shape_of, hoist)  # columns times scalars: scalars first
-    return sp.Mul(*big, sp.Symbol(hoist(small)))
+    small = small_factors_first(expr.func(*small), shape_of, hoist)  # columns with scalars: scalars first
+    return expr.func(*big, sp.Symbol(hoist(small)))

@@ -77,6 +77,7 @@ add_record(MatrixPrimitive(
 
 # RowLogSumExp: log Σ_k exp(Z_ik), evaluated with the row maximum shifted out
 _G, _Z, _L = (sp.Symbol(n, real=True) for n in ("_g", "_z", "_l"))
+_S, _R = sp.Symbol("_s", real=True), sp.Symbol("_r", real=True)
 
 
 def _lse_forward(env, node, z):
@@ -94,9 +95,15 @@ def _lse_lower(low, node):
     low.set_expr(node, m + sp.log(s), 1)
 
 
+def _lse_adjoint(node, G):
+    """∂ logsumexp(z)/∂z = softmax(z): the lowering reuses the forward pass's shifted exponentials
+    and their row sums for it (one exp of the logits, not two)."""
+    return [emap(_G * _S, (_G, _S), G, RowSoftmax(node.arg))]
+
+
 add_record(MatrixPrimitive(
     RowLogSumExp,
-    adjoint=lambda node, G: [emap(_G * sp.exp(_Z - _L), (_G, _Z, _L), G, node.arg, node)],
+    adjoint=_lse_adjoint,
     array_vjp=lambda env, node, g, ans, z: [g * np.exp(z - ans)],
     forward=_lse_forward,
     tangent=_lse_tangent,
@@ -106,7 +113,6 @@ add_record(MatrixPrimitive(
 
 
 # RowSoftmax: exp(Z_ij) / Σ_k exp(Z_ik)
-_S, _R = sp.Symbol("_s", real=True), sp.Symbol("_r", real=True)
 
 
 def _softmax_adjoint(node, G):
