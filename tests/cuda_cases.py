@@ -12,8 +12,8 @@ import sympy as sp
 import symgrad
 from symgrad import models
 from symgrad.cuda_emu import Backend, compiler
-from symgrad.render.cuda_printer import CudaExprPrinter
-from symgrad.render.templates import render
+from symgrad.targets.cuda.printer import CudaExprPrinter
+from symgrad.targets.templates import render
 
 NVCC = shutil.which("nvcc")
 HAVE_CXX = compiler() is not None

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SymgradError, UnsupportedError
-from ..render.templates import render
+from ..targets.templates import render
 
 HEADER = Path(__file__).with_name("cuda_emu.h")
 COMPILERS = ("g++", "clang++", "c++")

@@ -12,8 +12,8 @@ from pathlib import Path
 from ..compiler import build_ir
 from ..dag import tree_op_count
 from ..names import identifier
-from ..render.numpy_target import render_numpy_lines
-from ..render.templates import render
+from ..targets.numpy.scalar import render_numpy_lines
+from ..targets.templates import render
 from .codemap import CodeMap
 from .notation import Notation, text_latex
 from .steps import Kind, scalar_steps

@@ -1,8 +1,8 @@
 """Compiling matrix-level models: symbolic gradient → `MatrixKernelIR` → numpy module → `MatrixKernel`."""
 
 from .. import cache as kernel_cache
-from ..render.numpy_matrix import render_numpy_matrix
 from ..runtime import load_module
+from ..targets.numpy.matrix import render_numpy_matrix
 from ..values import as_symbol_list
 from .lower import canonical, lower
 from .rules import as_scalar_loss, reverse
@@ -31,7 +31,7 @@ def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"
 
     if target == "cuda":
         from ..cuda_runtime import CudaMatrixKernel
-        from ..render.cuda_matrix import render_cuda_matrix
+        from ..targets.cuda.matrix import render_cuda_matrix
 
         ir = build()
         return CudaMatrixKernel(ir, render_cuda_matrix(ir))

@@ -10,10 +10,10 @@ atomic add per block and output. The launcher compiles the source once through C
 
 from dataclasses import dataclass
 
-from ..names import comment_text
-from ..version import __version__
-from .cuda_printer import CudaExprPrinter
-from .templates import render
+from ...names import comment_text
+from ...version import __version__
+from ..templates import render
+from .printer import CudaExprPrinter
 
 C_TYPES = {"float64": "double", "float32": "float"}
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"

@@ -8,13 +8,13 @@ column 0, row 0 or entry (0, 0) only. Sizes (e.g. the batch N) are passed by val
 scalars computed from sizes alone, which the launcher computes on the host.
 """
 
-from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, TransposeView
-from ..names import comment_text
-from ..version import __version__
-from .cuda_printer import CudaExprPrinter
-from .cuda_target import BLOCK, C_TYPES, REGENERATE, CudaSources, pointer
-from .printers import NumpyExprPrinter
-from .templates import render
+from ...ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, TransposeView
+from ...names import comment_text
+from ...version import __version__
+from ..python_printers import NumpyExprPrinter
+from ..templates import render
+from .printer import CudaExprPrinter
+from .scalar import BLOCK, C_TYPES, REGENERATE, CudaSources, pointer
 
 INDEX = {"sg_i": "const long long sg_i = sg_k / sg_cols;", "sg_j": "const long long sg_j = sg_k % sg_cols;"}
 

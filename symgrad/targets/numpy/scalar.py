@@ -1,11 +1,11 @@
 """Render a `KernelIR` as a Python module with numpy (vectorized) and per-sample-loop functions."""
 
-from ..dag import gc_paused
-from ..version import __version__
-from .line_map import Tags
+from ...dag import gc_paused
+from ...version import __version__
+from ..line_map import Tags
+from ..python_printers import MathExprPrinter, NumpyExprPrinter
+from ..templates import render
 from .linear import LinearPrinter
-from .printers import MathExprPrinter, NumpyExprPrinter
-from .templates import render
 
 LOOP_MAX = 16
 FUNCTIONS = ("predict", "loss", "loss_and_grad", "loss_and_grad_vectorized", "loss_and_grad_loop", "per_sample_grad")

@@ -8,14 +8,14 @@ line per value a reader needs, so the backward pass reads like textbook backprop
 
 import sympy as sp
 
-from ..ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, live
-from ..version import __version__
+from ...ir import Constant, Element, FusedElementwise, MatMul, Reduce, ReduceOp, live
+from ...version import __version__
+from ..line_map import Tags
+from ..python_printers import NumpyExprPrinter
+from ..templates import render
 from .buffers import Line, reuse_buffers
-from .line_map import Tags
 from .matrix_helpers import MATRIX_HELPERS
-from .printers import NumpyExprPrinter
 from .regroup import shape_of_expr, small_factors_first
-from .templates import render
 
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
 FUNCTIONS = ("predict", "loss", "loss_and_grad", "loss_grad_and_outputs")
