@@ -1,24 +1,22 @@
-"""Finding and loading the jinja2 templates (beside the packages that render them)."""
+"""Loading jinja2 templates: each package that renders text keeps its own in a `templates/` folder
+beside its modules (`templates_beside(__file__)`), so a target's package holds its printer, its
+renderers and its templates, and the wheel carries them as package data."""
 
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
-# template family (the first part of a template's name) -> its folder under the package
-FOLDERS = {"numpy": ("targets", "numpy"), "cuda": ("targets", "cuda"), "derivation": ("derivation",)}
 
-
-def template_dirs():
-    """Each family's `templates/` folder, beside the package that renders it (the wheel carries them)."""
-    package = Path(__file__).resolve().parent.parent
-    return {family: package.joinpath(*parts, "templates") for family, parts in FOLDERS.items()}
+def templates_beside(module_file):
+    """The `templates/` folder next to the module `module_file` (pass `__file__`)."""
+    return Path(module_file).resolve().with_name("templates")
 
 
 @cache
-def environment():
+def environment(folder):
     return jinja2.Environment(
-        loader=jinja2.PrefixLoader({f: jinja2.FileSystemLoader(str(d)) for f, d in template_dirs().items()}),
+        loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -27,5 +25,6 @@ def environment():
     )
 
 
-def render(name, **context):
-    return environment().get_template(name).render(**context)
+def render(folder, name, **context):
+    """The template `name` from `folder` (see `templates_beside`), filled in with `context`."""
+    return environment(folder).get_template(name).render(**context)

@@ -15,7 +15,7 @@ import sympy as sp
 from ... import functions as F
 from ...primitives import RECORDS
 
-# symgrad function -> the matrix module's helper that takes `out=` (render/matrix_helpers.py)
+# symgrad function -> the matrix module's helper that takes `out=` (matrix_helpers.py)
 OUT_HELPERS = {F.sigmoid: "sigmoid"}
 
 
