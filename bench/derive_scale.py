@@ -31,8 +31,8 @@ from symgrad import functions as F  # noqa: E402
 from symgrad import nn, symbolic  # noqa: E402
 from symgrad.dag import op_count, tree_op_count  # noqa: E402
 from symgrad.lower import lower  # noqa: E402
-from symgrad.render.numpy_target import render_numpy  # noqa: E402
 from symgrad.runtime import load_module  # noqa: E402
+from symgrad.targets.numpy.scalar import render_numpy  # noqa: E402
 
 SIZES = [[4, 3, 1], [4, 16, 1], [4, 16, 16, 1], [8, 32, 32, 1], [8, 64, 64, 1], [16, 128, 128, 1], [32, 256, 256, 1]]
 STAGES = ("derive", "lower", "render", "import")

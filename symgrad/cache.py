@@ -48,10 +48,8 @@ def default_directory():
 @cache
 def code_fingerprint():
     """sha256 over symgrad's own modules and templates: a changed printer means a new key."""
-    from .render.templates import template_dir
-
     package = Path(__file__).resolve().parent
-    files = sorted(package.rglob("*.py")) + sorted(template_dir().rglob("*.j2"))
+    files = sorted(package.rglob("*.py")) + sorted(package.rglob("*.j2"))
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode())

@@ -13,9 +13,9 @@ from .lift import LiftedKernel, can_lift, matrix_form
 from .lower import lower
 from .model import Model
 from .recognize import recognize
-from .render.numpy_target import render_numpy
 from .rewrite import select, stabilize
 from .runtime import Kernel, load_module
+from .targets.numpy.scalar import render_numpy
 from .values import as_expr, as_symbol_list
 
 
@@ -26,7 +26,7 @@ def _numpy_kernel(ir):
 
 def _cuda_kernel(ir):
     from .cuda_runtime import CudaKernel
-    from .render.cuda_target import render_cuda
+    from .targets.cuda.scalar import render_cuda
 
     return CudaKernel(ir, render_cuda(ir))
 

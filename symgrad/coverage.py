@@ -29,10 +29,11 @@ from .compiler import compile as compile_kernel
 from .gradient import grad
 from .primitives import PATHS, RECORDS, MatrixPrimitive, NumpyBackend, Primitive
 from .registry import OWN_PACKAGES
-from .render.cuda_printer import CudaExprPrinter
-from .render.printers import MathExprPrinter, NumpyExprPrinter
-from .render.templates import render
 from .second_order import hessian
+from .targets.cuda.printer import CudaExprPrinter
+from .targets.cuda.scalar import TEMPLATES as CUDA_TEMPLATES
+from .targets.python_printers import MathExprPrinter, NumpyExprPrinter
+from .targets.templates import render
 
 FRACTIONS = (0.08, 0.23, 0.41, 0.57, 0.74, 0.93)  # where in the domain the sample points lie (none mid-way: 0)
 SHIFT = 0.006  # of the third argument's points and on (a Max of three has no ties either)
@@ -330,7 +331,7 @@ def cuda_results(cases):
             continue
         helpers.update(printer.helpers)
         printed.append((case, {"name": f"sg_coverage_{i}", "args": [str(s) for s in case.symbols], "expr": text}))
-    source = render("cuda/coverage.cu.j2", helpers=list(helpers.values()), kernels=[k for _, k in printed])
+    source = render(CUDA_TEMPLATES, "coverage.cu.j2", helpers=list(helpers.values()), kernels=[k for _, k in printed])
     module = cuda_emu.RawModule(code=source)
     for case, kernel in printed:
         try:

@@ -8,9 +8,9 @@ from . import models
 from .compiler import build_ir
 from .matrix.graph import is_matrix_level
 from .matrix.kernel import build_matrix_ir
-from .render.cuda_target import render_cuda
-from .render.numpy_matrix import render_numpy_matrix
-from .render.numpy_target import render_numpy
+from .targets.cuda.scalar import render_cuda
+from .targets.numpy.matrix import render_numpy_matrix
+from .targets.numpy.scalar import render_numpy
 
 
 def _cuda_files(ir):
@@ -48,7 +48,7 @@ def write_atomic(path, text):
 
 
 def _matrix_cuda_files(ir):
-    from .render.cuda_matrix import render_cuda_matrix
+    from .targets.cuda.matrix import render_cuda_matrix
 
     sources = render_cuda_matrix(ir)
     return {".cu": sources.kernel, ".py": sources.launcher}

@@ -19,8 +19,8 @@ from .dask_hook import accepts_dask
 from .matrix import layers
 from .model import DenseStack
 from .prepared import Calls, PreparedBinding
-from .render.numpy_target import LOOP_MAX
 from .runtime import SCALAR, Kernel, all_finite, bound_arguments, module_calls, no_outputs, scalar_arguments
+from .targets.numpy.scalar import LOOP_MAX
 
 # scalar loss name -> the same loss at matrix level, summed over the batch (Z: last layer, Y: targets)
 MATRIX_LOSSES = {

@@ -18,9 +18,9 @@ from .matrix.hessian import hessian as matrix_hessian
 from .matrix.hessian import hvp as matrix_hvp
 from .matrix.hessian_kernel import compile_hessian as compile_matrix_hessian
 from .primitives.build import add, mul
-from .render.numpy_target import render_numpy
 from .rewrite import RULES, stabilize
 from .runtime import Kernel, load_module
+from .targets.numpy.scalar import render_numpy
 from .values import as_expr, as_symbol_list
 
 

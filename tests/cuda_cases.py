@@ -12,8 +12,9 @@ import sympy as sp
 import symgrad
 from symgrad import models
 from symgrad.cuda_emu import Backend, compiler
-from symgrad.render.cuda_printer import CudaExprPrinter
-from symgrad.render.templates import render
+from symgrad.targets.cuda.printer import CudaExprPrinter
+from symgrad.targets.cuda.scalar import TEMPLATES
+from symgrad.targets.templates import render
 
 NVCC = shutil.which("nvcc")
 HAVE_CXX = compiler() is not None
@@ -90,7 +91,7 @@ def emulate_expressions(exprs, symbols, columns, dtype="float64"):
     printed = [printer.doprint(e) for e in exprs]
     names = [str(s) for s in symbols]
     source = render(
-        "cuda/kernel.cu.j2", title="printer check", version="", source_hash="", regenerate="", dtype=dtype,
+        TEMPLATES, "kernel.cu.j2", title="printer check", version="", source_hash="", regenerate="", dtype=dtype,
         c_type="double" if dtype == "float64" else "float", literal=printer.literal_suffix, max_block=32,
         data_names="", param_names="", helpers=[printer.helpers[h] for h in sorted(printer.helpers)], functions=[],
         kernels=[dict(

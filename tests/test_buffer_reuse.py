@@ -5,8 +5,8 @@ import sympy as sp
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from symgrad.render.buffers import Line, _with_out
-from symgrad.render.printers import NumpyExprPrinter
+from symgrad.targets.numpy.buffers import Line, _with_out
+from symgrad.targets.python_printers import NumpyExprPrinter
 
 a, b, c = sp.symbols("a b c", real=True)
 ATOMS = st.sampled_from([a, b, c, sp.Integer(2), sp.Rational(1, 3), sp.exp(a), b**2])
@@ -83,7 +83,7 @@ def test_an_operand_of_the_buffers_shape_is_written_into_it_first():
 
 
 def test_a_ufunc_with_no_dead_buffer_runs_in_place_over_its_fresh_argument():
-    from symgrad.render.buffers import reuse_buffers
+    from symgrad.targets.numpy.buffers import reuse_buffers
 
     printer = NumpyExprPrinter()
     expr = sp.exp(a - b)

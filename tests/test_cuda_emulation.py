@@ -13,7 +13,7 @@ import symgrad
 from symgrad import autodiff, models
 from symgrad.cuda_emu import Backend
 from symgrad.errors import ShapeError, SymgradError
-from symgrad.render.cuda_target import MAX_BLOCKS
+from symgrad.targets.cuda.scalar import MAX_BLOCKS
 
 pytestmark = needs_cxx
 N = 700  # 11 blocks of 64: a partial last block

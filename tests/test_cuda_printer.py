@@ -8,7 +8,7 @@ from cuda_cases import emulate_expressions, needs_cxx
 
 import symgrad
 from symgrad.errors import UnsupportedError
-from symgrad.render.cuda_printer import CudaExprPrinter
+from symgrad.targets.cuda.printer import CudaExprPrinter
 
 x, y = sp.symbols("x y", real=True)
 

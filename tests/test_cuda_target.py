@@ -19,8 +19,8 @@ from symgrad.cuda_emu import Backend
 from symgrad.cuda_launcher import MatrixLauncher, SampleLauncher
 from symgrad.matrix.graph import is_matrix_level
 from symgrad.matrix.kernel import build_matrix_ir
-from symgrad.render.cuda_matrix import render_cuda_matrix
-from symgrad.render.cuda_target import render_cuda
+from symgrad.targets.cuda.matrix import render_cuda_matrix
+from symgrad.targets.cuda.scalar import render_cuda
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELS = ("sg_reduce", "sg_loss", "sg_loss_grad", "sg_per_sample_grad", "sg_predict")

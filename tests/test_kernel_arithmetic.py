@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import symgrad
 from symgrad.errors import DTypeError, NonFiniteError
 from symgrad.matrix import SumAll
-from symgrad.render.numpy_target import LOOP_MAX
+from symgrad.targets.numpy.scalar import LOOP_MAX
 
 w, x = sp.symbols("w x")
 

@@ -83,8 +83,8 @@ def test_sum_wider_than_the_compiler_nesting_limit_compiles_and_agrees():
 @pytest.mark.slow
 def test_a_million_operation_expression_derives_and_generates():
     from symgrad.lower import lower
-    from symgrad.render.numpy_target import render_numpy
     from symgrad.runtime import load_module
+    from symgrad.targets.numpy.scalar import render_numpy
 
     loss, params, inputs = chain(334_000)
     assert op_count([loss]) >= 1_000_000

@@ -16,7 +16,7 @@ import symgrad
 from symgrad import autodiff, models, nn
 from symgrad.errors import InvalidArgumentError, NonFiniteError, SymgradError
 from symgrad.lift import LiftedKernel
-from symgrad.render.numpy_target import LOOP_MAX
+from symgrad.targets.numpy.scalar import LOOP_MAX
 
 
 def _plain(model):

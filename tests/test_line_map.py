@@ -11,8 +11,8 @@ from symgrad import models
 from symgrad.compiler import build_ir
 from symgrad.derivation import derive
 from symgrad.matrix.kernel import build_matrix_ir
-from symgrad.render.numpy_matrix import render_numpy_matrix, render_numpy_matrix_lines
-from symgrad.render.numpy_target import render_numpy, render_numpy_lines
+from symgrad.targets.numpy.matrix import render_numpy_matrix, render_numpy_matrix_lines
+from symgrad.targets.numpy.scalar import render_numpy, render_numpy_lines
 
 _ASSIGN = re.compile(r"^ +([A-Za-z_]\w*) (\+)?= ")
 

@@ -9,8 +9,8 @@ import sympy as sp
 from symgrad import models, nn
 from symgrad.compiler import build_ir
 from symgrad.primitives import RECORDS, Helper
-from symgrad.render.linear import LinearPrinter
-from symgrad.render.printers import STEP, MathExprPrinter, NumpyExprPrinter
+from symgrad.targets.numpy.linear import LinearPrinter
+from symgrad.targets.python_printers import STEP, MathExprPrinter, NumpyExprPrinter
 
 MODELS = {
     "seed": models.seed,

@@ -166,7 +166,7 @@ def test_dead_temporaries_are_reused_and_inputs_never_written(rng):
 def test_generated_step_helper_is_numpys_heaviside(dtype):
     """The relu/abs derivatives' step helper (written for speed) keeps np.heaviside's values:
     at zero, for NaN and ±inf, for scalars and arrays."""
-    from symgrad.render.printers import STEP
+    from symgrad.targets.python_printers import STEP
 
     namespace = {"np": np}
     exec(STEP[0], namespace)

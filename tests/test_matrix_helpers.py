@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from symgrad.primitives.activations import SIGMOID
-from symgrad.render.matrix_helpers import MATRIX_HELPERS
+from symgrad.targets.numpy.matrix_helpers import MATRIX_HELPERS
 
 
 def _helpers():

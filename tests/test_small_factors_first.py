@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from symgrad.matrix import compile_hessian, layers
 from symgrad.primitives.activations import SIGMOID
-from symgrad.render.regroup import shape_of_expr, small_factors_first
+from symgrad.targets.numpy.regroup import shape_of_expr, small_factors_first
 
 SHAPES = {"X": ("N", "n"), "A": ("N", "n"), "c": ("N", 1), "d": ("N", 1), "r": (1, "n"), "t": ()}
 FACTORS = [sp.Symbol(name) for name in SHAPES] + [sp.Integer(2), sp.Rational(-1, 3), sp.exp(sp.Symbol("c"))]

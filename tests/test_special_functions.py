@@ -24,7 +24,7 @@ from symgrad.check import batch_total, finite_difference, torch_grad
 from symgrad.numeric import TorchBackend, evaluate
 from symgrad.primitives import RECORDS, record_for
 from symgrad.primitives.error_function import numpy_erf, numpy_erfc
-from symgrad.render.numpy_target import LOOP_MAX
+from symgrad.targets.numpy.scalar import LOOP_MAX
 
 x, y, a, b, w = sp.symbols("x y a b w", real=True)
 TINY = 5e-324

@@ -13,9 +13,9 @@ import symgrad
 from symgrad.errors import UnsupportedError
 from symgrad.matrix import SumAll
 from symgrad.primitives import RECORDS
-from symgrad.render.cuda_printer import CudaExprPrinter
-from symgrad.render.linear import LinearPrinter
-from symgrad.render.printers import MathExprPrinter, NumpyExprPrinter
+from symgrad.targets.cuda.printer import CudaExprPrinter
+from symgrad.targets.numpy.linear import LinearPrinter
+from symgrad.targets.python_printers import MathExprPrinter, NumpyExprPrinter
 
 PRINTERS = {
     "numpy": lambda: LinearPrinter(NumpyExprPrinter(), "np"),

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SymgradError, UnsupportedError
-from ..render.templates import render
+from ..targets.templates import render, templates_beside
 
 HEADER = Path(__file__).with_name("cuda_emu.h")
+TEMPLATES = templates_beside(__file__)
 COMPILERS = ("g++", "clang++", "c++")
 FLAGS = ("-std=c++20", "-O1", "-shared", "-fPIC")
 _KERNEL = re.compile(r'extern "C" __global__ void (\w+)\(')
@@ -49,7 +50,7 @@ def _build(code):
         _workdir = tempfile.TemporaryDirectory(prefix="symgrad-cuda-emu-")
     folder = Path(_workdir.name)
     (folder / f"{digest}.cu").write_text(code)
-    harness = render("cuda/emulation.cpp.j2", kernel_file=f"{digest}.cu", kernels=_KERNEL.findall(code))
+    harness = render(TEMPLATES, "emulation.cpp.j2", kernel_file=f"{digest}.cu", kernels=_KERNEL.findall(code))
     (folder / f"{digest}.cpp").write_text(harness)
     library = folder / f"{digest}.so"
     command = [cxx, *FLAGS, f"-I{HEADER.parent}", str(folder / f"{digest}.cpp"), "-o", str(library)]

@@ -1,7 +1,7 @@
 """Which line of the generated numpy module computes a given sympy node.
 
 Lowering records, for every node of the loss and gradient DAG, the temporary whose statement
-computes it (`KernelIR.origins`); the renderer's line map (`render.line_map`) says which line of
+computes it (`KernelIR.origins`); the renderer's line map (`targets.line_map`) says which line of
 the module's `loss_and_grad_vectorized`, the function a reader follows as the backward pass,
 computes that temporary.
 """

@@ -1,7 +1,7 @@
 """A derivation document: the steps of `steps.py`, each beside the generated code computing it.
 
 `Derivation` holds the prepared sections (equations as sympy LaTeX, code lines, prose); the
-templates in `templates/derivation/` only lay them out as Markdown (math in `$$`) or as a LaTeX
+templates in `derivation/templates/` only lay them out as Markdown (math in `$$`) or as a LaTeX
 article that `pdflatex` compiles.
 """
 
@@ -12,12 +12,13 @@ from pathlib import Path
 from ..compiler import build_ir
 from ..dag import tree_op_count
 from ..names import identifier
-from ..render.numpy_target import render_numpy_lines
-from ..render.templates import render
+from ..targets.numpy.scalar import render_numpy_lines
+from ..targets.templates import render, templates_beside
 from .codemap import CodeMap
 from .notation import Notation, text_latex
 from .steps import Kind, scalar_steps
 
+TEMPLATES = templates_beside(__file__)
 MAX_CLOSED_OPS = 80  # closed forms larger than this are described, not printed
 FORMATS = ("markdown", "latex")
 
@@ -46,10 +47,10 @@ class Derivation:
     intro: str = ""
 
     def markdown(self):
-        return render("derivation/markdown.md.j2", **self._context(markdown_prose))
+        return render(TEMPLATES, "markdown.md.j2", **self._context(markdown_prose))
 
     def latex(self):
-        return render("derivation/latex.tex.j2", **self._context(latex_prose))
+        return render(TEMPLATES, "latex.tex.j2", **self._context(latex_prose))
 
     def render(self, fmt):
         return {"markdown": self.markdown, "latex": self.latex}[fmt]()

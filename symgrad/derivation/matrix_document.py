@@ -3,7 +3,7 @@ generated matrix numpy module (`symgrad.compile` of the same model) that compute
 
 from ..matrix.graph import topological
 from ..matrix.kernel import build_matrix_ir
-from ..render.numpy_matrix import render_numpy_matrix_lines
+from ..targets.numpy.matrix import render_numpy_matrix_lines
 from .codemap import MatrixCodeMap
 from .document import MAX_CLOSED_OPS, Derivation, Section, Step
 from .matrix_notation import MatrixNotation

@@ -1,6 +1,6 @@
 """Compiling second derivatives: gradient, closed-form Hessian and H·V → `MatrixKernelIR` → numpy.
 
-The same lowering and renderer as the gradient kernels (`lower`, `render.numpy_matrix`): the
+The same lowering and renderer as the gradient kernels (`lower`, `targets.numpy.matrix`): the
 Hessian of logistic regression becomes `hessian = X.T @ (X * (d * (1 - d)))`-style lines, one
 BLAS product, no n×n temporaries besides the result.
 """
@@ -9,8 +9,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidArgumentError
-from ..render.numpy_matrix import render_numpy_hessian
 from ..runtime import all_finite, check_finite, load_module
+from ..targets.numpy.matrix import render_numpy_hessian
 from ..values import as_symbol_list
 from .forward import jvp
 from .graph import matrix_symbols

@@ -11,10 +11,10 @@ the one path scalar kernels take too.
 from .. import cache as kernel_cache
 from ..diagnostics import check_size
 from ..errors import InvalidArgumentError, UnsupportedError
-from ..render.numpy_matrix import render_numpy_matrix
 from ..rewrite import select, stabilize
 from ..runtime import Kernel, load_module
 from ..symbolic import METHODS
+from ..targets.numpy.matrix import render_numpy_matrix
 from ..values import as_symbol_list
 from .lower import canonical, lower
 from .rules import as_scalar_loss, reverse
@@ -67,7 +67,7 @@ def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"
 
     if target == "cuda":
         from ..cuda_runtime import CudaKernel
-        from ..render.cuda_matrix import render_cuda_matrix
+        from ..targets.cuda.matrix import render_cuda_matrix
 
         ir = build()
         return CudaKernel(ir, render_cuda_matrix(ir), level=MATRIX)

@@ -10,11 +10,12 @@ atomic add per block and output. The launcher compiles the source once through C
 
 from dataclasses import dataclass
 
-from ..names import comment_text
-from ..version import __version__
-from .cuda_printer import CudaExprPrinter
-from .templates import render
+from ...names import comment_text
+from ...version import __version__
+from ..templates import render, templates_beside
+from .printer import CudaExprPrinter
 
+TEMPLATES = templates_beside(__file__)
 C_TYPES = {"float64": "double", "float32": "float"}
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
 MAX_BLOCK = 256  # the largest block a kernel supports (its shared-memory scratch size)
@@ -125,7 +126,7 @@ def render_cuda(ir, title=None):
         regenerate=REGENERATE,
     )
     kernel = render(
-        "cuda/kernel.cu.j2",
+        TEMPLATES, "kernel.cu.j2",
         **header,
         dtype=ir.dtype,
         c_type=C_TYPES[ir.dtype],
@@ -138,7 +139,7 @@ def render_cuda(ir, title=None):
         kernels=kernels,
     )
     launcher = render(
-        "cuda/launcher.py.j2",
+        TEMPLATES, "launcher.py.j2",
         **header,
         dtype=ir.dtype,
         data_names=repr(tuple(str(v.symbol) for v in ir.data)),

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from .. import functions as F
-from ..primitives import RECORDS
+from ... import functions as F
+from ...primitives import RECORDS
 
-# symgrad function -> the matrix module's helper that takes `out=` (render/matrix_helpers.py)
+# symgrad function -> the matrix module's helper that takes `out=` (matrix_helpers.py)
 OUT_HELPERS = {F.sigmoid: "sigmoid"}
 
 

@@ -8,15 +8,15 @@ column 0, row 0 or entry (0, 0) only. Sizes (e.g. the batch N) are passed by val
 scalars computed from sizes alone, which the launcher computes on the host.
 """
 
-from ..errors import UnsupportedError
-from ..ir import Constant, Element, FusedElementwise, MatMul, MatrixCall, Reduce, ReduceOp, TransposeView
-from ..names import comment_text
-from ..primitives import matrix_record
-from ..version import __version__
-from .cuda_printer import CudaExprPrinter
-from .cuda_target import BLOCK, C_TYPES, REGENERATE, CudaSources, pointer
-from .printers import NumpyExprPrinter
-from .templates import render
+from ...errors import UnsupportedError
+from ...ir import Constant, Element, FusedElementwise, MatMul, MatrixCall, Reduce, ReduceOp, TransposeView
+from ...names import comment_text
+from ...primitives import matrix_record
+from ...version import __version__
+from ..python_printers import NumpyExprPrinter
+from ..templates import render
+from .printer import CudaExprPrinter
+from .scalar import BLOCK, C_TYPES, REGENERATE, TEMPLATES, CudaSources, pointer
 
 INDEX = {"sg_i": "const long long sg_i = sg_k / sg_cols;", "sg_j": "const long long sg_j = sg_k % sg_cols;"}
 
@@ -178,11 +178,11 @@ def render_cuda_matrix(ir, title=None):
         regenerate=REGENERATE,
     )
     kernel = render(
-        "cuda/matrix_kernel.cu.j2", **header, dtype=ir.dtype, c_type=C_TYPES[ir.dtype],
+        TEMPLATES, "matrix_kernel.cu.j2", **header, dtype=ir.dtype, c_type=C_TYPES[ir.dtype],
         helpers=[printer.helpers[h] for h in sorted(printer.helpers)], kernels=fused.kernels,
     )
     launcher = render(
-        "cuda/matrix_launcher.py.j2", **header, dtype=ir.dtype, block=BLOCK,
+        TEMPLATES, "matrix_launcher.py.j2", **header, dtype=ir.dtype, block=BLOCK,
         data_names=repr(tuple(str(v.symbol) for v in ir.data)),
         param_names=repr(tuple(str(v.symbol) for v in ir.params)),
         args=", ".join(v.ident for v in ir.args),

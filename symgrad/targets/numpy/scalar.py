@@ -1,12 +1,13 @@
 """Render a `KernelIR` as a Python module with numpy (vectorized) and per-sample-loop functions."""
 
-from ..dag import gc_paused
-from ..version import __version__
-from .line_map import Tags
+from ...dag import gc_paused
+from ...version import __version__
+from ..line_map import Tags
+from ..python_printers import MathExprPrinter, NumpyExprPrinter
+from ..templates import render, templates_beside
 from .linear import LinearPrinter
-from .printers import MathExprPrinter, NumpyExprPrinter
-from .templates import render
 
+TEMPLATES = templates_beside(__file__)
 LOOP_MAX = 16
 FUNCTIONS = ("predict", "loss", "loss_and_grad", "loss_and_grad_vectorized", "loss_and_grad_loop", "per_sample_grad")
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
@@ -112,4 +113,4 @@ def render_numpy_lines(ir, title=None):
     )
     context["helpers"] = [vec.helpers[h] for h in sorted(vec.helpers)]
     context["helpers"] += [loop.helpers[h] for h in sorted(loop.helpers)]
-    return tags.resolve(render("numpy/module.py.j2", **context))
+    return tags.resolve(render(TEMPLATES, "module.py.j2", **context))

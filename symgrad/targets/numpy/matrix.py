@@ -8,16 +8,17 @@ line per value a reader needs, so the backward pass reads like textbook backprop
 
 import sympy as sp
 
-from ..ir import Constant, Element, FusedElementwise, MatMul, MatrixCall, Reduce, ReduceOp, live
-from ..primitives import matrix_record
-from ..version import __version__
+from ...ir import Constant, Element, FusedElementwise, MatMul, MatrixCall, Reduce, ReduceOp, live
+from ...primitives import matrix_record
+from ...version import __version__
+from ..line_map import Tags
+from ..python_printers import NumpyExprPrinter
+from ..templates import render, templates_beside
 from .buffers import Line, reuse_buffers
-from .line_map import Tags
 from .matrix_helpers import MATRIX_HELPERS
-from .printers import NumpyExprPrinter
 from .regroup import shape_of_expr, small_factors_first
-from .templates import render
 
+TEMPLATES = templates_beside(__file__)
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
 FUNCTIONS = ("predict", "loss", "loss_and_grad", "loss_grad_and_outputs")
 
@@ -217,7 +218,7 @@ def render_numpy_matrix_lines(ir, title=None):
         marks={f: tags.function(f) for f in FUNCTIONS},
     )
     context["helpers"] = _helper_texts(printer)
-    return tags.resolve(render("numpy/matrix_module.py.j2", **context))
+    return tags.resolve(render(TEMPLATES, "matrix_module.py.j2", **context))
 
 
 def render_numpy_hessian(ir, directions, title=None):
@@ -254,4 +255,4 @@ def render_numpy_hessian(ir, directions, title=None):
         hvp_return=", ".join(products),
     )
     context["helpers"] = _helper_texts(printer)
-    return render("numpy/hessian_module.py.j2", **context)
+    return render(TEMPLATES, "hessian_module.py.j2", **context)

@@ -11,8 +11,8 @@ Terms print in the expression's own argument order.
 import sympy as sp
 from sympy.printing.precedence import precedence
 
-from ..dag import topological
-from ..primitives import PRINTER, RECORDS
+from ...dag import topological
+from ...primitives import PRINTER, RECORDS
 
 ATOM, POW, MUL, ADD = 1000, 60, 50, 40  # sympy's PRECEDENCE values for these levels
 NEG = 45  # -x, -x*y: parenthesized inside products and powers, not inside sums

@@ -12,9 +12,9 @@ from sympy.codegen.ast import float32, float64, real
 from sympy.printing.c import C99CodePrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from ..errors import UnsupportedError
-from ..primitives import Helper
-from .printers import RecordSpellings, undefined_otherwise
+from ...errors import UnsupportedError
+from ...primitives import Helper
+from ..python_printers import RecordSpellings, undefined_otherwise
 
 PRECISIONS = {"float64": float64, "float32": float32}
 

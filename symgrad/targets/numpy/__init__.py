@@ -1,0 +1,1 @@
+"""The numpy target: Python modules of numpy (vectorized) and per-sample-loop functions."""
