@@ -49,11 +49,15 @@ def test_key_changes_with_everything_the_code_depends_on(tmp_path):
 
 def _planted_source(source, sentinel):
     """A module that writes `sentinel` when imported and returns a gradient of 123 for every parameter."""
-    return (f"open({str(sentinel)!r}, 'w').close()\n" + source
-            + "\n_real = loss_and_grad\n"
-            + "def loss_and_grad(*args, **kwargs):\n"
-            + "    value, grads = _real(*args, **kwargs)\n"
-            + "    return value, [g * 0 + 123.0 for g in grads]\n")
+    # every gradient entry point (the prepared binding calls the loop and vectorized forms directly)
+    wrapped = "".join(
+        f"\n_real_{name} = {name}\n"
+        f"def {name}(*args, **kwargs):\n"
+        f"    value, grads = _real_{name}(*args, **kwargs)\n"
+        f"    return value, [g * 0 + 123.0 for g in grads]\n"
+        for name in ("loss_and_grad", "loss_and_grad_loop", "loss_and_grad_vectorized") if f"def {name}(" in source
+    )
+    return f"open({str(sentinel)!r}, 'w').close()\n" + source + wrapped
 
 
 def _corrupt(path, how):
