@@ -31,9 +31,8 @@ from .primitives import PATHS, RECORDS, MatrixPrimitive, NumpyBackend, Primitive
 from .registry import OWN_PACKAGES
 from .second_order import hessian
 from .targets.cuda.printer import CudaExprPrinter
-from .targets.cuda.scalar import TEMPLATES as CUDA_TEMPLATES
+from .targets.cuda.scalar import render_expression_kernels
 from .targets.python_printers import MathExprPrinter, NumpyExprPrinter
-from .targets.templates import render
 
 FRACTIONS = (0.08, 0.23, 0.41, 0.57, 0.74, 0.93)  # where in the domain the sample points lie (none mid-way: 0)
 SHIFT = 0.006  # of the third argument's points and on (a Max of three has no ties either)
@@ -331,7 +330,7 @@ def cuda_results(cases):
             continue
         helpers.update(printer.helpers)
         printed.append((case, {"name": f"sg_coverage_{i}", "args": [str(s) for s in case.symbols], "expr": text}))
-    source = render(CUDA_TEMPLATES, "coverage.cu.j2", helpers=list(helpers.values()), kernels=[k for _, k in printed])
+    source = render_expression_kernels(helpers.values(), [k for _, k in printed])
     module = cuda_emu.RawModule(code=source)
     for case, kernel in printed:
         try:

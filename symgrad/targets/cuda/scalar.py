@@ -151,3 +151,9 @@ def render_cuda(ir, title=None):
         kernel_names=repr(tuple(k["name"] for k in kernels) + ("sg_reduce",)),
     )
     return CudaSources(kernel, launcher)
+
+
+def render_expression_kernels(helpers, kernels):
+    """One float64 kernel per expression, `out[i] = expr(x[0*n + i], x[1*n + i], ...)` (dicts with name,
+    args, expr), after the device helpers they call: `symgrad.coverage` runs every record's sample so."""
+    return render(TEMPLATES, "coverage.cu.j2", helpers=list(helpers), kernels=list(kernels))
