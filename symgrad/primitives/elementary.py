@@ -74,7 +74,7 @@ for record in (
               evaluate=lambda b, x: b.xp.tanh(x), mpmath=mpmath.tanh, tf=("tanh",), activation="tanh",
               **_same("tanh")),
     Primitive(sp.atan2, partials=_atan2_partials, vjp=_atan2_vjp, evaluate=lambda b, y, x: b.xp.arctan2(y, x),
-              mpmath=mpmath.atan2, tf=("atan2",), **_inverse_trig("arctan2", "atan2")),
+              mpmath=mpmath.atan2, tf=("atan2",), tf_inputs=("y", "x"), **_inverse_trig("arctan2", "atan2")),
     Primitive(sp.asinh, partials=lambda n: [power(add(sp.S.One, power(n.args[0], 2)), -_HALF)],
               vjp=lambda g, ans, x: [g / np.hypot(1.0, x)], evaluate=lambda b, x: b.xp.arcsinh(x), mpmath=mpmath.asinh,
               tf=("asinh",), **_inverse_trig("arcsinh", "asinh")),

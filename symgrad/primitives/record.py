@@ -59,7 +59,9 @@ class Primitive:
     tf -> the `symgrad.tf` op names that build it (entrywise: `tf.<name>`, `tf.math.<name>`, and
     `tf.nn.<name>` for an activation); tf_params -> the keyword parameters those ops take after
     their tensor inputs, with TensorFlow's defaults, filling the function's remaining arguments in
-    order (`{"alpha": 0.2}` for leaky_relu); activation -> the name `nn.mlp(activation=)`,
+    order (`{"alpha": 0.2}` for leaky_relu); tf_inputs -> the names of their tensor inputs where
+    TensorFlow's are not x, y, ... (`("y", "x")` for atan2, so `tf.atan2(y=a, x=b)` means atan2(a, b));
+    activation -> the name `nn.mlp(activation=)`,
     `matrix_mlp` and Keras accept; rewrites -> the stable rewrites (symgrad.rewrite) that produce it;
     latex -> the operator's LaTeX (classes that print themselves need none);
     gaps -> path -> why that path has no rule (see PATHS);
@@ -80,6 +82,7 @@ class Primitive:
     mpmath: Callable | None = None
     tf: tuple = ()
     tf_params: dict = field(default_factory=dict)
+    tf_inputs: tuple = ()
     activation: str | None = None
     rewrites: tuple = ()
     latex: str | None = None

@@ -110,7 +110,7 @@ def _helper(function, given, target):
 
 
 def register(function, *, partials=None, vjp=None, evaluate=None, torch=None, numpy=None, loop=None, cuda=None,
-             mpmath=None, tf=(), tf_params=None, activation=None, latex=None, domain=DOMAIN):
+             mpmath=None, tf=(), tf_params=None, tf_inputs=(), activation=None, latex=None, domain=DOMAIN):
     """Teach symgrad a sympy `Function` subclass: from then on grad, autodiff, check, compile (numpy,
     CUDA), hessian/hvp, matrix entrywise maps, symgrad.tf (given `tf` op names) and derivations use it.
 
@@ -121,7 +121,8 @@ def register(function, *, partials=None, vjp=None, evaluate=None, torch=None, nu
     `__device__ sg_real sg_<name>(sg_real x) {...}` (sg_real is the kernel's float type);
     mpmath(*xs) -> high-precision value; tf: op names (`tf.<name>`, `tf.math.<name>`, and `tf.nn.<name>`
     with an activation; the class needs a fixed `nargs`), tf_params: their keyword parameters after the
-    tensor inputs with defaults ({"alpha": 0.2}); activation: the name `nn.mlp` accepts;
+    tensor inputs with defaults ({"alpha": 0.2}), tf_inputs: the tensor inputs' names where TensorFlow's
+    are not x, y, ...; activation: the name `nn.mlp` accepts;
     domain: the interval (lo, hi) inside which `symgrad.coverage` samples the arguments.
     A path given nothing is refused by that path with our error naming what is missing.
     """
@@ -151,7 +152,7 @@ def register(function, *, partials=None, vjp=None, evaluate=None, torch=None, nu
         function, partials=partials, vjp=vjp, evaluate=evaluate, torch=torch,
         numpy=_helper(function, numpy, "numpy"), loop=_helper(function, loop, "loop"),
         cuda=_helper(function, cuda, "cuda"), mpmath=mpmath, tf=tuple(tf),
-        tf_params=dict(tf_params or {}), activation=activation, latex=latex,
+        tf_params=dict(tf_params or {}), tf_inputs=tuple(tf_inputs), activation=activation, latex=latex,
         domain=tuple(domain),
         gaps={p: "not given to symgrad.register" for p, v in
               (("symbolic", partials), ("vjp", vjp), ("numpy_eval", evaluate), ("numpy", numpy), ("loop", loop),

@@ -66,7 +66,6 @@ from .ops import (
     convert_to_tensor,
     divide,
     identity,
-    log,
     matmul,
     maximum,
     minimum,
@@ -95,7 +94,7 @@ __version__ = f"2.0.0+symgrad.{_symgrad_version}"
 __all__ = [
     "Graph", "Tensor", "Operation", "Variable", "Session", "GradientTape",
     "float32", "float64", "placeholder", "constant", "convert_to_tensor", "zeros", "ones",
-    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "negative", "square", "sqrt", "log",
+    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "negative", "square", "sqrt",
     "identity", "matmul", "reduce_sum", "reduce_mean", "transpose", "reshape",
     "assign", "group", "gradients", "global_variables_initializer", "variables_initializer",
     "get_default_graph", "reset_default_graph", "get_default_session",

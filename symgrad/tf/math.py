@@ -15,7 +15,6 @@ from .ops import (
     greater_equal,
     less,
     less_equal,
-    log,
     logical_and,
     logical_not,
     logical_or,
@@ -48,7 +47,7 @@ def __dir__():
 
 
 __all__ = [
-    "add", "argmax", "argmin", "divide", "equal", "greater", "greater_equal", "less", "less_equal", "log",
+    "add", "argmax", "argmin", "divide", "equal", "greater", "greater_equal", "less", "less_equal",
     "logical_and", "logical_not", "logical_or", "maximum", "minimum", "multiply", "negative", "not_equal", "pow",
     "reciprocal", "reduce_mean", "reduce_sum", "rsqrt", "sqrt", "square", "squared_difference", "subtract",
 ]

@@ -151,7 +151,7 @@ _CONSTRUCTORS = {}  # (op, first input's name) -> (record, its constructor or No
 
 
 def _constructor(op, first, record, arity):
-    inputs = [first, *"yzuvw"][:arity] if arity <= 6 else [f"x{i}" for i in range(arity)]
+    inputs = list(record.tf_inputs) or ([first, *"yzuvw"][:arity] if arity <= 6 else [f"x{i}" for i in range(arity)])
     params, defaults = tuple(record.tf_params), tuple(record.tf_params.values())
     P = inspect.Parameter
     signature = inspect.Signature(
@@ -237,8 +237,6 @@ def sqrt(x, name=None):
 
 
 
-def log(x, name=None):
-    return _unary("log", x, name)
 
 
 

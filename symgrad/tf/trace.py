@@ -268,7 +268,7 @@ def apply_record(node, *args):
 
 def rule(op):
     """The rule of `op`: the front-end's own (`RULES`), else its record's function entrywise."""
-    found = RULES.get(op)
+    found = RULES.get(op) or REFINEMENTS.get(op)
     if found is None and tf_record(op) is not None:
         return apply_record
     if found is None:
@@ -286,7 +286,6 @@ RULES = {
     "sqrt": unary(sp.sqrt),
     "rsqrt": unary(lambda a: 1 / sp.sqrt(a)),
     "reciprocal": unary(lambda a: 1 / a),
-    "log": log,
     "clip_by_value": clip,
     "dropout": dropout,
     "matmul": matmul,
@@ -301,3 +300,6 @@ RULES = {
     "cast": identity,  # between float types; the kernel computes in one dtype
     "assign": assign,
 }
+
+# ops a record names whose front-end rule adds a rewrite before applying the record's function
+REFINEMENTS = {"log": log}  # log∘softmax → z − logsumexp(z)
