@@ -444,9 +444,48 @@ def table(results, others=()):
     return "\n".join(lines) + "\n"
 
 
+# the matrix paths a matrix-node record serves (its `numpy_call` is a spelling its `lower` may use)
+MATRIX_COLUMNS = ("adjoint", "array_vjp", "forward", "tangent", "linear", "lower", "cuda")
+
+
+def matrix_records(own=False):
+    """The matrix-node records (`MatrixPrimitive`), by name; `own` as `scalar_records`."""
+    return sorted((r for r in RECORDS.values() if isinstance(r, MatrixPrimitive) and (not own or _own(r))),
+                  key=lambda r: r.name)
+
+
+def matrix_status(record, path):
+    """("ok" | "gap" | "missing", reason) for one matrix record and path: what the record declares.
+    CUDA prints what `lower` emits unless a gap says otherwise."""
+    if path in record.gaps:
+        return "gap", record.gaps[path]
+    if path == "cuda":
+        return ("ok", "") if record.lower is not None else ("missing", "no lower rule for the CUDA kernel")
+    if getattr(record, path) is not None:
+        return "ok", ""
+    return "missing", f"no {path} rule and no declared gap"
+
+
+def matrix_table(records):
+    """The matrix-node × matrix-path table in markdown (footnotes numbered after the scalar table's)."""
+    notes, lines = {}, ["| matrix node | " + " | ".join(MATRIX_COLUMNS) + " |", "|---|" + "---|" * len(MATRIX_COLUMNS)]
+    for r in records:
+        cells = []
+        for path in MATRIX_COLUMNS:
+            status, why = matrix_status(r, path)
+            cells.append("✓" if status == "ok" else f"gap [{notes.setdefault(why, len(notes) + 1)}]"
+                         if status == "gap" else f"**missing**: {why}")
+        lines.append(f"| `{r.name}` | " + " | ".join(cells) + " |")
+    return "\n".join([*lines, "", *(f"{n}. {reason}" for reason, n in notes.items())]) + "\n"
+
+
 def report(checked=False):
-    """(markdown table, exit status) of symgrad's own records: what they declare, or with `checked`
-    what every check finds (status 1 if any path fails)."""
+    """(markdown tables, exit status) of symgrad's own records: what they declare, or with `checked`
+    what every scalar check finds (status 1 if any path fails or a matrix record leaves a path
+    undeclared). Matrix records' rules are proven by their own tests (tests/test_matrix_*.py)."""
     records = scalar_records(own=True)
     results = run(records, oracle=tensorflow()) if checked else declared_results(records)
-    return table(results, other_records(own=True)), 1 if any(r.status == "FAIL" for r in results) else 0
+    matrix = matrix_records(own=True)
+    missing = any(matrix_status(r, p)[0] == "missing" for r in matrix for p in MATRIX_COLUMNS)
+    text = table(results) + "\nMatrix nodes (each rule tested in tests/test_matrix_*.py):\n\n" + matrix_table(matrix)
+    return text, 1 if missing or any(r.status == "FAIL" for r in results) else 0

@@ -17,7 +17,7 @@ import symgrad
 from symgrad import coverage
 from symgrad.cli import main
 from symgrad.cuda_emu import compiler
-from symgrad.primitives import PATHS, RECORDS, Primitive
+from symgrad.primitives import PATHS, RECORDS, MatrixPrimitive, Primitive
 from symgrad.primitives.registry import add_record
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -191,6 +191,30 @@ def test_matrix_level_records_are_left_out_of_the_scalar_table(throwaway):
     assert "Matrix-level records, checked by their own tests" in coverage.table([], ["Fake"])
     assert "Fake" not in coverage.report()[0]  # a user's matrix records are not in README's table either
 
+
+
+def test_every_matrix_record_serves_each_matrix_path_or_declares_why():
+    undeclared = [(r.name, p) for r in coverage.matrix_records() for p in coverage.MATRIX_COLUMNS
+                  if coverage.matrix_status(r, p)[0] == "missing"]
+    assert undeclared == []
+    names = {r.name for r in coverage.matrix_records(own=True)}
+    assert {"Inverse", "Determinant", "LogDet", "MatMul", "RowSoftmax", "SumAll"} <= names
+
+
+def test_a_matrix_record_without_a_rule_or_a_reason_fails_the_report(throwaway):
+    class Bare(sp.MatrixExpr):
+        pass
+
+    record = MatrixPrimitive(Bare, adjoint=lambda node, G: [G], gaps={"linear": "not linear"})
+    throwaway(add_record(record))
+    assert coverage.matrix_status(record, "adjoint") == ("ok", "")
+    assert coverage.matrix_status(record, "linear") == ("gap", "not linear")
+    assert coverage.matrix_status(record, "forward")[0] == "missing"
+    assert coverage.matrix_status(record, "cuda")[0] == "missing"  # nothing to print without a lower rule
+    assert "**missing**" in coverage.matrix_table([record])
+    assert "Bare" not in coverage.report()[0]  # a user's records are not in README's tables
+    symgrad_own = [r for r in coverage.matrix_records(own=True)]
+    assert all(coverage.matrix_status(r, p)[0] != "missing" for r in symgrad_own for p in coverage.MATRIX_COLUMNS)
 
 
 # -- the table, the command, README --------------------------------------------------------------------

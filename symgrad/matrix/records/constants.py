@@ -10,10 +10,14 @@ from ...primitives.matrix_record import MatrixPrimitive
 from ...primitives.registry import add_record
 from ..nodes import Unit
 
+_NO_OPERANDS = "a constant: no operands, so no derivative reaches it"
+CONSTANT_GAPS = dict.fromkeys(("adjoint", "array_vjp", "tangent", "linear"), _NO_OPERANDS)
+
 
 def _constant(cls, kind, forward):
     add_record(MatrixPrimitive(
         cls, operands=lambda n: (), forward=forward, lower=lambda low, node: low.constant(node, kind),
+        gaps=CONSTANT_GAPS,
     ))
 
 
@@ -29,4 +33,7 @@ _constant(sp.Identity, "eye", lambda env, node: env.ops.eye(env.shape(node)[0]))
 _constant(Unit, "unit", _unit)
 
 # an explicit matrix: its entries are its operands (`prepare` rewrites the scalar ones into nodes)
-add_record(MatrixPrimitive(sp.MatrixBase, operands=tuple, gaps={"adjoint": "`prepare` rewrites explicit matrices"}))
+_EXPLICIT = ("`matrix.prepare` writes an explicit matrix (up to 256 entries) as a sum of entry times Unit(i, j) "
+             "before every path; a larger one is refused by name (pass it as a MatrixSymbol)")
+add_record(MatrixPrimitive(sp.MatrixBase, operands=tuple, gaps=dict.fromkeys(
+    ("adjoint", "array_vjp", "forward", "tangent", "linear", "lower", "cuda"), _EXPLICIT)))

@@ -155,4 +155,7 @@ def _indexed_sum(node, G):
 
 
 # Sum: what sympy makes of M[i, j] at symbolic sizes; evaluated as a scalar, never differentiated
-add_record(MatrixPrimitive(sp.Sum, adjoint=_indexed_sum))
+_INDEX_SUM = ("an index sum (M[i, j] of a product over a symbolic size): refused by name when differentiated; "
+              "index with concrete sizes, or use SumAll / MatrixElement")
+add_record(MatrixPrimitive(sp.Sum, adjoint=_indexed_sum, gaps=dict.fromkeys(
+    ("adjoint", "array_vjp", "forward", "tangent", "linear", "lower", "cuda"), _INDEX_SUM)))
