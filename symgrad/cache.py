@@ -30,6 +30,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from .atomic import write_atomically
 from .dag import structural_hash
 from .errors import CacheError
 from .version import __version__
@@ -212,17 +213,7 @@ class KernelCache:
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             path.parent.mkdir(exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:16]}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                    fh.write(text)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            write_atomically(path, lambda fh: fh.write(text))
         except OSError as exc:
             raise CacheError(f"cannot write cache entry {path}: {exc}; pass cache=False or another cache directory") from None
         return path

@@ -3,12 +3,11 @@
 the previous checkpoint whole (never half of a new one)."""
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_atomically
 from .errors import InvalidArgumentError
 
 FILE = "checkpoint.npz"
@@ -19,19 +18,8 @@ def save(directory, arrays, meta):
     """Write `arrays` (name -> array) and the JSON-able `meta` atomically; returns the path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / FILE
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".checkpoint.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays, **{META: np.array(json.dumps(meta, sort_keys=True))})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(directory / FILE, binary=True, write=lambda fh: np.savez(
+        fh, **arrays, **{META: np.array(json.dumps(meta, sort_keys=True))}))
 
 
 def load(directory):

@@ -1,10 +1,9 @@
 """Writing generated modules to disk: atomically, and only when their text changed."""
 
-import os
-import tempfile
 from pathlib import Path
 
 from . import models
+from .atomic import write_atomically
 from .compiler import build_ir
 from .matrix.graph import is_matrix_level
 from .matrix.kernel import build_matrix_ir
@@ -22,29 +21,13 @@ def _cuda_files(ir):
 RENDERERS = {"numpy": lambda ir: {".py": render_numpy(ir)}, "cuda": _cuda_files}
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(path, text):
     """Write `text` to `path` via a temporary file and rename; skip when unchanged. Returns path."""
     path = Path(path)
     if path.exists() and path.read_text() == text:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "w", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(path, lambda fh: fh.write(text), private=False)
 
 
 def _matrix_cuda_files(ir):
