@@ -16,7 +16,7 @@ from sympy.logic.boolalg import Boolean
 
 from .dag import free_symbols, gc_paused, is_operation, structural_hash, topological
 from .errors import DTypeError, UnboundSymbolError
-from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
+from .ir import ArrayVar, Assign, KernelIR, Phase, Reduce, ReduceOp, Role, TensorType
 from .names import Namer, comment_text
 from .primitives import kernel_record
 from .registry import foreign_error, is_foreign
@@ -24,6 +24,7 @@ from .rewrite import RULES, stabilize
 from .value_names import adjoint_of, operation_name, value_names
 
 MAX_INLINE_DEPTH = 6
+BATCH = "N"  # the size name of the batch axis: a per-sample value has type (N,)
 # sums and products wider than this are split into partial results: one very long line would
 # overflow the Python compiler's recursion limit (a + b + c + ... nests one level per term)
 MAX_WIDTH = 32
@@ -96,8 +97,10 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
         )
 
     namer = Namer()
-    data_vars = [Var(namer.user(s.name), s, Role.DATA) for s in data]
-    param_vars = [Var(namer.user(s.name), s, Role.PARAM) for s in params]
+    per_sample, once = TensorType((BATCH,), dtype), TensorType((), dtype)
+    data_vars = [ArrayVar(namer.user(s.name), s, Role.DATA, per_sample) for s in data]
+    param_vars = [ArrayVar(namer.user(s.name), s, Role.PARAM, once) for s in params]
+    types = {v.ident: v.type for v in data_vars + param_vars}
     ref = {v.symbol: sp.Symbol(v.ident) for v in data_vars + param_vars}
 
     order = topological(roots)
@@ -143,7 +146,8 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     def emit(node, expr, note="", base=None):
         target = namer.fresh(*base) if base else namer.fresh(operation_name(node), numbered=True)
         phase = Phase.FORWARD if node in forward else Phase.BACKWARD
-        statements.append(Elementwise(target, expr, batched[node], phase, note))
+        types[target] = per_sample if batched[node] else once
+        statements.append(Assign(target, expr, types[target], phase, note))
         return sp.Symbol(target)
 
     def materialize(node, expr):
@@ -193,11 +197,15 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     loss_src = result(loss)
     grad_srcs = [result(g) for g in grads]
     pred_srcs = [result(p) for p in predictions]
-    loss_out = BatchSum("loss", loss_src, batched[loss], "loss summed over the batch")
-    grad_outs = [
-        BatchSum(namer.internal("grad_", v.ident), src, batched[g], comment_text(f"dloss/d{v.symbol}"))
-        for v, src, g in zip(param_vars, grad_srcs, grads, strict=True)
-    ]
+
+    def batch_sum(target, source, phase, comment):
+        types[target] = once
+        statements.append(Reduce(target, source, ReduceOp.SUM, 0, once, phase, comment))
+        return target
+
+    loss_out = batch_sum("loss", loss_src, Phase.FORWARD, "loss summed over the batch")
+    grad_outs = [batch_sum(namer.internal("grad_", v.ident), src, Phase.BACKWARD, comment_text(f"dloss/d{v.symbol}"))
+                 for v, src in zip(param_vars, grad_srcs, strict=True)]
     return KernelIR(
         name=name,
         data=data_vars,
@@ -205,9 +213,11 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
         statements=statements,
         loss=loss_out,
         grads=grad_outs,
-        per_sample_grads=grad_srcs,
         predictions=pred_srcs,
+        types=types,
         source_hash=structural_hash(roots),
         dtype=dtype,
+        sizes={BATCH: (data_vars[0].ident, 0)} if data_vars else {},
+        size_names={BATCH: "n"},
         origins={**{old: origins[new] for old, new in rewritten.items() if new in origins}, **origins},
     )

@@ -1,4 +1,4 @@
-"""Compiling second derivatives: gradient, closed-form Hessian and H·V → `MatrixKernelIR` → numpy.
+"""Compiling second derivatives: gradient, closed-form Hessian and H·V → `KernelIR` → numpy.
 
 The same lowering and renderer as the gradient kernels (`lower`, `targets.numpy.matrix`): the
 Hessian of logistic regression becomes `hessian = X.T @ (X * (d * (1 - d)))`-style lines, one

@@ -1,4 +1,4 @@
-"""Compiling matrix-level models: symbolic gradient → `MatrixKernelIR` → numpy module → `Kernel` (level MATRIX).
+"""Compiling matrix-level models: symbolic gradient → `KernelIR` → numpy module → `Kernel` (level MATRIX).
 
 Every option of `symgrad.compile` means here what it means for a scalar expression: `method`
 names the differentiation (the matrix rules are reverse mode; "diff" is refused by name),

@@ -1,4 +1,4 @@
-"""Lowering a matrix-level loss, its gradients and outputs to a `MatrixKernelIR`.
+"""Lowering a matrix-level loss, its gradients and outputs to a `KernelIR`.
 
 Each node is lowered by its record's `lower` rule (`symgrad.matrix.records`), which calls the
 methods of `_Lowering` below (products, powers, reductions, constants, whole-matrix calls).
@@ -24,9 +24,9 @@ from ..ir import (
     Constant,
     Element,
     FusedElementwise,
+    KernelIR,
     MatMul,
     MatrixCall,
-    MatrixKernelIR,
     Phase,
     Reduce,
     ReduceOp,
@@ -134,7 +134,7 @@ class _Lowering:
         if isinstance(ref, sp.Symbol) and ref.name in self.types and self.types[ref.name] == self.type_of(node):
             return ref.name
         target = self.name_for(node)
-        self.statements.append(Assign(target, ref, self.type_of(node), ""))
+        self.statements.append(Assign(target, ref, self.type_of(node), self.phase()))
         self.types[target] = self.type_of(node)
         self.ref[node], self.depth[node] = sp.Symbol(target), 0
         return target
@@ -308,7 +308,7 @@ class _Lowering:
         col = TensorType((zt.shape[0], 1), self.dtype)
         m = self.emit(Reduce(self.fresh("t"), z, ReduceOp.MAX, 1, col, self.phase()))
         e = self.fresh("t")
-        self.emit(Assign(e, sp.exp(sp.Symbol(z) - sp.Symbol(m)), zt))
+        self.emit(Assign(e, sp.exp(sp.Symbol(z) - sp.Symbol(m)), zt, self.phase()))
         s = self.emit(Reduce(self.fresh("t"), e, ReduceOp.SUM, 1, col, self.phase()))
         return sp.Symbol(m), sp.Symbol(e), sp.Symbol(s)
 
@@ -369,13 +369,13 @@ def _rebuild(node, args):
 
 
 def _fuse(statements, results):
-    """Group each run of consecutive `Assign`s into one `FusedElementwise` block."""
+    """Group each run of consecutive `Assign`s of one phase into one `FusedElementwise` block."""
     out, run = [], []
     later_reads = []  # reads of everything after position i, computed backwards
     reads = set(results)
     for st in reversed(statements):
         later_reads.append(set(reads))
-        reads |= (st[0] if isinstance(st, tuple) else st).reads()
+        reads |= st.reads()
     later_reads.reverse()
 
     def close(end):
@@ -384,18 +384,14 @@ def _fuse(statements, results):
         targets = {a.target for a in run}
         inputs = sorted({r for a in run for r in a.reads()} - targets)
         outputs = tuple(a.target for a in run if a.target in later_reads[end])
-        phase = Phase.FORWARD if all(p is Phase.FORWARD for _, p in run_phase) else Phase.BACKWARD
-        out.append(FusedElementwise(tuple(run), tuple(inputs), outputs, phase))
+        out.append(FusedElementwise(tuple(run), tuple(inputs), outputs, run[0].phase))
         run.clear()
-        run_phase.clear()
 
-    run_phase = []
     for i, st in enumerate(statements):
-        if isinstance(st, tuple):
-            if run_phase and run_phase[-1][1] is not st[1]:
+        if isinstance(st, Assign):
+            if run and run[-1].phase is not st.phase:
                 close(i - 1)
-            run.append(st[0])
-            run_phase.append((st[0], st[1]))
+            run.append(st)
             continue
         close(i - 1)
         out.append(st)
@@ -404,7 +400,7 @@ def _fuse(statements, results):
 
 
 def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoints=None, extras=()):
-    """The `MatrixKernelIR` for the scalar `loss`, its `grads` (`params` order) and `predictions`.
+    """The `KernelIR` for the scalar `loss`, its `grads` (`params` order) and `predictions`.
 
     `extras` are (name, expression) pairs of further derived results (a Hessian, H·V), lowered
     with the backward pass under those names.
@@ -421,17 +417,13 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoint
     hints = _names(loss, predictions, grads, params, adjoints or {})
     hints.update({e: n for n, e in extras})
     low = _Lowering(roots, forward, data, params, dtype, hints)
-    phases = []
     for node in topological(roots):
-        before = len(low.statements)
         low.lower(node)
-        phases += [low.phase()] * (len(low.statements) - before)
+    low.node = None  # what the results still need is assigned in the backward pass
     results = [low.value(r) for r in roots]
-    phases += [Phase.BACKWARD] * (len(low.statements) - len(phases))
-    tagged = [(st, ph) if isinstance(st, Assign) else st for st, ph in zip(low.statements, phases, strict=True)]
-    statements = _fuse(tagged, results)
+    statements = _fuse(low.statements, results)
     n_grads, n_out = len(grads), len(predictions)
-    return MatrixKernelIR(
+    return KernelIR(
         name=name, data=low.data, params=low.params, sizes=low.sizes, statements=statements,
         loss=results[0], grads=results[1 : 1 + n_grads], predictions=results[1 + n_grads : 1 + n_grads + n_out],
         extras=results[1 + n_grads + n_out :],
