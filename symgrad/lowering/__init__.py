@@ -1,17 +1,17 @@
 """Lowering: a loss, its gradients and the model outputs → one `KernelIR`, at either level.
 
-One entry for both levels does what every kernel needs: the stable rewrites, the checks that
-every symbol is bound and every value printable, the arguments' identifiers, and the one naming
-pass (`symgrad.value_names`). Then the level's own part lowers the values: `scalar` (per-sample
-expressions, sums over the batch) or `matrix` (products, fused entrywise blocks, reductions).
+One entry for both levels does what every kernel needs: the stable rewrites, the check that
+every symbol is bound, the arguments' identifiers, and the one naming pass
+(`symgrad.value_names`). Then the level's own part lowers the values: `scalar` (per-sample
+expressions, sums over the batch) or `matrix` (products, fused entrywise blocks, reductions);
+each refuses what no kernel can print (`checks`) on the walk of the DAG it makes anyway.
 """
 
-from ..dag import gc_paused, topological
+from ..dag import gc_paused
 from ..names import Namer
 from ..rewrite import RULES, stabilize
 from ..value_names import ValueNames
 from . import matrix, scalar
-from .checks import reject_unprintable
 
 LEVELS = {"scalar": scalar, "matrix": matrix}  # the level's part: names, checks and `lower`
 
@@ -34,8 +34,6 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     extras = list(zip((n for n, _ in extras), roots[1 + n_grads + n_out :], strict=True))
     level = LEVELS[level]
     level.reject_unbound(roots, data, params)
-    reject_unprintable(topological(roots), [("the loss", loss), *((f"the gradient in {p}", g) for p, g in zip(params, grads, strict=True)),
-                                            *((f"output {k}", o) for k, o in enumerate(predictions))])
     namer = Namer()
     idents = {s: namer.user(s.name) for s in [*data, *params]}
     own = level.forward_names(loss, predictions, params, idents)

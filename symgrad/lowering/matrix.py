@@ -16,6 +16,7 @@ import keyword
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from .. import dag
 from ..dag import is_operation, structural_hash
 from ..errors import UnboundSymbolError, UnsupportedError
 from ..ir import (
@@ -40,6 +41,7 @@ from ..matrix.nodes import Unit, canonical_lambda, power_exponent
 from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED
 from ..primitives.matrix_record import gap, matrix_rule
 from ..value_names import layer_names
+from .checks import reject_unprintable
 
 MAX_INLINE_DEPTH = 6
 LOSS_NAME = "loss_value"
@@ -427,6 +429,7 @@ def lower(name, loss, grads, predictions, extras, data, params, dtype, namer, id
     results `extras` ((name, expression) pairs, lowered with the backward pass), the arguments
     spelled `idents` by `namer`, the values named by `names` (`ValueNames`)."""
     roots = [loss, *grads, *predictions, *(e for _, e in extras)]
+    reject_unprintable(dag.topological(roots), loss, grads, predictions, params)
     forward = set(topological([loss, *predictions]))
     low = _Lowering(roots, forward, data, params, dtype, namer, idents, names)
     for node in topological(roots):

@@ -23,6 +23,7 @@ from ..errors import UnboundSymbolError, UnsupportedError
 from ..ir import ArrayVar, Assign, KernelIR, Phase, Reduce, ReduceOp, Role, TensorType
 from ..names import comment_text
 from ..value_names import operation_name, unit_names
+from .checks import reject_unprintable
 
 MAX_INLINE_DEPTH = 6
 BATCH = "N"  # the size name of the batch axis: a per-sample value has type (N,)
@@ -83,6 +84,7 @@ def lower(name, loss, grads, predictions, extras, data, params, dtype, namer, id
     ref = {v.symbol: sp.Symbol(v.ident) for v in data_vars + param_vars}
 
     order = topological(roots)
+    reject_unprintable(order, loss, grads, predictions, params)
     uses = {}
     for node in order:
         for c in set(node.args) if is_operation(node) else ():
