@@ -30,7 +30,7 @@ import sympy as sp  # noqa: E402
 from symgrad import functions as F  # noqa: E402
 from symgrad import nn, symbolic  # noqa: E402
 from symgrad.dag import op_count, tree_op_count  # noqa: E402
-from symgrad.lower import lower  # noqa: E402
+from symgrad.lowering import lower  # noqa: E402
 from symgrad.runtime import load_module  # noqa: E402
 from symgrad.targets.numpy.scalar import render_numpy  # noqa: E402
 

@@ -10,7 +10,7 @@ from . import symbolic
 from .diagnostics import check_size, warn_if_constant
 from .errors import InvalidArgumentError, SymgradError, UnsupportedError
 from .lift import LiftedKernel, can_lift, matrix_form
-from .lower import lower
+from .lowering import lower
 from .model import Model
 from .recognize import recognize
 from .rewrite import select, stabilize

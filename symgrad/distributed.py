@@ -282,9 +282,8 @@ def predict_reads(kernel):
 
 
 def output_widths(kernel):
-    """The shape of one sample's slice of each output: () at scalar level, (k,) for an N×k output."""
-    if not _is_matrix(kernel):
-        return [()] * len(kernel.ir.predictions)
+    """The shape of one sample's slice of each output: () at scalar level (outputs typed (N,)),
+    (k,) for an N×k output."""
     return [tuple(int(d) for d in kernel.ir.types[name].shape[1:]) for name in kernel.ir.predictions]
 
 

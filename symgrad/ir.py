@@ -1,9 +1,12 @@
-"""The kernel IR shared by every target: typed variables and ordered statements.
+"""The one kernel IR of both levels and every target: typed values and ordered statements.
 
-A kernel has data inputs (one value per sample, a batch axis), parameters (one value), and
-statements in dependency order. Expressions inside statements are sympy expressions over
-`sympy.Symbol`s named by the IR's own safe identifiers, never over user symbols. The IR prints as a
-flat listing (`str(kernel)`), so tests can diff it.
+A kernel has data inputs, parameters and statements in dependency order; every value has a
+`TensorType`. A scalar-level kernel is a kernel whose per-sample values have the batch shape
+("N",) and whose parameters (and sums) are 0-d: its statements are per-sample `Assign`s and, for
+the loss and gradients, `Reduce`s over the batch axis. A matrix-level kernel's values are whole
+arrays: matrix products, fused entrywise blocks, reductions. Expressions inside statements are
+sympy expressions over `sympy.Symbol`s named by the IR's own safe identifiers, never over user
+symbols. The IR prints as a flat listing (`str(kernel)`), so tests can diff it.
 """
 
 from dataclasses import dataclass, field
@@ -23,89 +26,6 @@ class Phase(Enum):
 
 
 @dataclass(frozen=True)
-class Var:
-    """A kernel argument: safe identifier, the user's symbol, and its role."""
-
-    ident: str
-    symbol: sp.Basic
-    role: Role
-
-
-@dataclass(frozen=True)
-class Elementwise:
-    """`target = expr`, evaluated per sample when `batched`, once otherwise."""
-
-    target: str
-    expr: sp.Expr
-    batched: bool
-    phase: Phase
-    comment: str = ""
-
-    def reads(self):
-        return {s.name for s in self.expr.free_symbols}
-
-
-@dataclass(frozen=True)
-class BatchSum:
-    """`target = Σ_batch source` (or n · source when the source is the same for every sample)."""
-
-    target: str
-    source: str
-    batched: bool
-    comment: str = ""
-
-
-@dataclass
-class KernelIR:
-    """Everything a renderer needs: arguments, statements, and which names are the results."""
-
-    name: str
-    data: list
-    params: list
-    statements: list
-    loss: BatchSum
-    grads: list  # BatchSum per parameter, in `wrt` order
-    per_sample_grads: list  # the per-sample source name of each gradient
-    predictions: list  # statement targets of the model outputs
-    source_hash: str
-    dtype: str = "float64"
-    extra: dict = field(default_factory=dict)
-    origins: dict = field(default_factory=dict)  # sympy node (user symbols, before or after rewrites) -> temporary
-
-    @property
-    def args(self):
-        return self.data + self.params
-
-    def needed(self, names):
-        """The statements that `names` depend on, in order."""
-        want, out = set(names), []
-        for st in reversed(self.statements):
-            if st.target in want:
-                out.append(st)
-                want |= st.reads()
-        return out[::-1]
-
-    def __str__(self):
-        lines = [f"kernel {self.name} ({self.dtype}, source {self.source_hash[:12]})"]
-        lines += [f"  data  {v.ident}  <- {v.symbol}" for v in self.data]
-        lines += [f"  param {v.ident}  <- {v.symbol}" for v in self.params]
-        for st in self.statements:
-            tag = "batch" if st.batched else "once "
-            lines.append(f"  [{st.phase.value[:3]} {tag}] {st.target} = {st.expr}")
-        for out in [self.loss, *self.grads]:
-            lines.append(f"  [sum] {out.target} = sum({out.source})")
-        lines.append(f"  predict {', '.join(self.predictions)}")
-        return "\n".join(lines)
-
-
-# ── matrix kernels ────────────────────────────────────────────────────────────────────────────
-# A matrix kernel has no per-sample loop: its values are whole arrays with explicit types, and
-# its statements are matrix products, fused entrywise blocks and reductions. Targets render the
-# same statements: numpy as `@`, array expressions and `.sum(axis=...)`; CUDA as cuBLAS calls,
-# one kernel per `FusedElementwise` block and reduction kernels.
-
-
-@dataclass(frozen=True)
 class TensorType:
     """Shape and dtype of an IR value: dims are ints or size names ("N"); () is a scalar."""
 
@@ -118,7 +38,7 @@ class TensorType:
 
 @dataclass(frozen=True)
 class ArrayVar:
-    """A matrix kernel argument: safe identifier, the user's symbol, role and type."""
+    """A kernel argument: safe identifier, the user's symbol, role and type."""
 
     ident: str
     symbol: sp.Basic
@@ -129,11 +49,13 @@ class ArrayVar:
 @dataclass(frozen=True)
 class Assign:
     """`target = expr` entry by entry; `expr` reads earlier values by identifier, broadcasting
-    operands of shape (1, n), (m, 1) or () against `type.shape` like numpy."""
+    operands of shape (1, n), (m, 1) or () against `type.shape` like numpy (at scalar level: a
+    per-sample value when `type` is ("N",), computed once when it is ())."""
 
     target: str
     expr: sp.Expr
     type: TensorType
+    phase: Phase
     comment: str = ""
 
     @property
@@ -192,7 +114,10 @@ class ReduceOp(Enum):
 
 @dataclass(frozen=True)
 class Reduce:
-    """`target = op(source)` over `axis` (0: down columns → 1×n, 1: along rows → m×1, None: all → scalar)."""
+    """`target = op(source)` over `axis` (0: down columns → 1×n, 1: along rows → m×1, None: all → scalar).
+
+    At scalar level the sums over the batch: axis 0 of a per-sample source, or n · source when
+    the source is 0-d (the same for every sample)."""
 
     target: str
     source: str
@@ -284,22 +209,22 @@ class MatrixCall:
 
 
 @dataclass
-class MatrixKernelIR:
-    """A matrix kernel: typed arguments, sizes read off them, statements, and result names."""
+class KernelIR:
+    """A kernel of either level: typed arguments, sizes read off them, statements, result names."""
 
     name: str
     data: list  # ArrayVar
     params: list  # ArrayVar
-    sizes: dict  # size name -> (argument ident, axis) it is read from
     statements: list
-    loss: str
-    grads: list  # value names, `params` order
+    loss: str  # the value names of the results
+    grads: list  # `params` order
     predictions: list
     types: dict  # every value name -> TensorType
     source_hash: str
     dtype: str = "float64"
+    sizes: dict = field(default_factory=dict)  # size name -> (argument ident, axis) it is read from
     size_names: dict = field(default_factory=dict)  # size name -> its identifier in generated code
-    origins: dict = field(default_factory=dict)  # sympy node -> the value name holding it (derivations cite it)
+    origins: dict = field(default_factory=dict)  # sympy node (before or after rewrites) -> the value name holding it
     extras: list = field(default_factory=list)  # further derived results (Hessians), by name
 
     @property
@@ -315,8 +240,18 @@ class MatrixKernelIR:
                 want |= st.reads()
         return out[::-1]
 
+    def producer(self, name):
+        """The statement computing `name`."""
+        return next(st for st in reversed(self.statements) if name in st.targets)
+
+    def summand(self, name):
+        """What the sum over the batch `name` sums (the per-sample gradient of a scalar kernel's
+        `grad_w`), or `name` itself when it is no such sum."""
+        st = self.producer(name)
+        return st.source if isinstance(st, Reduce) and st.op is ReduceOp.SUM and st.axis == 0 else name
+
     def __str__(self):
-        lines = [f"matrix kernel {self.name} ({self.dtype}, source {self.source_hash[:12]})"]
+        lines = [f"kernel {self.name} ({self.dtype}, source {self.source_hash[:12]})"]
         lines += [f"  {v.role.value:<5} {v.ident}: {v.type}  <- {v.symbol}" for v in self.args]
         lines += [f"  size  {s} = {ident}.shape[{axis}]" for s, (ident, axis) in self.sizes.items()]
         for st in self.statements:
@@ -326,8 +261,10 @@ class MatrixKernelIR:
 
 
 def statement_lines(st):
-    """A statement as listing lines (what `str(MatrixKernelIR)` prints)."""
+    """A statement as listing lines (what `str(KernelIR)` prints)."""
     tag = f"[{st.phase.value[:3]}]"
+    if isinstance(st, Assign):
+        return [f"{tag} {st.target}: {st.type} = {st.expr}"]
     if isinstance(st, FusedElementwise):
         head = f"{tag} fused in({', '.join(st.inputs)}) out({', '.join(st.outputs)})"
         return [head] + [f"    {a.target}: {a.type} = {a.expr}" for a in st.assigns]

@@ -12,7 +12,7 @@ import sympy as sp
 from . import symbolic
 from .compiler import _normalize
 from .errors import InvalidArgumentError, ShapeError
-from .lower import lower
+from .lowering import lower
 from .matrix.graph import is_matrix_level
 from .matrix.hessian import hessian as matrix_hessian
 from .matrix.hessian import hvp as matrix_hvp

@@ -15,6 +15,7 @@ from symgrad import autodiff, models, nn
 from symgrad.cli import main as cli
 from symgrad.dag import op_count
 from symgrad.derivation import derive
+from symgrad.ir import Assign
 from symgrad.numeric import evaluate
 from symgrad.values import bind
 
@@ -74,7 +75,7 @@ def test_cited_lines_compute_the_documented_deltas_and_gradients(stem):
     np.testing.assert_allclose(kernel.per_sample_grad(values), np.stack(documented, axis=1), rtol=1e-10, atol=1e-12)
     for i in range(len(steps.gradients)):
         lines = derivation.codemap.of_gradient(i)
-        assert [c.text.split(" = ")[0] for c in lines] == [kernel.ir.per_sample_grads[i], kernel.ir.grads[i].target]
+        assert [c.text.split(" = ")[0] for c in lines] == [kernel.ir.summand(kernel.ir.grads[i]), kernel.ir.grads[i]]
 
 
 def test_seed_document_states_the_textbook_steps():
@@ -96,13 +97,14 @@ def test_every_kernel_temporary_traces_back_to_the_sympy_node_it_computes():
     for node, target in ir.origins.items():
         if target not in own or op_count([node]) > op_count([own[target]]):
             own[target] = node
-    assert set(own) == {st.target for st in ir.statements}
+    assigns = [st for st in ir.statements if isinstance(st, Assign)]  # the batch sums are `Reduce`s
+    assert set(own) == {st.target for st in assigns}
     back = {sp.Symbol(t): n for t, n in own.items()} | {sp.Symbol(v.ident): v.symbol for v in ir.args}
     values = batch_values(model, seed=3)
-    for st in ir.statements:
+    for st in assigns:
         (kernel_value, node_value) = per_sample([st.expr.xreplace(back), own[st.target]], values)
         np.testing.assert_allclose(kernel_value, node_value, rtol=1e-12, err_msg=st.target)
-    assert ir.origins[model.loss] == ir.loss.source
+    assert ir.origins[model.loss] == ir.summand(ir.loss)
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")

@@ -14,7 +14,7 @@ import symgrad
 from symgrad import autodiff, symbolic
 from symgrad.check import finite_difference
 from symgrad.dag import op_count
-from symgrad.lower import MAX_WIDTH
+from symgrad.lowering.scalar import MAX_WIDTH
 
 K = 4  # parameters cycle through K pairs (a_k, c_k), so gradients accumulate many terms
 
@@ -82,7 +82,7 @@ def test_sum_wider_than_the_compiler_nesting_limit_compiles_and_agrees():
 
 @pytest.mark.slow
 def test_a_million_operation_expression_derives_and_generates():
-    from symgrad.lower import lower
+    from symgrad.lowering import lower
     from symgrad.runtime import load_module
     from symgrad.targets.numpy.scalar import render_numpy
 

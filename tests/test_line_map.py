@@ -48,8 +48,8 @@ def _scalar(model):
 def test_scalar_line_map_points_at_the_lines_computing_each_name(name):
     ir, rendered = _scalar(models.BUNDLED[name]())
     vectorized = rendered.lines.lines["loss_and_grad_vectorized"]
-    assert {st.target for st in ir.needed([ir.loss.source, *ir.per_sample_grads])} <= set(vectorized)
-    assert {o.target for o in [ir.loss, *ir.grads]} <= set(vectorized)
+    assert {st.target for st in ir.needed([ir.summand(name) for name in [ir.loss, *ir.grads]])} <= set(vectorized)
+    assert {ir.loss, *ir.grads} <= set(vectorized)
     assert set(ir.predictions) <= set(rendered.lines.lines["predict"])
 
 

@@ -77,7 +77,7 @@ def test_product_chains_multiply_in_the_cheapest_order():
     """A linear network's dL/dW1 is Xᵀ·D·W3ᵀ·W2ᵀ with D (the output's gradient) 10 columns wide:
     (XᵀD)(W3ᵀW2ᵀ) costs 3.4M multiplications where left to right costs 54M; the kernel still
     equals matrix autodiff. Square chains keep left to right (the cheaper order wins only strictly)."""
-    from symgrad.matrix.lower import chain_order
+    from symgrad.lowering.matrix import chain_order
 
     n = layers.size("N")
     Xs, D = sp.MatrixSymbol("X", n, 784), sp.MatrixSymbol("D", n, 10)

@@ -105,7 +105,7 @@ def test_names_stay_distinct_safe_and_correct_when_user_symbols_look_like_them(t
     loss, params, data = _hostile_model(tmp_path)
     with deadline(120):
         ir = build_ir(loss, params, data, name="hostile")
-    names = [v.ident for v in ir.args] + [st.target for st in ir.statements] + [o.target for o in [ir.loss, *ir.grads]]
+    names = [v.ident for v in ir.args] + [t for st in ir.statements for t in st.targets]
     assert len(set(names)) == len(names)
     assert all(_safe(n) for n in names if n != "loss"), [n for n in names if not _safe(n)]  # `loss`: reserved for it
     user = {v.ident for v in ir.args}
@@ -140,7 +140,7 @@ def test_naming_is_deterministic_across_processes_and_hash_seeds(tmp_path):
         assert run.returncode == 0, run.stderr
         listings.append(run.stdout)
     assert listings[0] == listings[1]
-    assert re.search(r"\] d_z1_0\w* = ", listings[0])  # suffixed: the user took z1_0 and z1_0_1
+    assert re.search(r"\] d_z1_0\w*: float64\[N\] = ", listings[0])  # suffixed: the user took z1_0 and z1_0_1
 
 
 @settings(max_examples=200, deadline=None)

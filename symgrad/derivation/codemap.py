@@ -45,12 +45,16 @@ class CodeMap:
         return self.of_target(self.ir.origins.get(node))
 
     def of_loss(self):
-        return self.of_target(self.ir.loss.source) + self.of_target(self.ir.loss.target)
+        """The per-sample line and the batch-sum line of the loss."""
+        return self._summed(self.ir.loss)
 
     def of_gradient(self, index):
         """The per-sample line and the batch-sum line of parameter `index`'s gradient."""
-        out = self.ir.grads[index]
-        return self.of_target(self.ir.per_sample_grads[index]) + self.of_target(out.target)
+        return self._summed(self.ir.grads[index])
+
+    def _summed(self, name):
+        summand = self.ir.summand(name)
+        return (self.of_target(summand) if summand != name else []) + self.of_target(name)
 
 
 class MatrixCodeMap(CodeMap):

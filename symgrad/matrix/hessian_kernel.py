@@ -1,4 +1,4 @@
-"""Compiling second derivatives: gradient, closed-form Hessian and H·V → `MatrixKernelIR` → numpy.
+"""Compiling second derivatives: gradient, closed-form Hessian and H·V → `KernelIR` → numpy.
 
 The same lowering and renderer as the gradient kernels (`lower`, `targets.numpy.matrix`): the
 Hessian of logistic regression becomes `hessian = X.T @ (X * (d * (1 - d)))`-style lines, one
@@ -9,6 +9,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidArgumentError
+from ..lowering import lower
 from ..runtime import all_finite, check_finite, load_module
 from ..targets.numpy.matrix import render_numpy_hessian
 from ..values import as_symbol_list
@@ -16,7 +17,6 @@ from .forward import jvp
 from .graph import matrix_symbols
 from .hessian import direction_for
 from .linear import coefficient
-from .lower import lower
 from .rules import as_scalar_loss, reverse
 from .runtime import MATRIX, as_argument
 from .values import bind
@@ -50,7 +50,8 @@ def build_hessian_ir(expr, wrt, inputs, name="hessian_kernel", dtype="float64"):
     products = jvp(grads, dict(zip(wrt, directions, strict=True)))
     extras = [("hessian", coefficient(products[0], directions[0]))] if has_hessian(wrt) else []
     extras += [("hvp" if len(wrt) == 1 else f"hvp_{k}", p) for k, p in enumerate(products, start=1)]
-    ir = lower(name, expr, grads, [], [*inputs, *directions], wrt, dtype=dtype, adjoints=adjoints, extras=extras)
+    ir = lower(name, expr, grads, [], [*inputs, *directions], wrt, dtype=dtype, rewrites=(), adjoints=adjoints, extras=extras,
+                level="matrix")
     return ir, directions
 
 

@@ -1,4 +1,4 @@
-"""Compiling matrix-level models: symbolic gradient → `MatrixKernelIR` → numpy module → `Kernel` (level MATRIX).
+"""Compiling matrix-level models: symbolic gradient → `KernelIR` → numpy module → `Kernel` (level MATRIX).
 
 Every option of `symgrad.compile` means here what it means for a scalar expression: `method`
 names the differentiation (the matrix rules are reverse mode; "diff" is refused by name),
@@ -11,12 +11,13 @@ the one path scalar kernels take too.
 from .. import cache as kernel_cache
 from ..diagnostics import check_size
 from ..errors import InvalidArgumentError, UnsupportedError
+from ..lowering import lower
+from ..lowering.matrix import canonical
 from ..rewrite import select, stabilize
 from ..runtime import Kernel, load_module
 from ..symbolic import METHODS
 from ..targets.numpy.matrix import render_numpy_matrix
 from ..values import as_symbol_list
-from .lower import canonical, lower
 from .rules import as_scalar_loss, reverse
 from .runtime import MATRIX
 
@@ -50,7 +51,8 @@ def build_matrix_ir(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64
     expr, *roots = stabilize([expr, *grads, *outputs], rules, mapping=rewritten)
     grads, outputs = roots[:len(grads)], roots[len(grads):]
     adjoints.update({rewritten.get(k, k): rewritten.get(v, v) for k, v in adjoints.items()})
-    return lower(name, expr, grads, list(outputs), inputs, wrt, dtype=dtype, adjoints=adjoints)
+    return lower(name, expr, grads, list(outputs), inputs, wrt, dtype=dtype, rewrites=(), adjoints=adjoints,
+                 level="matrix")  # rewritten above
 
 
 def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64", target="numpy", store=None,

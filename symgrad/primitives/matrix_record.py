@@ -28,8 +28,8 @@ class MatrixPrimitive(Primitive):
     forward(env, node, *xs) -> the value, `env.ops` being numpy or torch operations;
     tangent(node, tangents) -> the node's tangent from its operands' (None: no dependence);
     linear(node, ks) -> the matrix K of the node from its operands' K (`matrix.linear`);
-    lower(lowering, node) -> emits the node's kernel statements (methods of `matrix.lower`'s lowering);
-    numpy_call -> the numpy kernel's spelling of a whole-matrix function (`matrix.lower`'s `call`): a
+    lower(lowering, node) -> emits the node's kernel statements (methods of `lowering.matrix`'s lowering);
+    numpy_call -> the numpy kernel's spelling of a whole-matrix function (`lowering.matrix`'s `call`): a
     numpy function name or a `Helper`; the CUDA target has none (its gap, "cuda", says why);
     gaps -> path -> why that path has no rule (see MATRIX_PATHS).
     """

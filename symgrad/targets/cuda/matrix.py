@@ -1,4 +1,4 @@
-"""Render a `MatrixKernelIR` for CUDA: one generated kernel per fused entrywise block, matrix
+"""Render a `KernelIR` for CUDA: one generated kernel per fused entrywise block, matrix
 products through cuBLAS (CuPy's matmul), reductions through CuPy, all driven by a launcher module.
 
 A fused block runs over its domain, the broadcast of its assignments' shapes: one thread per

@@ -75,7 +75,7 @@ class _KernelBuilder:
         return [f"sg_real sg_v[{max(function['size'], 1)}];", f"{function['name']}({values});"]
 
     def summing(self, name, doc, function, outputs):
-        """A kernel that sums `outputs` (BatchSums, `function`'s results in order) block by block."""
+        """A kernel that sums `outputs` (`Reduce`s over the batch, `function`'s results in order) block by block."""
         prologue = ["__shared__ sg_real sg_scratch[SG_MAX_BLOCK];"]
         prologue += [f"sg_real {o.target} = 0.0{self.printer.literal_suffix};" for o in outputs]
         body = self._call(function) + [f"{o.target} += sg_v[{k}];" for k, o in enumerate(outputs)]
@@ -109,14 +109,16 @@ def render_cuda(ir, title=None):
     """The `.cu` source and launcher module for `ir` (deterministic: same IR, same bytes)."""
     printer = CudaExprPrinter(ir.dtype)
     build = _KernelBuilder(ir, printer)
-    loss = build.device("sg_sample_loss", "one sample's loss (forward pass only)", [ir.loss.source])
+    sums = [ir.producer(name) for name in [ir.loss, *ir.grads]]
+    per_sample_grads = [o.source for o in sums[1:]]
+    loss = build.device("sg_sample_loss", "one sample's loss (forward pass only)", [sums[0].source])
     grad = build.device("sg_sample_grad", "one sample's loss (sg_v[0]) and gradient (sg_v[1 + k], parameter k)",
-                        [ir.loss.source, *ir.per_sample_grads])
+                        [sums[0].source, *per_sample_grads])
     outputs = build.device("sg_sample_predict", "one sample's model outputs", ir.predictions)
     kernels = [
-        build.summing("sg_loss", "the loss summed over the batch (forward pass only)", loss, [ir.loss]),
-        build.summing("sg_loss_grad", "the loss and its gradient, summed over the batch", grad, [ir.loss, *ir.grads]),
-        build.per_sample("sg_per_sample_grad", "per-sample gradients, parameter-major", grad, 1, len(ir.per_sample_grads)),
+        build.summing("sg_loss", "the loss summed over the batch (forward pass only)", loss, sums[:1]),
+        build.summing("sg_loss_grad", "the loss and its gradient, summed over the batch", grad, sums),
+        build.per_sample("sg_per_sample_grad", "per-sample gradients, parameter-major", grad, 1, len(per_sample_grads)),
         build.per_sample("sg_predict", "model outputs, output-major", outputs, 0, len(ir.predictions)),
     ]
     header = dict(

@@ -1,4 +1,4 @@
-"""Render a `MatrixKernelIR` as a numpy module: `@` for products (BLAS), one array expression per
+"""Render a `KernelIR` as a numpy module: `@` for products (BLAS), one array expression per
 fused entrywise output, `.sum(axis=..., keepdims=True)` for reductions.
 
 Inside a fused block, a temporary read once is inlined into its reader; what is left is one

@@ -34,10 +34,17 @@ class _Lines:
         return [(st.target, self.lines[st.target]) for st in statements]
 
 
-def _sum(out, loop=False):
-    """`out` summed over the batch; in the loop, a Python float even where the term is an integer
-    constant (so the loop's results are floats, which the prepared binding hands on unconverted)."""
-    value = f"{out.source}.sum()" if out.batched else f"float(n * {out.source})" if loop else f"n * {out.source}"
+def _per_sample(ir, name):
+    """Whether `name` holds one value per sample (type (N,)), not one for the batch (type ())."""
+    return ir.types[name].shape != ()
+
+
+def _sum(ir, out, loop=False):
+    """`out` (a `Reduce` over the batch) as a line; in the loop, a Python float even where the term
+    is an integer constant (so the loop's results are floats, which the prepared binding hands on
+    unconverted)."""
+    batched = _per_sample(ir, out.source)
+    value = f"{out.source}.sum()" if batched else f"float(n * {out.source})" if loop else f"n * {out.source}"
     return out.target, _line(out.target, value, out.comment)
 
 
@@ -74,14 +81,16 @@ def render_numpy_lines(ir, title=None):
     vec_lines, loop_lines = _Lines(LinearPrinter(vec, "np")), _Lines(LinearPrinter(loop, "math"))
     args = ", ".join(v.ident for v in ir.args)
     data = [v.ident for v in ir.data]
-    sums = [ir.loss, *ir.grads]
+    sums = [ir.producer(name) for name in [ir.loss, *ir.grads]]
+    per_sample_grads = [ir.summand(g) for g in ir.grads]
     ieee = _numpy_scalars(ir)
 
     grad_statements = ir.needed([o.source for o in sums])
-    once = [st for st in grad_statements if not st.batched]
-    per_sample = [st for st in grad_statements if st.batched]
+    once = [st for st in grad_statements if not _per_sample(ir, st.target)]
+    per_sample = [st for st in grad_statements if _per_sample(ir, st.target)]
+    batched_sums = [o for o in sums if _per_sample(ir, o.source)]
     loop_body = loop_lines(per_sample)
-    loop_body += [(o.target, f"{o.target} += {o.source}") for o in sums if o.batched]
+    loop_body += [(o.target, f"{o.target} += {o.source}") for o in batched_sums]
     vectorized, looped = "loss_and_grad_vectorized", "loss_and_grad_loop"
 
     context = dict(
@@ -99,16 +108,16 @@ def render_numpy_lines(ir, title=None):
         float64_check=f"{data[0]}.dtype == np.float64" if data else "True",
         predict_body=tags.lines("predict", ieee + vec_lines(ir.needed(ir.predictions))),
         predictions=ir.predictions,
-        loss_body=tags.lines("loss", ieee + vec_lines(ir.needed([ir.loss.source])) + [_sum(ir.loss)]),
-        loss_return=ir.loss.target,
-        grad_body=tags.lines(vectorized, ieee + vec_lines(grad_statements) + [_sum(o) for o in sums]),
-        grad_return=f"{ir.loss.target}, [{', '.join(o.target for o in ir.grads)}]",
-        loop_prologue=tags.lines(looped, loop_lines(once) + [(None, f"{o.target} = 0.0") for o in sums if o.batched]),
+        loss_body=tags.lines("loss", ieee + vec_lines(ir.needed([sums[0].source])) + [_sum(ir, sums[0])]),
+        loss_return=ir.loss,
+        grad_body=tags.lines(vectorized, ieee + vec_lines(grad_statements) + [_sum(ir, o) for o in sums]),
+        grad_return=f"{ir.loss}, [{', '.join(ir.grads)}]",
+        loop_prologue=tags.lines(looped, loop_lines(once) + [(None, f"{o.target} = 0.0") for o in batched_sums]),
         loop_header=_loop_header(data),
         loop_body=tags.lines(looped, loop_body) or ["pass"],
-        loop_epilogue=tags.lines(looped, [_sum(o, loop=True) for o in sums if not o.batched]),
-        per_sample_body=tags.lines("per_sample_grad", ieee + vec_lines(ir.needed(ir.per_sample_grads))),
-        per_sample=ir.per_sample_grads,
+        loop_epilogue=tags.lines(looped, [_sum(ir, o, loop=True) for o in sums if o not in batched_sums]),
+        per_sample_body=tags.lines("per_sample_grad", ieee + vec_lines(ir.needed(per_sample_grads))),
+        per_sample=per_sample_grads,
         marks={f: tags.function(f) for f in FUNCTIONS},
     )
     context["helpers"] = [vec.helpers[h] for h in sorted(vec.helpers)]

@@ -1,4 +1,7 @@
-"""Lowering: a loss, its gradient expressions and the model outputs → one `KernelIR`.
+"""The scalar level's part of the lowering (`symgrad.lowering`): per-sample values → `KernelIR`.
+
+A scalar kernel's values are per sample (type (N,)) where they depend on the data and computed
+once (type ()) where they do not; the loss and gradients are sums over the batch (`Reduce`).
 
 Common subexpressions come for free: sympy expressions are DAGs with structurally equal nodes
 identical, so every node used more than once (or that is a result) becomes one named temporary.
@@ -6,27 +9,28 @@ Single-use nodes are inlined into their consumer up to a small depth, which keep
 and every later pass (printing included) shallow. Nodes that do not depend on the data are
 evaluated once, outside the per-sample work. All walks are iterative.
 
-Temporaries are named after what they are (`symgrad.value_names`): the forward pass's `z1_0`,
-`h1_0`, the backward pass's adjoints `d_z1_0`, `d_W1_0_0`, the gradient sums `grad_W1_0_0`.
+Temporaries are named by the one naming pass (`symgrad.value_names`): the forward pass's
+`z1_0`, `h1_0`, the backward pass's adjoints `d_z1_0`, `d_W1_0_0`; what it leaves unnamed after
+its operation (`sum_1`); the gradient sums are `grad_W1_0_0`.
 """
 
 import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import Boolean
 
-from .dag import free_symbols, gc_paused, is_operation, structural_hash, topological
-from .errors import DTypeError, UnboundSymbolError
-from .ir import BatchSum, Elementwise, KernelIR, Phase, Role, Var
-from .names import Namer, comment_text
-from .primitives import kernel_record
-from .registry import foreign_error, is_foreign
-from .rewrite import RULES, stabilize
-from .value_names import adjoint_of, operation_name, value_names
+from ..dag import free_symbols, is_operation, structural_hash, topological
+from ..errors import UnboundSymbolError, UnsupportedError
+from ..ir import ArrayVar, Assign, KernelIR, Phase, Reduce, ReduceOp, Role, TensorType
+from ..names import comment_text
+from ..value_names import operation_name, unit_names
+from .checks import reject_unprintable
 
 MAX_INLINE_DEPTH = 6
+BATCH = "N"  # the size name of the batch axis: a per-sample value has type (N,)
 # sums and products wider than this are split into partial results: one very long line would
 # overflow the Python compiler's recursion limit (a + b + c + ... nests one level per term)
 MAX_WIDTH = 32
+LOSS_NAME = "sample_loss"  # one sample's loss; `loss` is its sum over the batch
 
 
 def _rebuild(node, args):
@@ -52,57 +56,35 @@ def _small_nodes(order, limit=12):
     return {node: s <= limit for node, s in size.items()}
 
 
-def reject_unprintable(order, labelled_roots):
-    """Our error at compile time for what no kernel can compute: a non-real constant (I, zoo;
-    kernels compute over the reals) or a user's own function class nobody registered (`registry.is_foreign`).
-    `order` are the nodes to look at, `labelled_roots` (label, root) say where a bad one is."""
-    foreign = next((node for node in order if is_foreign(node) and kernel_record(node) is None), None)
-    if foreign is not None:
-        raise foreign_error(foreign, "a generated kernel")
-    bad = next((node for node in order if _non_real_constant(node)), None)
-    if bad is None:
-        return
-    where = next((label for label, root in labelled_roots if bad in topological([root])), "the model")
-    raise DTypeError(
-        f"{where} contains the non-real number {bad}; symgrad works over the reals "
-        "(write the model with real functions; complex intermediate values are not supported)"
-    )
-
-
-def _non_real_constant(node):
-    """An atom that is a number and not real (I, zoo); functions (a Lambda such as sympy's
-    IdentityFunction, whose assumptions raise) are not numbers."""
-    return (not node.args and isinstance(node, sp.Expr) and not isinstance(node, sp.Lambda)
-            and node.is_number and node.is_extended_real is False)
-
-
-@gc_paused()
-def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrites=RULES, adjoints=None):
-    """Build the IR for `loss` (per sample), `grads` (per sample, `params` order) and outputs.
-
-    The stable `rewrites` (`symgrad.rewrite`) are applied to all of them, forward and backward alike.
-    `adjoints` (`symbolic.adjoints`, whose values the grads are) name the backward pass's values.
-    """
-    rewritten = {}
-    roots = stabilize([loss, *grads, *predictions], rewrites, mapping=rewritten)
-    loss, grads, predictions = roots[0], roots[1 : 1 + len(grads)], roots[1 + len(grads) :]
-    known = set(data) | set(params)
-    free = free_symbols(roots)
-    unbound = free - known
+def reject_unbound(roots, data, params):
+    """Our error for a symbol that is neither an input nor a parameter."""
+    unbound = free_symbols(roots) - set(data) - set(params)
     if unbound:
         names = ", ".join(sorted(map(str, unbound)))
         raise UnboundSymbolError(
             f"{names} is neither an input nor a parameter; pass it in inputs= or wrt=, or substitute a value"
         )
 
-    namer = Namer()
-    data_vars = [Var(namer.user(s.name), s, Role.DATA) for s in data]
-    param_vars = [Var(namer.user(s.name), s, Role.PARAM) for s in params]
+
+def forward_names(loss, predictions, params, idents):
+    """The forward values' own names: dense units' `z`, `h`, `error` (`value_names.unit_names`)."""
+    return unit_names(topological([loss, *predictions]), params, idents)
+
+
+def lower(name, loss, grads, predictions, extras, data, params, dtype, namer, idents, names):
+    """The IR for `loss` (per sample), `grads` (per sample, `params` order) and outputs, the
+    arguments spelled `idents` by `namer`, the values named by `names` (`ValueNames`)."""
+    if extras:
+        raise UnsupportedError("further results (Hessians) are lowered at matrix level only")
+    roots = [loss, *grads, *predictions]
+    per_sample, once = TensorType((BATCH,), dtype), TensorType((), dtype)
+    data_vars = [ArrayVar(idents[s], s, Role.DATA, per_sample) for s in data]
+    param_vars = [ArrayVar(idents[s], s, Role.PARAM, once) for s in params]
+    types = {v.ident: v.type for v in data_vars + param_vars}
     ref = {v.symbol: sp.Symbol(v.ident) for v in data_vars + param_vars}
 
     order = topological(roots)
-    reject_unprintable(order, [("the loss", loss), *((f"the gradient in {p}", g) for p, g in zip(params, grads, strict=True)),
-                            *((f"output {k}", o) for k, o in enumerate(predictions))])
+    reject_unprintable(order, loss, grads, predictions, params)
     uses = {}
     for node in order:
         for c in set(node.args) if is_operation(node) else ():
@@ -119,31 +101,21 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     depth = dict.fromkeys(ref, 0)
     folded = {}  # node -> the single-use nodes inlined into its expression (itself included)
     origins = {}  # node -> the temporary whose statement computes it
-    named = value_names(topological([loss, *predictions]), params, {v.symbol: v.ident for v in param_vars})
-    named[loss] = "sample_loss"
-    for k, p in enumerate(predictions, start=1):
-        named.setdefault(p, f"output{k}" if len(predictions) > 1 else "output")
-    adjoint_nodes = adjoint_of(adjoints or {}, rewritten)
+
+    def ident_of(value):
+        held = ref.get(value)
+        return held.name if isinstance(held, sp.Symbol) else None
 
     def base_name(node):
-        """(base, numbered): the node's own name, its adjoint's, or its operation's."""
-        if node in named:
-            return named[node], False
-        of = adjoint_nodes.get(node, ())
-        for nodes_first in (True, False):  # a named value's adjoint before a parameter's
-            for inner in of:
-                held = ref.get(inner)
-                if isinstance(held, sp.Symbol) and is_operation(inner) == nodes_first:
-                    return f"d_{held.name}", False
-        for inner in of:
-            if inner in named:
-                return f"d_{named[inner]}", False
-        return operation_name(node), True
+        """(base, numbered): the naming pass's base, else the node's operation's (numbered)."""
+        base = names.base(node, ident_of)
+        return (base, False) if base is not None else (operation_name(node), True)
 
     def emit(node, expr, note="", base=None):
         target = namer.fresh(*base) if base else namer.fresh(operation_name(node), numbered=True)
         phase = Phase.FORWARD if node in forward else Phase.BACKWARD
-        statements.append(Elementwise(target, expr, batched[node], phase, note))
+        types[target] = per_sample if batched[node] else once
+        statements.append(Assign(target, expr, types[target], phase, note))
         return sp.Symbol(target)
 
     def materialize(node, expr):
@@ -193,11 +165,15 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
     loss_src = result(loss)
     grad_srcs = [result(g) for g in grads]
     pred_srcs = [result(p) for p in predictions]
-    loss_out = BatchSum("loss", loss_src, batched[loss], "loss summed over the batch")
-    grad_outs = [
-        BatchSum(namer.internal("grad_", v.ident), src, batched[g], comment_text(f"dloss/d{v.symbol}"))
-        for v, src, g in zip(param_vars, grad_srcs, grads, strict=True)
-    ]
+
+    def batch_sum(target, source, phase, comment):
+        types[target] = once
+        statements.append(Reduce(target, source, ReduceOp.SUM, 0, once, phase, comment))
+        return target
+
+    loss_out = batch_sum("loss", loss_src, Phase.FORWARD, "loss summed over the batch")
+    grad_outs = [batch_sum(namer.internal("grad_", v.ident), src, Phase.BACKWARD, comment_text(f"dloss/d{v.symbol}"))
+                 for v, src in zip(param_vars, grad_srcs, strict=True)]
     return KernelIR(
         name=name,
         data=data_vars,
@@ -205,9 +181,11 @@ def lower(name, loss, grads, predictions, data, params, dtype="float64", rewrite
         statements=statements,
         loss=loss_out,
         grads=grad_outs,
-        per_sample_grads=grad_srcs,
         predictions=pred_srcs,
+        types=types,
         source_hash=structural_hash(roots),
         dtype=dtype,
-        origins={**{old: origins[new] for old, new in rewritten.items() if new in origins}, **origins},
+        sizes={BATCH: (data_vars[0].ident, 0)} if data_vars else {},
+        size_names={BATCH: "n"},
+        origins=origins,
     )

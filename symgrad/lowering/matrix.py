@@ -1,4 +1,4 @@
-"""Lowering a matrix-level loss, its gradients and outputs to a `MatrixKernelIR`.
+"""The matrix level's part of the lowering (`symgrad.lowering`): whole arrays → `KernelIR`.
 
 Each node is lowered by its record's `lower` rule (`symgrad.matrix.records`), which calls the
 methods of `_Lowering` below (products, powers, reductions, constants, whole-matrix calls).
@@ -6,8 +6,9 @@ methods of `_Lowering` below (products, powers, reductions, constants, whole-mat
 Matrix products become `MatMul` statements (transposes as flags, never copies); products with a
 ones vector become reductions or broadcasts; everything entrywise becomes an expression that is
 inlined into its single consumer or assigned once, and runs of assignments between products and
-reductions are grouped into `FusedElementwise` blocks. Values get textbook names: `z1 = X @ W1`,
-`h1 = tanh(z1 + b1)`, the adjoint of a named value `d_z1`, the gradient of W1 `d_W1`.
+reductions are grouped into `FusedElementwise` blocks. Values get textbook names from the one
+naming pass (`symgrad.value_names`): `z1 = X @ W1`, `h1 = tanh(z1 + b1)`, the adjoint of a named
+value `d_z1`, the gradient of W1 `d_W1`; what it leaves unnamed is a temporary `t`.
 """
 
 import keyword
@@ -16,7 +17,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .. import dag
-from ..dag import structural_hash
+from ..dag import is_operation, structural_hash
 from ..errors import UnboundSymbolError, UnsupportedError
 from ..ir import (
     ArrayVar,
@@ -24,9 +25,9 @@ from ..ir import (
     Constant,
     Element,
     FusedElementwise,
+    KernelIR,
     MatMul,
     MatrixCall,
-    MatrixKernelIR,
     Phase,
     Reduce,
     ReduceOp,
@@ -34,14 +35,16 @@ from ..ir import (
     TensorType,
     TransposeView,
 )
-from ..lower import reject_unprintable
-from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED, Namer, identifier
+from ..matrix import records  # noqa: F401 - enters the matrix-node records
+from ..matrix.graph import matrix_symbols, operands, size_symbols, topological
+from ..matrix.nodes import Unit, canonical_lambda, power_exponent
+from ..names import C_KEYWORDS, CUDA_NAMES, RESERVED
 from ..primitives.matrix_record import gap, matrix_rule
-from . import records  # noqa: F401 - enters the matrix-node records
-from .graph import matrix_symbols, operands, size_symbols, topological
-from .nodes import Unit, canonical_lambda, power_exponent
+from ..value_names import layer_names
+from .checks import reject_unprintable
 
 MAX_INLINE_DEPTH = 6
+LOSS_NAME = "loss_value"
 
 
 ESTIMATED_SIZE = 256  # a symbolic size (the batch length) when choosing the order of a product chain
@@ -73,11 +76,11 @@ def _dim(d):
 
 
 class _Lowering:
-    def __init__(self, roots, forward, data, params, dtype, hints):
-        self.dtype, self.hints, self.forward = dtype, hints, forward
-        self.namer = Namer()
-        self.data = [self._arg(s, Role.DATA) for s in data]
-        self.params = [self._arg(s, Role.PARAM) for s in params]
+    def __init__(self, roots, forward, data, params, dtype, namer, idents, names):
+        self.dtype, self.names, self.forward = dtype, names, forward
+        self.namer = namer
+        self.data = [self._arg(s, idents[s], Role.DATA) for s in data]
+        self.params = [self._arg(s, idents[s], Role.PARAM) for s in params]
         self.ref = {v.symbol: sp.Symbol(v.ident) for v in self.data + self.params}
         self.types = {v.ident: v.type for v in self.data + self.params}
         self.depth = dict.fromkeys(self.ref, 0)
@@ -100,9 +103,9 @@ class _Lowering:
         self.lazy = {}  # constants and transposes: emitted only where a statement needs the array
         self.shifted = {}  # logits node -> (max, shifted exp, row sums): `row_max_shifted_exp`
 
-    def _arg(self, s, role):
+    def _arg(self, s, ident, role):
         shape = tuple(_dim(d) for d in s.shape) if isinstance(s, sp.MatrixSymbol) else ()
-        return ArrayVar(self.namer.user(s.name), s, role, TensorType(shape, self.dtype))
+        return ArrayVar(ident, s, role, TensorType(shape, self.dtype))
 
     def type_of(self, node):
         shape = tuple(_dim(sp.sympify(d)) for d in node.shape) if node.is_Matrix else ()
@@ -121,7 +124,15 @@ class _Lowering:
         return ident
 
     def name_for(self, node):
-        return self.fresh(self.hints.get(node) or "t")
+        return self.fresh(self.names.base(node, self._named_ident) or "t")
+
+    def _named_ident(self, value):
+        """The identifier holding `value` where it has a name worth citing in an adjoint's (an
+        argument, a value the naming pass named), else None."""
+        ref = self.ref.get(value)
+        if isinstance(ref, sp.Symbol) and (value in self.names.own or not is_operation(value)):
+            return ref.name
+        return None
 
     # values and expressions
     def value(self, node):
@@ -134,7 +145,7 @@ class _Lowering:
         if isinstance(ref, sp.Symbol) and ref.name in self.types and self.types[ref.name] == self.type_of(node):
             return ref.name
         target = self.name_for(node)
-        self.statements.append(Assign(target, ref, self.type_of(node), ""))
+        self.statements.append(Assign(target, ref, self.type_of(node), self.phase()))
         self.types[target] = self.type_of(node)
         self.ref[node], self.depth[node] = sp.Symbol(target), 0
         return target
@@ -308,7 +319,7 @@ class _Lowering:
         col = TensorType((zt.shape[0], 1), self.dtype)
         m = self.emit(Reduce(self.fresh("t"), z, ReduceOp.MAX, 1, col, self.phase()))
         e = self.fresh("t")
-        self.emit(Assign(e, sp.exp(sp.Symbol(z) - sp.Symbol(m)), zt))
+        self.emit(Assign(e, sp.exp(sp.Symbol(z) - sp.Symbol(m)), zt, self.phase()))
         s = self.emit(Reduce(self.fresh("t"), e, ReduceOp.SUM, 1, col, self.phase()))
         return sp.Symbol(m), sp.Symbol(e), sp.Symbol(s)
 
@@ -369,13 +380,13 @@ def _rebuild(node, args):
 
 
 def _fuse(statements, results):
-    """Group each run of consecutive `Assign`s into one `FusedElementwise` block."""
+    """Group each run of consecutive `Assign`s of one phase into one `FusedElementwise` block."""
     out, run = [], []
     later_reads = []  # reads of everything after position i, computed backwards
     reads = set(results)
     for st in reversed(statements):
         later_reads.append(set(reads))
-        reads |= (st[0] if isinstance(st, tuple) else st).reads()
+        reads |= st.reads()
     later_reads.reverse()
 
     def close(end):
@@ -384,18 +395,14 @@ def _fuse(statements, results):
         targets = {a.target for a in run}
         inputs = sorted({r for a in run for r in a.reads()} - targets)
         outputs = tuple(a.target for a in run if a.target in later_reads[end])
-        phase = Phase.FORWARD if all(p is Phase.FORWARD for _, p in run_phase) else Phase.BACKWARD
-        out.append(FusedElementwise(tuple(run), tuple(inputs), outputs, phase))
+        out.append(FusedElementwise(tuple(run), tuple(inputs), outputs, run[0].phase))
         run.clear()
-        run_phase.clear()
 
-    run_phase = []
     for i, st in enumerate(statements):
-        if isinstance(st, tuple):
-            if run_phase and run_phase[-1][1] is not st[1]:
+        if isinstance(st, Assign):
+            if run and run[-1].phase is not st.phase:
                 close(i - 1)
-            run.append(st[0])
-            run_phase.append((st[0], st[1]))
+            run.append(st)
             continue
         close(i - 1)
         out.append(st)
@@ -403,35 +410,35 @@ def _fuse(statements, results):
     return out
 
 
-def lower(name, loss, grads, predictions, data, params, dtype="float64", adjoints=None, extras=()):
-    """The `MatrixKernelIR` for the scalar `loss`, its `grads` (`params` order) and `predictions`.
-
-    `extras` are (name, expression) pairs of further derived results (a Hessian, H·V), lowered
-    with the backward pass under those names.
-    """
-    roots = [loss, *grads, *predictions, *(e for _, e in extras)]
+def reject_unbound(roots, data, params):
+    """Our error for a symbol that is neither an input, a parameter, nor a size of one."""
     known = set(data) | set(params)
     free = matrix_symbols(roots) - known - size_symbols(known)
     if free:
         names = ", ".join(sorted(map(str, free)))
         raise UnboundSymbolError(f"{names} is neither an input nor a parameter; pass it in inputs= or wrt=")
-    reject_unprintable(dag.topological(roots), [("the loss", loss), *((f"the gradient in {p}", g) for p, g in zip(params, grads, strict=True)),
-                                             *((f"output {k}", o) for k, o in enumerate(predictions))])
+
+
+def forward_names(loss, predictions, params, idents):
+    """The forward values' own names: products `z<k>`, entrywise maps `h<k>` (`value_names.layer_names`)."""
+    return layer_names(topological([loss, *predictions]))
+
+
+def lower(name, loss, grads, predictions, extras, data, params, dtype, namer, idents, names):
+    """The IR for the scalar `loss`, its `grads` (`params` order), `predictions` and the further
+    results `extras` ((name, expression) pairs, lowered with the backward pass), the arguments
+    spelled `idents` by `namer`, the values named by `names` (`ValueNames`)."""
+    roots = [loss, *grads, *predictions, *(e for _, e in extras)]
+    reject_unprintable(dag.topological(roots), loss, grads, predictions, params)
     forward = set(topological([loss, *predictions]))
-    hints = _names(loss, predictions, grads, params, adjoints or {})
-    hints.update({e: n for n, e in extras})
-    low = _Lowering(roots, forward, data, params, dtype, hints)
-    phases = []
+    low = _Lowering(roots, forward, data, params, dtype, namer, idents, names)
     for node in topological(roots):
-        before = len(low.statements)
         low.lower(node)
-        phases += [low.phase()] * (len(low.statements) - before)
+    low.node = None  # what the results still need is assigned in the backward pass
     results = [low.value(r) for r in roots]
-    phases += [Phase.BACKWARD] * (len(low.statements) - len(phases))
-    tagged = [(st, ph) if isinstance(st, Assign) else st for st, ph in zip(low.statements, phases, strict=True)]
-    statements = _fuse(tagged, results)
+    statements = _fuse(low.statements, results)
     n_grads, n_out = len(grads), len(predictions)
-    return MatrixKernelIR(
+    return KernelIR(
         name=name, data=low.data, params=low.params, sizes=low.sizes, statements=statements,
         loss=results[0], grads=results[1 : 1 + n_grads], predictions=results[1 + n_grads : 1 + n_grads + n_out],
         extras=results[1 + n_grads + n_out :],
@@ -455,27 +462,3 @@ def canonical(roots):
 
 def _source_hash(roots):
     return structural_hash(canonical(roots))
-
-
-def _names(loss, predictions, grads, params, adjoints):
-    """Textbook names: z_k for products, h_k for activations, d_<name> for their adjoints."""
-    hints, counts = {}, {"z": 0, "h": 0}
-    for node in topological([loss, *predictions]):
-        kind = None
-        if isinstance(node, sp.MatMul) and sum(a.is_Matrix and not isinstance(a, sp.OneMatrix) for a in node.args) > 1:
-            kind = "z"
-        elif isinstance(node, ElementwiseApplyFunction):
-            kind = "h"
-        if kind:
-            counts[kind] += 1
-            hints[node] = f"{kind}{counts[kind]}"
-    for node, name in list(hints.items()):
-        adj = adjoints.get(node)
-        if adj is not None and adj.is_Matrix and adj not in hints:
-            hints[adj] = f"d_{name}"
-    for p, g in zip(params, grads, strict=True):
-        hints[g] = f"d_{identifier(p.name)}"  # a safe spelling: the name reaches generated code
-    hints[loss] = "loss_value"
-    for k, p in enumerate(predictions, start=1):
-        hints.setdefault(p, f"output{k}" if len(predictions) > 1 else "output")
-    return hints
