@@ -9,7 +9,7 @@ from . import cache as kernel_cache
 from . import symbolic
 from .diagnostics import check_size, warn_if_constant
 from .errors import InvalidArgumentError, SymgradError, UnsupportedError
-from .lift import LiftedKernel, can_lift, matrix_form
+from .lift import can_lift, lifted_kernel, matrix_form
 from .lower import lower
 from .model import Model
 from .recognize import recognize
@@ -120,7 +120,7 @@ def _dense_model(expr, wrt, inputs, name):
 
 
 def _lifted(model, name, dtype, cache, wrt=None, inputs=None, rewrites=None, max_ops=None):
-    """A `LiftedKernel`: the scalar kernel for small batches, the dense layers as matrices for large ones.
+    """A lifted `Kernel` (level `lift.Lifted`): the scalar kernel for small batches, the dense layers as matrices for large ones.
 
     Both halves get the same `rewrites` and `cache`; `max_ops` counts the scalar model (what the
     caller wrote): its loss now, its gradient when the scalar half is built.
@@ -140,7 +140,7 @@ def _lifted(model, name, dtype, cache, wrt=None, inputs=None, rewrites=None, max
         return _compile(named.loss, list(wrt or named.params), list(inputs or named.data), "numpy", named.outputs,
                         named.name, dtype, "reverse", rewrites, max_ops, cache)
 
-    return LiftedKernel(named, dtype, scalar, matrix, wrt, inputs)
+    return lifted_kernel(named, dtype, scalar, matrix, wrt, inputs)
 
 
 def _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache):

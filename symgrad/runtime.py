@@ -97,6 +97,10 @@ class ScalarLevel:
     def __reduce__(self):
         return "SCALAR"  # pickled by name (a kernel shipped to Dask workers): the one instance
 
+    def generated(self, kernel):
+        """The kernel whose generated module `kernel` shows and ships: itself."""
+        return kernel
+
     def prepared(self, kernel):
         """The fast lane for `kernel`'s calls (None: every call is bound by `values.bind`)."""
         if kernel.dtype != np.float64:
@@ -131,7 +135,7 @@ class ScalarLevel:
         return {v.symbol for v in ir.data if v.ident in reads}
 
     def per_sample_grad(self, kernel, values, nonfinite):
-        out = kernel.module.per_sample_grad(*kernel.arguments(values, nonfinite))
+        out = kernel.calls.per_sample_grad(*kernel.arguments(values, nonfinite))
         if not np.isfinite(out).all():  # one pass over the matrix; name the columns only on failure
             kernel._finite(nonfinite, **{f"d/d{w} (per sample)": out[:, j] for j, w in enumerate(kernel.wrt)})
         return out
@@ -152,13 +156,14 @@ class Kernel:
     """
 
     def __init__(self, ir, source, module, target="numpy", level=SCALAR):
-        self._ir, self.source, self.module, self.target, self.level = ir, source, module, target, level
+        self._ir, self._source, self._module, self.target, self.level = ir, source, module, target, level
+        self.calls = module  # what loss/grad/predict call (a lifted kernel's routes by batch size)
         self.name = ir.name
         self.wrt = [v.symbol for v in ir.params]
         self.inputs = [v.symbol for v in ir.data]
         self.dtype = np.dtype(ir.dtype)
         self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
-        self.cache_key = None  # set by symgrad.compile when the kernel went through the cache
+        self._cache_key = None  # set by symgrad.compile when the kernel went through the cache
         self._prepared = level.prepared(self)
 
     @classmethod
@@ -166,11 +171,36 @@ class Kernel:
         """A kernel loaded from a verified cache entry; its IR is rebuilt only if someone asks."""
         kernel = cls.__new__(cls)
         kernel._ir, kernel._build_ir = None, build_ir
-        kernel.source, kernel.module, kernel.target, kernel.name, kernel.level = source, module, target, name, level
+        kernel._source, kernel._module, kernel.calls = source, module, module
+        kernel.target, kernel.name, kernel.level = target, name, level
         kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
-        kernel.cache_status, kernel.cache_key = status, None
+        kernel.cache_status, kernel._cache_key = status, None
         kernel._prepared = level.prepared(kernel)
         return kernel
+
+    @property
+    def shipped_kernel(self):
+        """The kernel whose generated text, module and IR this one shows and sends to Dask workers
+        (itself; a lifted kernel's scalar half)."""
+        return self.level.generated(self)
+
+    @property
+    def source(self):
+        return self._source if self._source is not None else self.shipped_kernel.source
+
+    @property
+    def module(self):
+        return self._module if self._module is not None else self.shipped_kernel.module
+
+    @property
+    def cache_key(self):
+        """The cache key of the shipped text (None: compiled with cache=False)."""
+        shipped = self.shipped_kernel
+        return self._cache_key if shipped is self else shipped.cache_key
+
+    @cache_key.setter
+    def cache_key(self, key):
+        self._cache_key = key
 
     @property
     def ir(self):
@@ -194,7 +224,7 @@ class Kernel:
 
     @accepts_dask
     def loss(self, values, nonfinite="raise"):
-        return self._checked_loss(self.module.loss(*self.arguments(values, nonfinite)), nonfinite)
+        return self._checked_loss(self.calls.loss(*self.arguments(values, nonfinite)), nonfinite)
 
     def _checked_loss(self, value, nonfinite):
         value = float(value)
@@ -213,7 +243,7 @@ class Kernel:
     @accepts_dask(name="loss_and_grad")
     def _checked_loss_and_grad(self, values, nonfinite):
         level = self.level
-        return level.gradients(self, self.module.loss_and_grad(*level.arguments(self, values, nonfinite)), nonfinite)
+        return level.gradients(self, self.calls.loss_and_grad(*level.arguments(self, values, nonfinite)), nonfinite)
 
     def _nonfinite_gradients(self, nonfinite, value, grads):
         """Our error naming each NaN or Inf among the loss and gradients (names printed only now)."""
@@ -238,7 +268,7 @@ class Kernel:
         return self._outputs(self.level.predict_arguments(self, values, nonfinite), nonfinite)
 
     def _outputs(self, args, nonfinite):
-        out = [np.asarray(o) for o in self.module.predict(*args)]
+        out = [np.asarray(o) for o in self.calls.predict(*args)]
         if not out:
             raise no_outputs(self.name)
         if nonfinite == "raise" and not all_finite(out):  # names printed only on failure
