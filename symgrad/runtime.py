@@ -284,3 +284,36 @@ class Kernel:
     def per_sample_grad(self, values, nonfinite="raise"):
         """The n × len(wrt) matrix of per-sample gradients."""
         return self.level.per_sample_grad(self, values, nonfinite)
+
+
+class HessianKernel:
+    """Generated second derivatives of a loss summed over a batch, at either level: `.hessian(values)`
+    and `.hvp(values, v)` (sums over the batch like `Kernel.grad`), `.source` the generated text,
+    `.kernels` the loaded `Kernel`s that compute them, `.cache_status` as for a `Kernel`.
+
+    What differs between levels is data, the `level` strategy (`second_order.SCALAR_SECOND`,
+    `matrix.hessian_kernel.MATRIX_SECOND`): at scalar level `v` is one number per parameter and the
+    Hessian the P×P matrix (two kernels whose `.predict` returns the per-sample H·v terms and upper
+    triangle); at matrix level `v` is one direction array per parameter and the Hessian the n×n
+    matrix of one n×1 parameter (one kernel, with `.loss_and_grad` too).
+    """
+
+    def __init__(self, level, wrt, inputs, directions, kernels, pairs=()):
+        self.level, self.kernels, self._pairs = level, list(kernels), list(pairs)
+        self.wrt, self.inputs, self.directions = list(wrt), list(inputs), list(directions)
+        self.name, self.dtype = self.kernels[0].name, self.kernels[0].dtype
+        statuses = {k.cache_status for k in self.kernels}  # every entry hit, or the first that was not
+        self.cache_status = next((s for s in ("rebuilt", "miss", "off") if s in statuses), "hit")
+
+    def __repr__(self):
+        return f"<symgrad HessianKernel {self.name!r} {self.level.name} params={len(self.wrt)} {self.dtype}>"
+
+    @property
+    def source(self):
+        return "\n\n".join(k.source for k in self.kernels)
+
+    def hvp(self, values, v, nonfinite="raise"):
+        return self.level.hvp(self, values, v, nonfinite)
+
+    def hessian(self, values, nonfinite="raise"):
+        return self.level.hessian(self, values, nonfinite)

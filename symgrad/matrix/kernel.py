@@ -11,8 +11,8 @@ the one path scalar kernels take too.
 from .. import cache as kernel_cache
 from ..diagnostics import check_size
 from ..errors import InvalidArgumentError, UnsupportedError
+from ..load import cached_kernel
 from ..rewrite import select, stabilize
-from ..runtime import Kernel, load_module
 from ..symbolic import METHODS
 from ..targets.numpy.matrix import render_numpy_matrix
 from ..values import as_symbol_list
@@ -76,15 +76,4 @@ def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"
         loss_key, *outs = canonical([loss, *outputs])
         key = kernel_cache.kernel_key(loss_key, wrt, inputs, outs, name, target, dtype, method, rewrites)
 
-    def render():
-        ir = build()
-        return ir, render_numpy_matrix(ir)
-
-    source, ir, status = kernel_cache.load_or_build(store, key, render)
-    if ir is None:
-        kernel = Kernel.from_cache(source, load_module(source, name), name, wrt, inputs, dtype, target, build, status, MATRIX)
-    else:
-        kernel = Kernel(ir, source, load_module(source, ir.name), target, MATRIX)
-        kernel.cache_status = status
-    kernel.cache_key = key
-    return kernel
+    return cached_kernel(store, key, build, render_numpy_matrix, name, wrt, inputs, dtype, MATRIX)
