@@ -312,6 +312,20 @@ class HessianKernel:
     def source(self):
         return "\n\n".join(k.source for k in self.kernels)
 
+    @property
+    def gradient(self):
+        """The `Kernel` that also computes the loss and gradient (its module, IR, arguments)."""
+        return self.level.gradient(self)
+
+    module = property(lambda self: self.gradient.module)
+    ir = property(lambda self: self.gradient.ir)
+
+    def arguments(self, values, nonfinite="raise"):
+        return self.gradient.arguments(values, nonfinite)
+
+    def loss_and_grad(self, values, nonfinite="raise"):
+        return self.gradient.loss_and_grad(values, nonfinite)
+
     def hvp(self, values, v, nonfinite="raise"):
         return self.level.hvp(self, values, v, nonfinite)
 
