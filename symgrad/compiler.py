@@ -27,10 +27,10 @@ def _numpy_kernel(ir):
 
 
 def _cuda_kernel(ir):
-    from .cuda_runtime import CudaKernel
+    from .cuda_runtime import cuda_kernel
     from .targets.cuda.scalar import render_cuda
 
-    return CudaKernel(ir, render_cuda(ir))
+    return cuda_kernel(ir, render_cuda(ir))
 
 
 TARGETS = {"numpy": _numpy_kernel, "cuda": _cuda_kernel}  # target -> IR to a loaded kernel

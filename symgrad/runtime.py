@@ -209,8 +209,30 @@ class Kernel:
         return self._ir
 
     def __repr__(self):
+        where = f" on {self.calls.where()}" if self.target == "cuda" else ""
         return (f"<symgrad Kernel {self.name!r} {self.level.name} target={self.target} params={len(self.wrt)} "
-                f"inputs={len(self.inputs)} {self.dtype}>")
+                f"inputs={len(self.inputs)} {self.dtype}{where}>")
+
+    # what target="cuda" adds (symgrad.cuda_runtime.LauncherCalls holds it): the launcher and its settings
+    def _launched(self):
+        if self.target != "cuda":
+            raise InvalidArgumentError(f"kernel {self.name!r} has target={self.target!r}: a launcher, a backend, "
+                                       "block and deterministic belong to target='cuda' kernels")
+        return self.calls
+
+    def on(self, backend):
+        """This CUDA kernel run through `backend` (a cupy-like module, e.g. symgrad.cuda_emu.Backend())."""
+        return self._launched().on(self, backend)
+
+    launcher = property(lambda self: self._launched().launcher, doc="the loaded CUDA launcher (device arrays in and out)")
+    launcher_source = property(lambda self: self._launched().launcher_source, doc="the CUDA launcher's Python text")
+    sources = property(lambda self: self._launched().sources)
+    backend = property(lambda self: self._launched().backend)
+    block = property(lambda self: self._launched().block, lambda self, b: setattr(self._launched(), "block", b),
+                     doc="threads per block (None: the launcher's BLOCK)")
+    deterministic = property(lambda self: self._launched().deterministic,
+                             lambda self, d: setattr(self._launched(), "deterministic", d),
+                             doc="fixed-order gradient reductions (False: atomic adds)")
 
     def arguments(self, values, nonfinite="raise", skip=()):
         """Positional arguments of the generated functions, checked: data arrays, then parameters

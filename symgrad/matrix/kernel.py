@@ -66,11 +66,11 @@ def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"
         return build_matrix_ir(expr, wrt, inputs, outputs, name, dtype, rewrites=rewrites, max_ops=max_ops)
 
     if target == "cuda":
-        from ..cuda_runtime import CudaKernel
+        from ..cuda_runtime import cuda_kernel
         from ..targets.cuda.matrix import render_cuda_matrix
 
         ir = build()
-        return CudaKernel(ir, render_cuda_matrix(ir), level=MATRIX)
+        return cuda_kernel(ir, render_cuda_matrix(ir), level=MATRIX)
     key = None
     if store is not None:
         loss_key, *outs = canonical([loss, *outputs])
