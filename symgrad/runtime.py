@@ -150,9 +150,11 @@ class Kernel:
     `.loss(values)` is the loss summed over the batch, `.grad(values)` the gradients in `wrt`
     order (floats at scalar level, arrays in each parameter's shape at matrix level),
     `.predict(values)` the model outputs, `.source` the generated text, `.module` its functions.
-    One class for every level and target: `level` (`SCALAR`, `symgrad.matrix.runtime.MATRIX`) says
-    how values bind and results are shaped, `module` is whatever computes (a loaded numpy module,
-    a CUDA launcher's answers, a lifted kernel's router), chosen by `symgrad.compile`.
+    One class for every level and target: `level` (`SCALAR`, `symgrad.matrix.runtime.MATRIX`, a
+    lifted kernel's `symgrad.lift.Lifted`) says how values bind and results are shaped, `calls` is
+    whatever computes (a loaded numpy module, a CUDA launcher's answers, a lifted kernel's
+    `LiftedCalls` routing by batch size), chosen by `symgrad.compile`; `module`, `source` and `ir`
+    are the generated module's (a lifted kernel shows its scalar half's: `level.generated`).
     """
 
     def __init__(self, ir, source, module, target="numpy", level=SCALAR):
