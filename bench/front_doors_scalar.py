@@ -72,7 +72,7 @@ def hand_numpy(model, values, X, Y):
 
 def lifted_module(kernel, values):
     """The lifted kernel's matrix module called directly on matrix arguments."""
-    args = kernel._matrix_arguments(kernel.arguments(values))
+    args = kernel.calls._matrix_arguments(kernel.arguments(values))
     fn = kernel.level.matrix_half.module.loss_and_grad
     return lambda: fn(*args)
 
