@@ -71,15 +71,13 @@ def lifted_kernel(model, dtype, compile_scalar, compile_matrix, wrt=None, inputs
     """The one `Kernel` for `model` at level `Lifted`: the scalar half compiled now for small models,
     else the matrix half (the other on first use); its cache status is the half built now."""
     level = Lifted(model, compile_scalar, compile_matrix)
-    kernel = Kernel.__new__(Kernel)
-    kernel.name, kernel.target, kernel.dtype, kernel.level = model.name, "numpy", np.dtype(dtype), level
-    kernel.wrt = list(model.params) if wrt is None else list(wrt)
-    kernel.inputs = list(model.data) if inputs is None else list(inputs)
-    kernel._ir, kernel._source, kernel._module, kernel._build_ir = None, None, None, lambda: level.scalar_half.ir
-    eager = level.start(len(kernel.wrt) <= SMALL_MODEL)
-    kernel.cache_status, kernel._cache_key = eager.cache_status, None
+    wrt = list(model.params) if wrt is None else list(wrt)
+    inputs = list(model.data) if inputs is None else list(inputs)
+    eager = level.start(len(wrt) <= SMALL_MODEL)
+    # no text or module of its own (`level.generated` shows the scalar half's), its calls routed
+    kernel = Kernel.from_cache(None, None, model.name, wrt, inputs, dtype, "numpy", lambda: level.scalar_half.ir,
+                               eager.cache_status, level)
     kernel.calls = LiftedCalls(kernel, level)
-    kernel._prepared = level.prepared(kernel)
     return kernel
 
 
