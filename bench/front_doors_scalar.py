@@ -4,7 +4,7 @@
 
 Scalar rows (issue 12, part 4): sigmoid MLPs with squared error built by `symgrad.nn.mlp` (one
 symbol per weight), batch 256, float64. For each size: the lifted kernel's module called directly
-(the dense layers as matrix products, `kernel.matrix.module.loss_and_grad`), the documented call
+(the dense layers as matrix products, `kernel.level.matrix_half.module.loss_and_grad`), the documented call
 `kernel.loss_and_grad(values)` (values and gradients per scalar symbol), the scalar-only kernel's
 module (one line per weight, only where it compiles in reasonable time) and hand-written numpy
 backprop; all single-threaded, results checked equal before timing, medians of repeats taken in
@@ -72,8 +72,8 @@ def hand_numpy(model, values, X, Y):
 
 def lifted_module(kernel, values):
     """The lifted kernel's matrix module called directly on matrix arguments."""
-    args = kernel._matrix_arguments(kernel.arguments(values))
-    fn = kernel.matrix.module.loss_and_grad
+    args = kernel.calls._matrix_arguments(kernel.arguments(values))
+    fn = kernel.level.matrix_half.module.loss_and_grad
     return lambda: fn(*args)
 
 
@@ -102,7 +102,7 @@ def scalar_rows(size_text, repeats, min_time):
     built = time.perf_counter() - t
     t = time.perf_counter()
     kernel = symgrad.compile(model, cache=False)
-    kernel.matrix  # noqa: B018 - small models compile their matrix kernel on first use: count it here
+    kernel.level.matrix_half  # noqa: B018 - small models compile their matrix kernel on first use: count it here
     compiled = time.perf_counter() - t
     X, Y = _mlp_data(sizes, rng)
     values = {**model.initial_values(), **models.data_values(model, X, Y)}

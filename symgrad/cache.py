@@ -11,9 +11,9 @@ and two processes building the same kernel both succeed and leave one valid entr
 fails authentication (truncated, edited, planted, not UTF-8, an older format) is never executed:
 it is rebuilt and replaced.
 
-`load_or_build` is the one path every kernel level (scalar, matrix, the lifted kernel's two halves)
-takes through the cache, so a key, its authentication and the rebuild of a bad entry mean the same
-for all of them.
+`load_or_build` is the one path every kernel (scalar, matrix, the lifted kernel's two halves, both
+levels' Hessians, a kernel loaded on a Dask worker from the text it was sent) takes through the
+cache, so a key, its authentication and the rebuild of a bad entry mean the same for all of them.
 
 The location is the `directory` argument, else the one documented environment variable
 `SYMGRAD_CACHE_DIR`, else `~/.cache/symgrad`.
@@ -241,19 +241,20 @@ class KernelCache:
         return len(files)
 
 
-def load_or_build(store, key, build):
+def load_or_build(store, key, build, accept=None):
     """(source, ir, status) of the kernel keyed `key`: the verified entry's text ("hit", ir None: the
     kernel rebuilds it only if asked), else `build()`'s (ir, source), stored ("miss", or "rebuilt" in
-    place of an entry that failed authentication). `store` None (cache=False) builds: status "off"."""
+    place of an entry that failed authentication or that `accept(text)` refuses: a Dask worker
+    accepts only the text it was sent). `store` None (cache=False) builds: status "off"."""
     if store is None:
         ir, source = build()
         return source, ir, "off"
     source, status = store.load(key)
-    if source is not None:
+    if source is not None and (accept is None or accept(source)):
         return source, None, status
     ir, source = build()
     store.store(key, source)
-    return source, ir, "rebuilt" if status == "corrupt" else "miss"
+    return source, ir, "miss" if status == "miss" else "rebuilt"
 
 
 def resolve(cache):

@@ -9,8 +9,10 @@ from . import cache as kernel_cache
 from . import symbolic
 from .diagnostics import check_size, warn_if_constant
 from .errors import InvalidArgumentError, SymgradError, UnsupportedError
-from .lift import LiftedKernel, can_lift, matrix_form
+from .lift import can_lift, lifted_kernel, matrix_form
+from .load import cached_kernel
 from .lowering import lower
+from .matrix.kernel import compile_matrix
 from .model import Model
 from .recognize import recognize
 from .rewrite import select, stabilize
@@ -25,10 +27,10 @@ def _numpy_kernel(ir):
 
 
 def _cuda_kernel(ir):
-    from .cuda_runtime import CudaKernel
+    from .cuda_runtime import cuda_kernel
     from .targets.cuda.scalar import render_cuda
 
-    return CudaKernel(ir, render_cuda(ir))
+    return cuda_kernel(ir, render_cuda(ir))
 
 
 TARGETS = {"numpy": _numpy_kernel, "cuda": _cuda_kernel}  # target -> IR to a loaded kernel
@@ -94,11 +96,21 @@ def compile(expr, wrt=None, inputs=None, target="numpy", outputs=(), name=None, 
         raise UnsupportedError(f"unknown target {target!r}; available targets: {', '.join(TARGETS)}")
     e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
     warn_if_constant(e, w, n)
+    store = kernel_cache.resolve(cache)
+    level, model = _level(expr, wrt, inputs, outputs, name, target, method)
+    if level == "lifted":
+        return _lifted(model, name, dtype, store, wrt, inputs, rewrites, max_ops)
+    return LEVELS[level](e, w, i, o, n, dtype, target, store, method, rewrites, max_ops)
+
+
+def _level(expr, wrt, inputs, outputs, name, target, method):
+    """The level a compile call builds at, decided once: ("lifted", the dense Model), ("matrix", None)
+    for MatrixSymbol models, else ("scalar", None)."""
     if target == "numpy" and method == "reverse":  # the matrix form has reverse mode only
         model = _dense_model(expr, wrt, inputs, name)
         if model is not None and can_lift(model, wrt, inputs, outputs):
-            return _lifted(model, name, dtype, cache, wrt, inputs, rewrites, max_ops)
-    return _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache)
+            return "lifted", model
+    return ("matrix" if _matrix_level(expr, wrt) else "scalar"), None
 
 
 def _dense_model(expr, wrt, inputs, name):
@@ -119,60 +131,44 @@ def _dense_model(expr, wrt, inputs, name):
     return Model(name or "kernel", expr, tuple(as_symbol_list(wrt)), tuple(features), tuple(targets), (), {}, stack)
 
 
-def _lifted(model, name, dtype, cache, wrt=None, inputs=None, rewrites=None, max_ops=None):
-    """A `LiftedKernel`: the scalar kernel for small batches, the dense layers as matrices for large ones.
+def _lifted(model, name, dtype, store, wrt=None, inputs=None, rewrites=None, max_ops=None):
+    """A lifted `Kernel` (level `lift.Lifted`): the scalar kernel for small batches, the dense layers as matrices for large ones.
 
-    Both halves get the same `rewrites` and `cache`; `max_ops` counts the scalar model (what the
+    Both halves get the same `rewrites` and cache `store`; `max_ops` counts the scalar model (what the
     caller wrote): its loss now, its gradient when the scalar half is built.
     """
-    from .matrix.kernel import compile_matrix
-
     select(rewrites)  # an unknown rule name is an error before either half is built
     check_size("loss", [model.loss, *model.outputs], max_ops)
     named = dataclasses.replace(model, name=name) if name else model
 
     def matrix():
         loss, params, inputs, outputs = matrix_form(named)
-        return compile_matrix(loss, params, inputs, outputs, f"{named.name}_matrix", dtype, "numpy",
-                              kernel_cache.resolve(cache), "reverse", rewrites)
+        return compile_matrix(loss, params, inputs, outputs, f"{named.name}_matrix", dtype, "numpy", store,
+                              "reverse", rewrites)
 
     def scalar():
-        return _compile(named.loss, list(wrt or named.params), list(inputs or named.data), "numpy", named.outputs,
-                        named.name, dtype, "reverse", rewrites, max_ops, cache)
+        return compile_scalar(*_normalize(named.loss, list(wrt or named.params), list(inputs or named.data),
+                                          named.outputs, named.name, dtype), dtype, "numpy", store, "reverse", rewrites, max_ops)
 
-    return LiftedKernel(named, dtype, scalar, matrix, wrt, inputs)
+    return lifted_kernel(named, dtype, scalar, matrix, wrt, inputs)
 
 
-def _compile(expr, wrt, inputs, target, outputs, name, dtype, method, rewrites, max_ops, cache):
-    """`compile` through the scalar pipeline (or the matrix one for matrix-level models)."""
-    e, w, i, o, n = _normalize(expr, wrt, inputs, outputs, name, dtype)
-    store = kernel_cache.resolve(cache)
-    if _matrix_level(expr, wrt):
-        from .matrix.kernel import compile_matrix
-
-        return compile_matrix(e, w, i, o, n, dtype, target, store, method, rewrites, max_ops)
+def compile_scalar(e, w, i, o, n, dtype, target, store, method, rewrites, max_ops):
+    """A scalar-level kernel of the normalized (expr, wrt, inputs, outputs, name): numpy modules
+    through the cache `store` (a KernelCache or None), CUDA ones built (CuPy caches its own)."""
     select(rewrites)  # an unknown rule name is an error even on a cache hit
 
     def build():
-        return build_ir(expr, wrt, inputs, outputs, name, dtype, method, rewrites, max_ops)
+        return build_ir(e, w, i, o, n, dtype, method, rewrites, max_ops)
 
     if target != "numpy":
         return TARGETS[target](build())
     check_size("loss", [e, *o], max_ops)
     key = kernel_cache.kernel_key(e, w, i, o, n, target, dtype, method, rewrites) if store is not None else None
+    return cached_kernel(store, key, build, render_numpy, n, w, i, dtype)
 
-    def render():
-        ir = build()
-        return ir, render_numpy(ir)
 
-    source, ir, status = kernel_cache.load_or_build(store, key, render)
-    if ir is None:
-        kernel = Kernel.from_cache(source, load_module(source, n), n, w, i, dtype, target, build, status)
-    else:
-        kernel = Kernel(ir, source, load_module(source, ir.name), target)
-        kernel.cache_status = status
-    kernel.cache_key = key
-    return kernel
+LEVELS = {"scalar": compile_scalar, "matrix": compile_matrix}  # level -> how a normalized call is built
 
 
 def _matrix_level(expr, wrt):

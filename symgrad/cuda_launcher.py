@@ -1,6 +1,6 @@
 """Launching generated CUDA kernels through CuPy: the code every generated launcher module shares.
 
-A generated launcher module (`symgrad generate --target cuda`, `CudaKernel.launcher_source`) only
+A generated launcher module (`symgrad generate --target cuda`, `Kernel.launcher_source` of a target="cuda" kernel) only
 says what its kernels are: it subclasses `SampleLauncher` (scalar-level models, one thread per
 sample) or `MatrixLauncher` (matrix-level models, whose generated methods chain cuBLAS products,
 CuPy reductions and the fused entrywise kernels) and sets the class attributes below. Only numpy

@@ -8,6 +8,9 @@ through that matrix kernel; values go in and gradients come out per scalar symbo
 order, exactly as for the scalar kernel. Small batches (the seed's N = 3) and everything that
 reads the scalar kernel itself (`.module`, `.source`, `.ir`, `per_sample_grad`) use the scalar
 kernel, compiled when first needed.
+
+The result is the one `runtime.Kernel`: its `level` is a `Lifted` (the scalar level's binding and
+checks, plus the two halves) and its `module` computes through `LiftedCalls`, which routes by batch size.
 """
 
 import dataclasses
@@ -15,11 +18,10 @@ import dataclasses
 import numpy as np
 import sympy as sp
 
-from .dask_hook import accepts_dask
 from .matrix import layers
 from .model import DenseStack
 from .prepared import Calls, PreparedBinding
-from .runtime import SCALAR, Kernel, all_finite, bound_arguments, module_calls, no_outputs, scalar_arguments
+from .runtime import Kernel, ScalarLevel, bound_arguments, module_calls, no_outputs
 from .targets.numpy.scalar import LOOP_MAX
 
 # scalar loss name -> the same loss at matrix level, summed over the batch (Z: last layer, Y: targets)
@@ -65,57 +67,101 @@ def can_lift(model, wrt, inputs, outputs):
             and (inputs is None or sorted(inputs, key=str) == sorted(model.data, key=str)))
 
 
-class LiftedKernel(Kernel):
-    """A scalar `Kernel` whose large batches run through the model's matrix kernel."""
+def lifted_kernel(model, dtype, compile_scalar, compile_matrix, wrt=None, inputs=None):
+    """The one `Kernel` for `model` at level `Lifted`: the scalar half compiled now for small models,
+    else the matrix half (the other on first use); its cache status is the half built now."""
+    level = Lifted(model, compile_scalar, compile_matrix)
+    wrt = list(model.params) if wrt is None else list(wrt)
+    inputs = list(model.data) if inputs is None else list(inputs)
+    eager = level.start(len(wrt) <= SMALL_MODEL)
+    # no text or module of its own (`level.generated` shows the scalar half's), its calls routed
+    kernel = Kernel.from_cache(None, None, model.name, wrt, inputs, dtype, "numpy", lambda: level.scalar_half.ir,
+                               eager.cache_status, level)
+    kernel.calls = LiftedCalls(kernel, level)
+    return kernel
 
-    def __init__(self, model, dtype, compile_scalar, compile_matrix, wrt=None, inputs=None):
-        self.name, self.target, self.dtype, self.level = model.name, "numpy", np.dtype(dtype), SCALAR
-        self.wrt = list(model.params) if wrt is None else list(wrt)
-        self.inputs = list(model.data) if inputs is None else list(inputs)
-        where = {s: k for k, s in enumerate(self.wrt)}
-        order = [where[s] for s in _scalar_order(model)]  # matrix entries, row by row, as wrt positions
-        self._order = None if order == list(range(len(order))) else np.array(order)
-        at = {s: k for k, s in enumerate(self.inputs)}
-        self._features, self._targets = [at[s] for s in model.inputs], [at[s] for s in model.targets]
-        self._model, self._compile_scalar, self._compile_matrix = model, compile_scalar, compile_matrix
-        self._scalar = compile_scalar() if len(self.wrt) <= SMALL_MODEL else None
-        self._matrix = None if self._scalar is not None else compile_matrix()
-        # batches up to LOOP_MAX run the scalar module (when compiled), longer ones `_loss_and_grad`
-        small = module_calls(self._scalar) if self._scalar is not None else Calls()
-        self._prepared = None if self.dtype != np.float64 else PreparedBinding(
-            self.inputs, self.wrt, calls=dataclasses.replace(small, large=self._loss_and_grad, loop_max=LOOP_MAX))
-        self._shapes = [(len(layer.weights), len(layer.biases)) for layer in model.structure.layers]
+
+class Lifted(ScalarLevel):
+    """The level of a lifted kernel: bound and checked as a scalar kernel (`ScalarLevel`), computed
+    by the scalar half for batches up to LOOP_MAX and by the matrix half for longer ones.
+    One instance per kernel (it holds the halves); never pickled: Dask workers get the scalar half."""
+
+    name = "lifted"
+
+    def __init__(self, model, compile_scalar, compile_matrix):
+        self.model, self._compile_scalar, self._compile_matrix = model, compile_scalar, compile_matrix
+        self._scalar = self._matrix = None
+
+    __reduce__ = object.__reduce__
+
+    def start(self, scalar_first):
+        """Build the half a new kernel builds eagerly; returns it."""
+        if scalar_first:
+            return self.scalar_half
+        return self.matrix_half
 
     @property
-    def scalar(self):
+    def scalar_half(self):
         """The scalar kernel (compiled on first use for large models)."""
         if self._scalar is None:
             self._scalar = self._compile_scalar()
         return self._scalar
 
     @property
-    def matrix(self):
+    def matrix_half(self):
         """The matrix kernel the large batches run through (compiled on first use for small models)."""
         if self._matrix is None:
             self._matrix = self._compile_matrix()
         return self._matrix
 
-    shipped_kernel = property(lambda self: self.scalar)  # what symgrad.remote sends to Dask workers
-    module = property(lambda self: self.scalar.module)
-    source = property(lambda self: self.scalar.source)
-    ir = property(lambda self: self.scalar.ir)
-    cache_status = property(lambda self: (self._scalar or self._matrix).cache_status)
-    cache_key = property(lambda self: self.scalar.cache_key)  # the kernel Dask workers load (shipped_kernel)
+    def generated(self, kernel):
+        return self.scalar_half  # its text, module and IR are what the lifted kernel shows and ships
 
-    def __repr__(self):
-        return f"<symgrad LiftedKernel {self.name!r} params={len(self.wrt)} inputs={len(self.inputs)} (dense layers as matrices)>"
+    def prepared(self, kernel):
+        """Batches up to LOOP_MAX through the scalar module (when compiled), longer ones `large`."""
+        if kernel.dtype != np.float64:
+            return None
+        small = module_calls(self._scalar) if self._scalar is not None else Calls()
 
-    def arguments(self, values, nonfinite="raise"):
-        return scalar_arguments(self, values, nonfinite)
+        def large(args, nonfinite):
+            return self.gradients(kernel, kernel.calls.loss_and_grad(*args), nonfinite)
+
+        return PreparedBinding(kernel.inputs, kernel.wrt, calls=dataclasses.replace(small, large=large, loop_max=LOOP_MAX))
+
+    def predict_arguments(self, kernel, values, nonfinite):
+        """Placeholders for the targets (the outputs never read them): no IR needed."""
+        if hasattr(values, "items"):
+            values = dict(values)
+            for s in self.model.targets:
+                if s not in values and str(s) not in values:
+                    values[s] = 0.0
+        return bound_arguments(kernel, values, nonfinite)
+
+    def per_sample_grad(self, kernel, values, nonfinite):
+        return self.scalar_half.per_sample_grad(values, nonfinite)
+
+
+class LiftedCalls:
+    """The module functions a lifted kernel calls: each routes by batch size to the scalar module
+    or, through the matrix arguments (X, Y, W1, b1, …), to the matrix module; results in the
+    scalar module's form (loss, gradients in `wrt` order)."""
+
+    def __init__(self, kernel, level):
+        self._level = level
+        where = {s: k for k, s in enumerate(kernel.wrt)}
+        order = [where[s] for s in _scalar_order(level.model)]  # matrix entries, row by row, as wrt positions
+        self._order = None if order == list(range(len(order))) else np.array(order)
+        at = {s: k for k, s in enumerate(kernel.inputs)}
+        self._features, self._targets = [at[s] for s in level.model.inputs], [at[s] for s in level.model.targets]
+        self._shapes = [(len(layer.weights), len(layer.biases)) for layer in level.model.structure.layers]
+        self._data, self._dtype, self._name = len(kernel.inputs), kernel.dtype, kernel.name
+
+    def _small(self, args):
+        return args[0].shape[0] <= LOOP_MAX if self._data else True
 
     def _matrix_arguments(self, args):
         """Scalar kernel arguments (data columns, parameter numbers) as the matrix kernel's (X, Y, W1, b1, ...)."""
-        data, theta = args[:len(self.inputs)], np.asarray(args[len(self.inputs):], dtype=self.dtype)
+        data, theta = args[:self._data], np.asarray(args[self._data:], dtype=self._dtype)
         if self._order is not None:
             theta = theta[self._order]
         X = np.stack([data[k] for k in self._features], axis=1)
@@ -128,71 +174,24 @@ class LiftedKernel(Kernel):
             start += cols
         return out
 
-    def _small(self, args):
-        return args[0].shape[0] <= LOOP_MAX if self.inputs else True
-
-    @accepts_dask  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
-    def loss(self, values, nonfinite="raise"):
-        args = self.arguments(values, nonfinite)
+    def loss(self, *args):
         if self._small(args):
-            return self.scalar._checked_loss(self.scalar.module.loss(*args), nonfinite)
-        value = float(self.matrix.module.loss(*self._matrix_arguments(args)))
-        if not np.isfinite(value):
-            self._finite(nonfinite, loss=value)
-        return value
+            return self._level.scalar_half.module.loss(*args)
+        return self._level.matrix_half.module.loss(*self._matrix_arguments(args))
 
-    def loss_and_grad(self, values, nonfinite="raise"):
-        # the documented training call, as lean as Kernel.loss_and_grad (bench/seed_step.py): the
-        # prepared binding runs small batches through the scalar module (compiled eagerly for small
-        # models) and hands the rest to `_loss_and_grad`; when it answers, `values` holds no dask
-        # collection, so the dask door is skipped
-        got = self._prepared.loss_and_grad(values, nonfinite) if self._prepared is not None else None
-        return self._checked_loss_and_grad(values, nonfinite) if got is None else got
-
-    @accepts_dask(name="loss_and_grad")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
-    def _checked_loss_and_grad(self, values, nonfinite):
-        return self._loss_and_grad(bound_arguments(self, values, nonfinite), nonfinite)
-
-    def _loss_and_grad(self, args, nonfinite):
-        if not self.inputs or len(args[0]) <= LOOP_MAX:  # the per-sample loop, checked as the scalar kernel checks
-            scalar = self._scalar or self.scalar
-            return SCALAR.gradients(scalar, scalar.module.loss_and_grad(*args), nonfinite)
-        value, grads = self.matrix.module.loss_and_grad(*self._matrix_arguments(args))
+    def loss_and_grad(self, *args):
+        if self._small(args):
+            return self._level.scalar_half.module.loss_and_grad(*args)
+        value, grads = self._level.matrix_half.module.loss_and_grad(*self._matrix_arguments(args))
         flat = np.concatenate([np.ravel(g) for g in grads])
         if self._order is not None:
             flat[self._order] = flat.copy()  # wrt order
-        value = float(value)
-        if not (np.isfinite(value) and np.isfinite(flat).all()):
-            self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, flat.tolist(), strict=True)})
         return value, flat.astype(np.float64).tolist()
 
-    def predict(self, values, nonfinite="raise"):
-        """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
-        if not self._model.outputs:  # an expression compiled without outputs= has none to predict
-            raise no_outputs(self.name)
-        args = self._prepared.arguments(values, nonfinite) if self._prepared is not None else None
-        if args is None:  # as for loss_and_grad: a tuple from the prepared binding rules dask out
-            return self._checked_predict(values, nonfinite)
-        return self._outputs(args, nonfinite)
-
-    @accepts_dask(name="predict")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
-    def _checked_predict(self, values, nonfinite):
-        if hasattr(values, "items"):  # placeholders for the targets (the outputs never read them)
-            values = dict(values)
-            for s in self._model.targets:
-                if s not in values and str(s) not in values:
-                    values[s] = 0.0
-        return self._outputs(bound_arguments(self, values, nonfinite), nonfinite)
-
-    def _outputs(self, args, nonfinite):
+    def predict(self, *args):
+        if not self._level.model.outputs:  # an expression compiled without outputs= has none to predict
+            raise no_outputs(self._name)
         if self._small(args):
-            out = [np.asarray(o) for o in self.scalar.module.predict(*args)]
-        else:
-            (block,) = self.matrix.module.predict(*self._matrix_arguments(args))
-            out = [np.asarray(block[:, k]) for k in range(block.shape[1])]
-        if nonfinite == "raise" and not all_finite(out):  # names printed only on failure
-            self._finite(nonfinite, **{f"output {i}": o for i, o in enumerate(out)})
-        return out
-
-    def per_sample_grad(self, values, nonfinite="raise"):
-        return self.scalar.per_sample_grad(values, nonfinite)
+            return self._level.scalar_half.module.predict(*args)
+        (block,) = self._level.matrix_half.module.predict(*self._matrix_arguments(args))
+        return [block[:, k] for k in range(block.shape[1])]

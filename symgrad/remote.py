@@ -1,15 +1,17 @@
 """A kernel as it travels to Dask workers: its generated text and cache key, never a pickled function.
 
-A worker rebuilds the module from the text once per process. With a cache key it follows the
-rules `symgrad.compile` follows locally: a valid entry in the worker's own kernel cache is used,
-a missing one is stored, a tampered one is replaced by the text that was sent (whose sha256
-travels with it, so an altered copy is never executed).
+A worker rebuilds the module from the text once per process, as the one `runtime.Kernel`. With a
+cache key it takes the path `symgrad.compile` takes locally (`cache.load_or_build`, the same keys,
+HMAC and statuses): a valid entry in the worker's own kernel cache is used, a missing one is
+stored, a tampered one (or one whose text is not the text sent) is replaced by the text that was
+sent (whose sha256 travels with it, so an altered copy is never executed).
 """
 
 import hashlib
 from dataclasses import dataclass
 
 from .errors import CacheError, WorkerError
+from .runtime import SCALAR
 
 _LOADED = {}  # this process's kernels: (cache key or text sha256) -> kernel
 
@@ -18,7 +20,6 @@ _LOADED = {}  # this process's kernels: (cache key or text sha256) -> kernel
 class KernelSpec:
     """What a worker needs to rebuild a kernel: plain text and symbols (pickled by value)."""
 
-    kind: type  # the kernel's class (pickled by reference): what rebuilds it on the worker
     name: str
     source: str
     sha256: str
@@ -27,16 +28,16 @@ class KernelSpec:
     inputs: tuple
     dtype: str
     target: str = "numpy"
-    level: object = None  # the kernel's level (runtime.SCALAR, matrix.runtime.MATRIX), pickled by name
+    level: object = SCALAR  # the kernel's level (runtime.SCALAR, matrix.runtime.MATRIX), pickled by name
 
     @property
     def matrix(self):
-        return self.level is not None and self.level.matrix
+        return self.level.matrix
 
     @classmethod
     def of(cls, kernel):
         kernel = getattr(kernel, "shipped_kernel", kernel)  # a kernel may send another in its place
-        return cls(type(kernel), kernel.name, kernel.source, digest(kernel.source),
+        return cls(kernel.name, kernel.source, digest(kernel.source),
                    getattr(kernel, "cache_key", None), tuple(kernel.wrt), tuple(kernel.inputs), str(kernel.dtype),
                    getattr(kernel, "target", "numpy"), kernel.level)
 
@@ -48,20 +49,14 @@ class KernelSpec:
         return _LOADED[ident]
 
     def _load(self):
-        from .cache import KernelCache
-        from .runtime import load_module
+        from .cache import KernelCache, load_or_build
+        from .runtime import Kernel, load_module
 
         if digest(self.source) != self.sha256:
             raise WorkerError(f"the text of kernel {self.name!r} arrived altered (sha256 mismatch); resend it")
-        source, status = self.source, "off"
-        if self.key is not None:
-            store = KernelCache()
-            cached, status = store.load(self.key)
-            if cached is not None and digest(cached) == self.sha256:
-                source = cached
-            else:
-                store.store(self.key, self.source)
-                status = "rebuilt" if status == "corrupt" or cached is not None else "miss"
+        store = KernelCache() if self.key is not None else None
+        source, _, status = load_or_build(store, self.key, lambda: (None, self.source),
+                                          accept=lambda text: digest(text) == self.sha256)
         try:
             module = load_module(source, self.name)
         except Exception as exc:  # noqa: BLE001 - whatever stops the text from loading is this worker's setup
@@ -69,9 +64,8 @@ class KernelSpec:
                 f"a Dask worker could not load kernel {self.name!r} from its source: {type(exc).__name__}: {exc}; "
                 "install numpy (and symgrad) in the workers' environment"
             ) from None
-        build = _no_ir(self.name)
-        return self.kind.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, self.target, build,
-                                    status, self.level)
+        return Kernel.from_cache(source, module, self.name, self.wrt, self.inputs, self.dtype, self.target,
+                                 _no_ir(self.name), status, self.level)
 
 
 def digest(source):

@@ -97,6 +97,10 @@ class ScalarLevel:
     def __reduce__(self):
         return "SCALAR"  # pickled by name (a kernel shipped to Dask workers): the one instance
 
+    def generated(self, kernel):
+        """The kernel whose generated module `kernel` shows and ships: itself."""
+        return kernel
+
     def prepared(self, kernel):
         """The fast lane for `kernel`'s calls (None: every call is bound by `values.bind`)."""
         if kernel.dtype != np.float64:
@@ -131,7 +135,7 @@ class ScalarLevel:
         return {v.symbol for v in ir.data if v.ident in reads}
 
     def per_sample_grad(self, kernel, values, nonfinite):
-        out = kernel.module.per_sample_grad(*kernel.arguments(values, nonfinite))
+        out = kernel.calls.per_sample_grad(*kernel.arguments(values, nonfinite))
         if not np.isfinite(out).all():  # one pass over the matrix; name the columns only on failure
             kernel._finite(nonfinite, **{f"d/d{w} (per sample)": out[:, j] for j, w in enumerate(kernel.wrt)})
         return out
@@ -146,19 +150,22 @@ class Kernel:
     `.loss(values)` is the loss summed over the batch, `.grad(values)` the gradients in `wrt`
     order (floats at scalar level, arrays in each parameter's shape at matrix level),
     `.predict(values)` the model outputs, `.source` the generated text, `.module` its functions.
-    One class for every level and target: `level` (`SCALAR`, `symgrad.matrix.runtime.MATRIX`) says
-    how values bind and results are shaped, `module` is whatever computes (a loaded numpy module,
-    a CUDA launcher's answers, a lifted kernel's router), chosen by `symgrad.compile`.
+    One class for every level and target: `level` (`SCALAR`, `symgrad.matrix.runtime.MATRIX`, a
+    lifted kernel's `symgrad.lift.Lifted`) says how values bind and results are shaped, `calls` is
+    whatever computes (a loaded numpy module, a CUDA launcher's answers, a lifted kernel's
+    `LiftedCalls` routing by batch size), chosen by `symgrad.compile`; `module`, `source` and `ir`
+    are the generated module's (a lifted kernel shows its scalar half's: `level.generated`).
     """
 
     def __init__(self, ir, source, module, target="numpy", level=SCALAR):
-        self._ir, self.source, self.module, self.target, self.level = ir, source, module, target, level
+        self._ir, self._source, self._module, self.target, self.level = ir, source, module, target, level
+        self.calls = module  # what loss/grad/predict call (a lifted kernel's routes by batch size)
         self.name = ir.name
         self.wrt = [v.symbol for v in ir.params]
         self.inputs = [v.symbol for v in ir.data]
         self.dtype = np.dtype(ir.dtype)
         self.cache_status = "off"  # or "hit", "miss", "rebuilt" (see symgrad.cache)
-        self.cache_key = None  # set by symgrad.compile when the kernel went through the cache
+        self._cache_key = None  # set by symgrad.compile when the kernel went through the cache
         self._prepared = level.prepared(self)
 
     @classmethod
@@ -166,11 +173,36 @@ class Kernel:
         """A kernel loaded from a verified cache entry; its IR is rebuilt only if someone asks."""
         kernel = cls.__new__(cls)
         kernel._ir, kernel._build_ir = None, build_ir
-        kernel.source, kernel.module, kernel.target, kernel.name, kernel.level = source, module, target, name, level
+        kernel._source, kernel._module, kernel.calls = source, module, module
+        kernel.target, kernel.name, kernel.level = target, name, level
         kernel.wrt, kernel.inputs, kernel.dtype = list(wrt), list(inputs), np.dtype(dtype)
-        kernel.cache_status, kernel.cache_key = status, None
+        kernel.cache_status, kernel._cache_key = status, None
         kernel._prepared = level.prepared(kernel)
         return kernel
+
+    @property
+    def shipped_kernel(self):
+        """The kernel whose generated text, module and IR this one shows and sends to Dask workers
+        (itself; a lifted kernel's scalar half)."""
+        return self.level.generated(self)
+
+    @property
+    def source(self):
+        return self._source if self._source is not None else self.shipped_kernel.source
+
+    @property
+    def module(self):
+        return self._module if self._module is not None else self.shipped_kernel.module
+
+    @property
+    def cache_key(self):
+        """The cache key of the shipped text (None: compiled with cache=False)."""
+        shipped = self.shipped_kernel
+        return self._cache_key if shipped is self else shipped.cache_key
+
+    @cache_key.setter
+    def cache_key(self, key):
+        self._cache_key = key
 
     @property
     def ir(self):
@@ -179,8 +211,30 @@ class Kernel:
         return self._ir
 
     def __repr__(self):
+        where = f" on {self.calls.where()}" if self.target == "cuda" else ""
         return (f"<symgrad Kernel {self.name!r} {self.level.name} target={self.target} params={len(self.wrt)} "
-                f"inputs={len(self.inputs)} {self.dtype}>")
+                f"inputs={len(self.inputs)} {self.dtype}{where}>")
+
+    # what target="cuda" adds (symgrad.cuda_runtime.LauncherCalls holds it): the launcher and its settings
+    def _launched(self):
+        if self.target != "cuda":
+            raise InvalidArgumentError(f"kernel {self.name!r} has target={self.target!r}: a launcher, a backend, "
+                                       "block and deterministic belong to target='cuda' kernels")
+        return self.calls
+
+    def on(self, backend):
+        """This CUDA kernel run through `backend` (a cupy-like module, e.g. symgrad.cuda_emu.Backend())."""
+        return self._launched().on(self, backend)
+
+    launcher = property(lambda self: self._launched().launcher, doc="the loaded CUDA launcher (device arrays in and out)")
+    launcher_source = property(lambda self: self._launched().launcher_source, doc="the CUDA launcher's Python text")
+    sources = property(lambda self: self._launched().sources)
+    backend = property(lambda self: self._launched().backend)
+    block = property(lambda self: self._launched().block, lambda self, b: setattr(self._launched(), "block", b),
+                     doc="threads per block (None: the launcher's BLOCK)")
+    deterministic = property(lambda self: self._launched().deterministic,
+                             lambda self, d: setattr(self._launched(), "deterministic", d),
+                             doc="fixed-order gradient reductions (False: atomic adds)")
 
     def arguments(self, values, nonfinite="raise", skip=()):
         """Positional arguments of the generated functions, checked: data arrays, then parameters
@@ -194,7 +248,7 @@ class Kernel:
 
     @accepts_dask
     def loss(self, values, nonfinite="raise"):
-        return self._checked_loss(self.module.loss(*self.arguments(values, nonfinite)), nonfinite)
+        return self._checked_loss(self.calls.loss(*self.arguments(values, nonfinite)), nonfinite)
 
     def _checked_loss(self, value, nonfinite):
         value = float(value)
@@ -213,7 +267,7 @@ class Kernel:
     @accepts_dask(name="loss_and_grad")
     def _checked_loss_and_grad(self, values, nonfinite):
         level = self.level
-        return level.gradients(self, self.module.loss_and_grad(*level.arguments(self, values, nonfinite)), nonfinite)
+        return level.gradients(self, self.calls.loss_and_grad(*level.arguments(self, values, nonfinite)), nonfinite)
 
     def _nonfinite_gradients(self, nonfinite, value, grads):
         """Our error naming each NaN or Inf among the loss and gradients (names printed only now)."""
@@ -238,7 +292,7 @@ class Kernel:
         return self._outputs(self.level.predict_arguments(self, values, nonfinite), nonfinite)
 
     def _outputs(self, args, nonfinite):
-        out = [np.asarray(o) for o in self.module.predict(*args)]
+        out = [np.asarray(o) for o in self.calls.predict(*args)]
         if not out:
             raise no_outputs(self.name)
         if nonfinite == "raise" and not all_finite(out):  # names printed only on failure
@@ -254,3 +308,50 @@ class Kernel:
     def per_sample_grad(self, values, nonfinite="raise"):
         """The n × len(wrt) matrix of per-sample gradients."""
         return self.level.per_sample_grad(self, values, nonfinite)
+
+
+class HessianKernel:
+    """Generated second derivatives of a loss summed over a batch, at either level: `.hessian(values)`
+    and `.hvp(values, v)` (sums over the batch like `Kernel.grad`), `.source` the generated text,
+    `.kernels` the loaded `Kernel`s that compute them, `.cache_status` as for a `Kernel`.
+
+    What differs between levels is data, the `level` strategy (`second_order.SCALAR_SECOND`,
+    `matrix.hessian_kernel.MATRIX_SECOND`): at scalar level `v` is one number per parameter and the
+    Hessian the P×P matrix (two kernels whose `.predict` returns the per-sample H·v terms and upper
+    triangle); at matrix level `v` is one direction array per parameter and the Hessian the n×n
+    matrix of one n×1 parameter (one kernel, with `.loss_and_grad` too).
+    """
+
+    def __init__(self, level, wrt, inputs, directions, kernels, pairs=()):
+        self.level, self.kernels, self._pairs = level, list(kernels), list(pairs)
+        self.wrt, self.inputs, self.directions = list(wrt), list(inputs), list(directions)
+        self.name, self.dtype = self.kernels[0].name, self.kernels[0].dtype
+        statuses = {k.cache_status for k in self.kernels}  # every entry hit, or the first that was not
+        self.cache_status = next((s for s in ("rebuilt", "miss", "off") if s in statuses), "hit")
+
+    def __repr__(self):
+        return f"<symgrad HessianKernel {self.name!r} {self.level.name} params={len(self.wrt)} {self.dtype}>"
+
+    @property
+    def source(self):
+        return "\n\n".join(k.source for k in self.kernels)
+
+    @property
+    def gradient(self):
+        """The `Kernel` that also computes the loss and gradient (its module, IR, arguments)."""
+        return self.level.gradient(self)
+
+    module = property(lambda self: self.gradient.module)
+    ir = property(lambda self: self.gradient.ir)
+
+    def arguments(self, values, nonfinite="raise"):
+        return self.gradient.arguments(values, nonfinite)
+
+    def loss_and_grad(self, values, nonfinite="raise"):
+        return self.gradient.loss_and_grad(values, nonfinite)
+
+    def hvp(self, values, v, nonfinite="raise"):
+        return self.level.hvp(self, values, v, nonfinite)
+
+    def hessian(self, values, nonfinite="raise"):
+        return self.level.hessian(self, values, nonfinite)

@@ -2,7 +2,7 @@
 
 Each test runs one option on four kinds of model: a scalar expression, a matrix-level expression
 (an entrywise `Map`), a matrix-level `Model` (`nn.matrix_mlp`) and a scalar dense `Model`
-(`nn.mlp`, answered through its matrix form by a `LiftedKernel`, at a batch size that takes the
+(`nn.mlp`, answered through its matrix form by a lifted `Kernel` (level `lift.Lifted`), at a batch size that takes the
 matrix half and one that takes the per-sample loop). Numbers are compared with numeric autodiff
 (`symgrad.autodiff`, which walks the expression, not the generated code)."""
 
@@ -17,7 +17,7 @@ import symgrad
 from symgrad import nn
 from symgrad.cache import KernelCache
 from symgrad.errors import InvalidArgumentError, NonFiniteError, SizeLimitError, UnsupportedError
-from symgrad.lift import LiftedKernel
+from symgrad.lift import Lifted
 from symgrad.matrix import Map, SumAll
 
 
@@ -124,7 +124,7 @@ def test_method_diff_gives_the_same_numbers_or_is_refused_by_name(case):
             case.compile(method="diff", cache=False)
         return
     kernel = case.compile(method="diff", cache=False)
-    assert not isinstance(kernel, LiftedKernel)  # the matrix form has reverse mode only: the scalar kernel answers
+    assert not isinstance(kernel.level, Lifted)  # the matrix form has reverse mode only: the scalar kernel answers
     for rows in ROWS:
         assert_matches(kernel, case, case.values(rows, rng))
 
@@ -167,8 +167,8 @@ def test_rewrites_reach_both_halves_of_a_lifted_kernel():
     """nn.mlp's σ' = σ(1 − σ) is rewritten to σ(z)σ(−z) in the scalar half only when rewrites are on."""
     case = lifted_case()
     on, off = case.compile(cache=False), case.compile(rewrites=(), cache=False)
-    assert isinstance(on, LiftedKernel) and isinstance(off, LiftedKernel)
-    assert on.scalar.source != off.scalar.source
+    assert isinstance(on.level, Lifted) and isinstance(off.level, Lifted)
+    assert on.level.scalar_half.source != off.level.scalar_half.source
     rng = np.random.default_rng(4)
     for rows in ROWS:
         values = case.values(rows, rng)
@@ -302,8 +302,8 @@ def test_a_planted_cache_entry_is_rebuilt_not_run(case, tmp_path):
     again = case.compile(cache=tmp_path)
     assert again.cache_status == "rebuilt"
     assert_matches(again, case, values)
-    if isinstance(again, LiftedKernel):
-        assert again.matrix.cache_status == "rebuilt"
+    if isinstance(again.level, Lifted):
+        assert again.level.matrix_half.cache_status == "rebuilt"
     assert case.compile(cache=tmp_path).cache_status == "hit"
     assert all(planted not in e.read_text() for e in KernelCache(tmp_path).entries())
 
@@ -315,9 +315,8 @@ def test_every_level_compiles_to_the_one_kernel_class(case):
     from symgrad.runtime import Kernel
 
     kernel = case.compile(cache=False)
-    assert isinstance(kernel, Kernel)
-    if not isinstance(kernel, LiftedKernel):
-        assert type(kernel) is Kernel
+    assert type(kernel) is Kernel
+    if not isinstance(kernel.level, Lifted):
         assert kernel.level.matrix == case.kind.startswith("matrix")
     for attribute in ("name", "wrt", "inputs", "dtype", "target", "source", "module", "ir", "cache_status", "cache_key"):
         getattr(kernel, attribute)
@@ -334,12 +333,11 @@ def test_every_level_compiles_to_the_one_kernel_class(case):
 @pytest.mark.parametrize("make", [scalar_case, matrix_case], ids=["scalar", "matrix"])
 def test_cuda_kernels_of_both_levels_are_one_class_with_the_numpy_answers(make):
     from symgrad.cuda_emu import Backend
-    from symgrad.cuda_runtime import CudaKernel
     from symgrad.runtime import Kernel
 
     case = make()
     kernel = case.compile(target="cuda").on(Backend())
-    assert type(kernel) is CudaKernel and isinstance(kernel, Kernel) and kernel.target == "cuda"
+    assert type(kernel) is Kernel and kernel.target == "cuda"
     assert kernel.level is case.compile(cache=False).level
     values = case.values(ROWS[0], np.random.default_rng(13))
     assert_matches(kernel, case, values, rtol=1e-9)

@@ -15,7 +15,6 @@ from hypothesis import strategies as st  # noqa: E402
 import symgrad  # noqa: E402
 from symgrad import distributed, models, nn, remote  # noqa: E402
 from symgrad.errors import NonFiniteError, ShapeError, UnsupportedError, WorkerError  # noqa: E402
-from symgrad.runtime import Kernel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +269,7 @@ def test_worker_that_cannot_load_the_text_gives_our_error(seed):
     """A worker without numpy (simulated by a module it cannot import) reports it as a WorkerError."""
     model, kernel, columns, params = seed
     source = kernel.source.replace("import numpy as np", "import numpy_not_installed_here as np")
-    spec = remote.KernelSpec(Kernel, "broken", source, remote.digest(source), None, tuple(kernel.wrt),
+    spec = remote.KernelSpec("broken", source, remote.digest(source), None, tuple(kernel.wrt),
                              tuple(kernel.inputs), "float64")
     with pytest.raises(WorkerError, match=r"could not load kernel 'broken'.*numpy_not_installed_here.*install numpy"):
         spec.kernel()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import symgrad
 from symgrad import autodiff, models, nn
 from symgrad.errors import InvalidArgumentError, NonFiniteError, SymgradError
-from symgrad.lift import LiftedKernel
+from symgrad.lift import Lifted
 from symgrad.targets.numpy.scalar import LOOP_MAX
 
 
@@ -47,7 +47,7 @@ def test_lifted_kernel_matches_the_scalar_kernel_and_autodiff(config, n, seed):
     sizes, act, out_act, loss = config
     model = nn.mlp(sizes, activation=act, output_activation=out_act, loss=loss, seed=seed % 7)
     kernel = symgrad.compile(model, cache=False)
-    assert isinstance(kernel, LiftedKernel)
+    assert isinstance(kernel.level, Lifted)
     values = _values(model, n, np.random.default_rng(seed))
     value, grads = kernel.loss_and_grad(values)
     want_value, want_grads = _plain(model).loss_and_grad(values)
@@ -84,7 +84,7 @@ def test_seed_batch_runs_the_scalar_kernel_bit_for_bit():
     kernel = symgrad.compile(model, cache=False)
     values = {**model.initial_values(), **models.data_values(model, models.SEED_X, models.SEED_Y)}
     assert kernel.loss_and_grad(values) == _plain(model).loss_and_grad(values)
-    assert kernel._matrix is None  # N = 3 never needed the matrix kernel
+    assert kernel.level._matrix is None  # N = 3 never needed the matrix kernel
 
 
 @pytest.mark.parametrize("change", ["missing", "nan", "lengths", "array_param", "complex"])
@@ -122,11 +122,11 @@ def test_lifted_kernel_names_nonfinite_results_like_the_scalar_kernel(rng):
 
 def test_models_without_a_matrix_form_keep_the_scalar_kernel():
     bce = nn.mlp([2, 3, 1], loss="binary_cross_entropy")
-    assert not isinstance(symgrad.compile(bce, cache=False), LiftedKernel)
+    assert not isinstance(symgrad.compile(bce, cache=False).level, Lifted)
     model = nn.mlp([2, 3, 1])
-    assert not isinstance(symgrad.compile(model, outputs=[model.outputs[0] * 2], cache=False), LiftedKernel)
-    assert not isinstance(symgrad.compile(model, method="diff", cache=False), LiftedKernel)  # no matrix form
-    assert not isinstance(symgrad.compile(model, target="cuda"), LiftedKernel)
+    assert not isinstance(symgrad.compile(model, outputs=[model.outputs[0] * 2], cache=False).level, Lifted)
+    assert not isinstance(symgrad.compile(model, method="diff", cache=False).level, Lifted)  # no matrix form
+    assert not isinstance(symgrad.compile(model, target="cuda").level, Lifted)
 
 
 def test_scalar_parts_stay_available_on_a_lifted_kernel(rng):
@@ -173,9 +173,9 @@ def test_hand_written_dense_network_is_recognised_and_lifted(rng):
     order = rng.permutation(len(params))
     wrt = [params[k] for k in order]
     kernel = symgrad.compile(loss, wrt=wrt, inputs=data[::-1], cache=False)
-    assert isinstance(kernel, LiftedKernel)
+    assert isinstance(kernel.level, Lifted)
     plain = symgrad.compile(loss, wrt=wrt, inputs=data[::-1], method="diff", cache=False)  # no matrix form: unrolled
-    assert not isinstance(plain, LiftedKernel)
+    assert not isinstance(plain.level, Lifted)
     for n in (3, 100):
         values = {**{p: float(v) for p, v in zip(params, rng.normal(size=len(params)), strict=True)},
                   **{s: rng.normal(size=n) for s in data}}
@@ -201,7 +201,7 @@ def test_expressions_that_are_not_dense_networks_keep_the_unrolled_kernel(change
     else:
         loss = loss.xreplace({v: v + params[12]})
     kernel = symgrad.compile(loss, wrt=params, inputs=data, cache=False)
-    assert not isinstance(kernel, LiftedKernel)
+    assert not isinstance(kernel.level, Lifted)
 
 
 def test_float32_lifted_kernel_matches_the_float32_scalar_kernel(rng):
@@ -209,7 +209,7 @@ def test_float32_lifted_kernel_matches_the_float32_scalar_kernel(rng):
     kernel = symgrad.compile(model, dtype="float32", cache=False)
     plain = symgrad.compile(model.loss, wrt=list(model.params), inputs=list(model.data), dtype="float32", cache=False)
     values = _values(model, 200, rng)
-    assert isinstance(kernel, LiftedKernel) and kernel.matrix.dtype == np.float32
+    assert isinstance(kernel.level, Lifted) and kernel.level.matrix_half.dtype == np.float32
     value, grads = kernel.loss_and_grad(values)
     want_value, want_grads = plain.loss_and_grad(values)
     np.testing.assert_allclose(value, want_value, rtol=1e-4)

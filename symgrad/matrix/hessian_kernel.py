@@ -2,15 +2,22 @@
 
 The same lowering and renderer as the gradient kernels (`lower`, `targets.numpy.matrix`): the
 Hessian of logistic regression becomes `hessian = X.T @ (X * (d * (1 - d)))`-style lines, one
-BLAS product, no n×n temporaries besides the result.
+BLAS product, no n×n temporaries besides the result. The result is the one
+`runtime.HessianKernel` at level `MATRIX_SECOND`, its module loaded through `load.cached_kernel`
+as every kernel's is.
 """
 
 import numpy as np
 import sympy as sp
 
+from .. import cache as kernel_cache
+from ..diagnostics import check_size
 from ..errors import InvalidArgumentError
+from ..load import cached_kernel
 from ..lowering import lower
-from ..runtime import all_finite, check_finite, load_module
+from ..lowering.matrix import canonical
+from ..rewrite import select, stabilize
+from ..runtime import HessianKernel, all_finite, check_finite
 from ..targets.numpy.matrix import render_numpy_hessian
 from ..values import as_symbol_list
 from .forward import jvp
@@ -40,12 +47,16 @@ def has_hessian(wrt):
     return len(wrt) == 1 and isinstance(wrt[0], sp.MatrixSymbol) and wrt[0].shape[1] == 1
 
 
-def build_hessian_ir(expr, wrt, inputs, name="hessian_kernel", dtype="float64"):
-    """(IR, direction symbols): loss, gradient, Hessian (n×1 parameter) and H·V lowered together."""
+def build_hessian_ir(expr, wrt, inputs, name="hessian_kernel", dtype="float64", rewrites=None, max_ops=None):
+    """(IR, direction symbols): loss, gradient, Hessian (n×1 parameter) and H·V lowered together;
+    `rewrites` (the stable rewrites applied to the loss) and `max_ops` as for `symgrad.compile`."""
     expr = as_scalar_loss(expr)
     wrt, inputs = as_symbol_list(wrt), as_symbol_list(inputs or [], "inputs")
+    check_size("loss", [expr], max_ops)
+    (expr,) = stabilize([expr], select(rewrites))
     adjoints = {}
     grads = reverse(expr, wrt, adjoints)
+    check_size("loss with its gradient", [expr, *grads], max_ops)
     directions = _fresh_directions(expr, wrt, inputs)
     products = jvp(grads, dict(zip(wrt, directions, strict=True)))
     extras = [("hessian", coefficient(products[0], directions[0]))] if has_hessian(wrt) else []
@@ -55,59 +66,69 @@ def build_hessian_ir(expr, wrt, inputs, name="hessian_kernel", dtype="float64"):
     return ir, directions
 
 
-def compile_hessian(expr, wrt, inputs=(), name="hessian_kernel", dtype="float64"):
-    """A loaded `HessianKernel` for the matrix-level loss `expr` in the parameters `wrt`."""
-    ir, directions = build_hessian_ir(expr, wrt, inputs, name, dtype)
-    idents = [v.ident for v in ir.data if v.symbol in set(directions)]
-    source = render_numpy_hessian(ir, idents)
-    return HessianKernel(ir, source, load_module(source, ir.name), directions)
+def compile_hessian(expr, wrt, inputs=(), name="hessian_kernel", dtype="float64", rewrites=None, max_ops=None,
+                    cache=True):
+    """A loaded `HessianKernel` for the matrix-level loss `expr` in the parameters `wrt`; `cache` as
+    for `symgrad.compile` (True, False, a directory or a KernelCache)."""
+    select(rewrites)  # an unknown rule name is an error even on a cache hit
+    wrt, inputs = as_symbol_list(wrt), as_symbol_list(inputs or [], "inputs")
+    loss = as_scalar_loss(expr)
+    check_size("loss", [loss], max_ops)
+    directions = _fresh_directions(loss, wrt, inputs)
+    store = kernel_cache.resolve(cache)
+    key = kernel_cache.kernel_key(canonical([loss])[0], wrt, inputs, [], name, "numpy", dtype, "hessian",
+                                  rewrites) if store is not None else None
+
+    def build():
+        return build_hessian_ir(expr, wrt, inputs, name, dtype, rewrites, max_ops)[0]
+
+    def render(ir):
+        return render_numpy_hessian(ir, [v.ident for v in ir.data if v.symbol in set(directions)])
+
+    kernel = cached_kernel(store, key, build, render, name, wrt, inputs, dtype, MATRIX)
+    return HessianKernel(MATRIX_SECOND, wrt, inputs, directions, [kernel])
 
 
-class HessianKernel:
-    """Generated second derivatives: `.hessian(values)` (n×n, for one n×1 parameter),
-    `.hvp(values, directions)` (H·V per parameter, any shapes), `.loss_and_grad(values)`.
-    Values are keyed by MatrixSymbol, directions are arrays in `wrt` order."""
+class MatrixSecond:
+    """What a matrix-level `HessianKernel` computes: `.hessian(values)` the n×n matrix of one n×1
+    parameter, `.hvp(values, directions)` [H·V per parameter] (one array per parameter, its shape);
+    values keyed by MatrixSymbol, bound as every matrix-level kernel binds them (`MATRIX`)."""
 
-    def __init__(self, ir, source, module, directions):
-        self.ir, self.source, self.module = ir, source, module
-        self.name, self.directions = ir.name, list(directions)
-        self.wrt = [v.symbol for v in ir.params]
-        self.inputs = [v.symbol for v in ir.data if v.symbol not in set(self.directions)]
-        self.dtype = np.dtype(ir.dtype)
+    name = "matrix"
 
-    def __repr__(self):
-        return f"<symgrad HessianKernel {self.ir.name!r} params={len(self.wrt)} {self.dtype}>"
+    def __reduce__(self):
+        return "MATRIX_SECOND"
 
-    def arguments(self, values, nonfinite="raise"):
-        """Data then parameters, bound as every matrix-level kernel binds them (`MATRIX`)."""
-        return MATRIX.arguments(self, values, nonfinite)
+    def gradient(self, hk):
+        return hk.kernels[0]  # one module: loss_and_grad, hessian, hvp
 
-    def loss_and_grad(self, values, nonfinite="raise"):
-        return MATRIX.gradients(self, self.module.loss_and_grad(*self.arguments(values, nonfinite)), nonfinite)
-
-    def hessian(self, values, nonfinite="raise"):
-        if not hasattr(self.module, "hessian"):
+    def hessian(self, hk, values, nonfinite):
+        kernel = hk.kernels[0]
+        if not hasattr(kernel.module, "hessian"):
             raise InvalidArgumentError(
-                f"a Hessian matrix needs one n×1 parameter (this kernel has {', '.join(map(str, self.wrt))}); use .hvp"
+                f"a Hessian matrix needs one n×1 parameter (this kernel has {', '.join(map(str, hk.wrt))}); use .hvp"
             )
-        out = np.asarray(self.module.hessian(*self.arguments(values, nonfinite)), dtype=self.dtype)
-        check_finite(self.ir.name, nonfinite, {"the Hessian": out})
+        out = np.asarray(kernel.module.hessian(*kernel.arguments(values, nonfinite)), dtype=hk.dtype)
+        check_finite(hk.name, nonfinite, {"the Hessian": out})
         return out
 
-    def hvp(self, values, directions, nonfinite="raise"):
-        """[H·V for each parameter], `directions` one array per parameter (its shape)."""
+    def hvp(self, hk, values, directions, nonfinite):
+        kernel = hk.kernels[0]
         directions = [directions] if isinstance(directions, np.ndarray) else list(directions)
-        if len(directions) != len(self.wrt):
-            raise InvalidArgumentError(f"hvp needs {len(self.wrt)} directions (one per parameter), got {len(directions)}")
-        bound_dirs, _ = bind(self.directions, {**values, **dict(zip(self.directions, directions, strict=True))},
-                             dtype=self.dtype, nonfinite=nonfinite)
-        for d, w in zip(self.directions, self.wrt, strict=True):
+        if len(directions) != len(hk.wrt):
+            raise InvalidArgumentError(f"hvp needs {len(hk.wrt)} directions (one per parameter), got {len(directions)}")
+        bound_dirs, _ = bind(hk.directions, {**values, **dict(zip(hk.directions, directions, strict=True))},
+                             dtype=hk.dtype, nonfinite=nonfinite)
+        for d, w in zip(hk.directions, hk.wrt, strict=True):
             want = np.shape(values[w]) if w in values else None
             if want is not None and np.shape(bound_dirs[d]) != want:
                 raise InvalidArgumentError(f"the direction for {w} has shape {np.shape(bound_dirs[d])}, not {want}")
-        args = self.arguments(values, nonfinite) + [as_argument(bound_dirs[d]) for d in self.directions]
-        out = [np.asarray(np.broadcast_to(p, np.shape(bound_dirs[d])), dtype=self.dtype)
-               for p, d in zip(self.module.hvp(*args), self.directions, strict=True)]
+        args = kernel.arguments(values, nonfinite) + [as_argument(bound_dirs[d]) for d in hk.directions]
+        out = [np.asarray(np.broadcast_to(p, np.shape(bound_dirs[d])), dtype=hk.dtype)
+               for p, d in zip(kernel.module.hvp(*args), hk.directions, strict=True)]
         if nonfinite == "raise" and not all_finite(out):
-            check_finite(self.ir.name, nonfinite, {f"H·v for {w}": p for w, p in zip(self.wrt, out, strict=True)})
+            check_finite(hk.name, nonfinite, {f"H·v for {w}": p for w, p in zip(hk.wrt, out, strict=True)})
         return out
+
+
+MATRIX_SECOND = MatrixSecond()

@@ -11,10 +11,10 @@ the one path scalar kernels take too.
 from .. import cache as kernel_cache
 from ..diagnostics import check_size
 from ..errors import InvalidArgumentError, UnsupportedError
+from ..load import cached_kernel
 from ..lowering import lower
 from ..lowering.matrix import canonical
 from ..rewrite import select, stabilize
-from ..runtime import Kernel, load_module
 from ..symbolic import METHODS
 from ..targets.numpy.matrix import render_numpy_matrix
 from ..values import as_symbol_list
@@ -68,25 +68,14 @@ def compile_matrix(expr, wrt, inputs, outputs=(), name="kernel", dtype="float64"
         return build_matrix_ir(expr, wrt, inputs, outputs, name, dtype, rewrites=rewrites, max_ops=max_ops)
 
     if target == "cuda":
-        from ..cuda_runtime import CudaKernel
+        from ..cuda_runtime import cuda_kernel
         from ..targets.cuda.matrix import render_cuda_matrix
 
         ir = build()
-        return CudaKernel(ir, render_cuda_matrix(ir), level=MATRIX)
+        return cuda_kernel(ir, render_cuda_matrix(ir), level=MATRIX)
     key = None
     if store is not None:
         loss_key, *outs = canonical([loss, *outputs])
         key = kernel_cache.kernel_key(loss_key, wrt, inputs, outs, name, target, dtype, method, rewrites)
 
-    def render():
-        ir = build()
-        return ir, render_numpy_matrix(ir)
-
-    source, ir, status = kernel_cache.load_or_build(store, key, render)
-    if ir is None:
-        kernel = Kernel.from_cache(source, load_module(source, name), name, wrt, inputs, dtype, target, build, status, MATRIX)
-    else:
-        kernel = Kernel(ir, source, load_module(source, ir.name), target, MATRIX)
-        kernel.cache_status = status
-    kernel.cache_key = key
-    return kernel
+    return cached_kernel(store, key, build, render_numpy_matrix, name, wrt, inputs, dtype, MATRIX)

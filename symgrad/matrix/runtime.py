@@ -23,6 +23,9 @@ class MatrixLevel:
     def __reduce__(self):
         return "MATRIX"  # pickled by name (a kernel shipped to Dask workers): the one instance
 
+    def generated(self, kernel):
+        return kernel  # the kernel whose generated module it shows and ships: itself
+
     def prepared(self, kernel):
         return None  # arrays of any shape: every call is bound by `matrix.values.bind`
 
