@@ -1,8 +1,4 @@
-"""The agreement table `symgrad.check` and `symgrad.matrix.check` both fill in, and its tolerances.
-
-Below both checks, so that the matrix check does not import the scalar one (which hands matrix
-models to it).
-"""
+"""The agreement table `symgrad.check` fills in at both levels, and its tolerances."""
 
 from dataclasses import dataclass, field
 

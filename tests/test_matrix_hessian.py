@@ -15,7 +15,7 @@ from symgrad.matrix.hessian import hessian, hvp
 from symgrad.matrix.hessian_check import fd_hessian, fd_hvp, torch_hessian, torch_hvp
 from symgrad.matrix.hessian_kernel import compile_hessian
 from symgrad.matrix.linear import NotLinear, coefficient
-from symgrad.matrix.values import bind
+from symgrad.values import bind
 
 n, N = layers.size("n"), layers.size("N")
 x = sp.MatrixSymbol("x", n, 1)

@@ -19,8 +19,8 @@ from symgrad.matrix.graph import matrix_symbols
 from symgrad.matrix.hessian import hvp
 from symgrad.matrix.hessian_check import fd_hvp, torch_hvp
 from symgrad.matrix.hessian_kernel import compile_hessian
-from symgrad.matrix.values import bind
 from symgrad.primitives import matrix_record
+from symgrad.values import bind
 
 X = sp.MatrixSymbol("X", 3, 3)
 B = sp.MatrixSymbol("B", 3, 3)

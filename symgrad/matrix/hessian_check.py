@@ -8,12 +8,11 @@ route: 2n gradient evaluations). `torch_hessian`/`torch_hvp`: PyTorch autograd
 
 import numpy as np
 
-from ..values import as_symbol_list
+from ..values import as_symbol_list, bind
 from . import autodiff
 from .evaluate import TorchOps, evaluate
 from .graph import matrix_symbols
 from .rules import as_scalar_loss
-from .values import bind
 
 
 def fd_hvp(expr, wrt, values, directions, step=1e-5):
@@ -47,7 +46,7 @@ def _torch_loss(expr, x, values):
     except ImportError:
         return None
     expr = as_scalar_loss(expr)
-    bound, sizes = bind(sorted(matrix_symbols([expr]) | {x}, key=str), values)
+    bound, sizes = bind(sorted(matrix_symbols([expr]) | {x}, key=str), values, sizes=True)
     tensors = {s: torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64) for s, v in bound.items()}
     shape = np.shape(bound[x])
 

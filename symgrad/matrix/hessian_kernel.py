@@ -11,7 +11,7 @@ import sympy as sp
 from ..errors import InvalidArgumentError
 from ..runtime import all_finite, check_finite, load_module
 from ..targets.numpy.matrix import render_numpy_hessian
-from ..values import as_symbol_list
+from ..values import as_symbol_list, bind
 from .forward import jvp
 from .graph import matrix_symbols
 from .hessian import direction_for
@@ -19,7 +19,6 @@ from .linear import coefficient
 from .lower import lower
 from .rules import as_scalar_loss, reverse
 from .runtime import MATRIX, as_argument
-from .values import bind
 
 
 def _fresh_directions(expr, wrt, inputs):
