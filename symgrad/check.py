@@ -59,6 +59,10 @@ class Level:
     total: Callable
     counts: Callable
 
+    def bind(self, roots, wrt, values):
+        """`values` bound for the symbols `roots` read and `wrt` (`symgrad.values.bind`): (bound, shape)."""
+        return bind(sorted(matrix_symbols(roots) | set(wrt), key=str), values, sizes=self.sizes)
+
 
 def batch_total(value, batch, shape):
     """A per-sample gradient value summed over the batch down to its symbol's `shape`."""
@@ -103,15 +107,11 @@ def level_of(expr, wrt):
     return MATRIX if is_matrix_level(expr, wrt) else SCALAR
 
 
-def _prepared(expr, wrt):
+def prepared(expr, wrt):
     """(level, the loss every path evaluates, wrt as a list), our errors for bad arguments."""
     expr, wrt = as_expr(expr), as_symbol_list(wrt)
     level = level_of(expr, wrt)
     return level, level.loss(expr), wrt
-
-
-def _bind(level, roots, wrt, values):
-    return bind(sorted(matrix_symbols(roots) | set(wrt), key=str), values, sizes=level.sizes)
 
 
 def _plain(value):
@@ -175,8 +175,8 @@ def _torch(level, expr, wrt, bound, shape):
 def finite_differences(expr, wrt, values):
     """(gradients, steps): central differences of Σ_batch expr for each symbol in `wrt`, every
     entry differenced, and the (smallest, largest) step used for its entries."""
-    level, expr, wrt = _prepared(expr, wrt)
-    bound, shape = _bind(level, [expr], wrt, values)
+    level, expr, wrt = prepared(expr, wrt)
+    bound, shape = level.bind([expr], wrt, values)
     grads, _, steps = _differences(level, expr, wrt, bound, shape, entries=np.inf)
     return grads, steps
 
@@ -188,8 +188,8 @@ def finite_difference(expr, wrt, values):
 
 def torch_grad(expr, wrt, values):
     """PyTorch autograd's gradient (float64), or None when torch is not installed."""
-    level, expr, wrt = _prepared(expr, wrt)
-    bound, shape = _bind(level, [expr], wrt, values)
+    level, expr, wrt = prepared(expr, wrt)
+    bound, shape = level.bind([expr], wrt, values)
     return _torch(level, expr, wrt, bound, shape)
 
 
@@ -200,12 +200,12 @@ def check(expr, wrt, values, method="reverse", rtol=RTOL, atol=ATOL, fd_rtol=FD_
     row per MatrixSymbol, its gradient an array of its shape. `method` chooses the scalar
     symbolic engine's method (the matrix reverse mode has one).
     """
-    level, expr, wrt = _prepared(expr, wrt)
+    level, expr, wrt = prepared(expr, wrt)
     seconds = {}
     t = time.perf_counter()
     sym_exprs = level.derive(expr, wrt, method)
     seconds["symbolic derive"] = time.perf_counter() - t
-    bound, shape = _bind(level, [expr, *sym_exprs], wrt, values)
+    bound, shape = level.bind([expr, *sym_exprs], wrt, values)
     t = time.perf_counter()
     sym_vals = [level.total(v, shape, bound[w]) for v, w in zip(level.evaluate(sym_exprs, bound, shape), wrt, strict=True)]
     seconds["symbolic evaluate"] = time.perf_counter() - t

@@ -13,11 +13,11 @@ import sympy as sp
 import torch
 
 import symgrad
+from symgrad.hessian_check import fd_hvp, torch_hvp
 from symgrad.matrix import SumAll, logdet
 from symgrad.matrix.evaluate import evaluate
 from symgrad.matrix.graph import matrix_symbols
 from symgrad.matrix.hessian import hvp
-from symgrad.matrix.hessian_check import fd_hvp, torch_hvp
 from symgrad.matrix.hessian_kernel import compile_hessian
 from symgrad.primitives import matrix_record
 from symgrad.values import bind

@@ -214,3 +214,21 @@ def test_the_table_prints_one_line_per_symbol_and_per_entry_of_a_small_matrix():
     for line in by_scalar + by_matrix:
         assert float(line.split()[2]) == pytest.approx(w1_01, rel=1e-8)  # the autodiff column
     assert sum(line.startswith(("W1[", "b1[", "W2[", "b2[")) for line in matrix) == IN * HIDDEN + 2 * HIDDEN + 1
+
+
+def test_the_hessian_oracles_give_the_same_second_derivatives_at_both_levels():
+    """`symgrad.hessian_check` at scalar level (one 0-d parameter) and at matrix level (a
+    MatrixSymbol's entries): the diagonal of W2's Hessian is each scalar weight's own."""
+    from symgrad.hessian_check import fd_hessian, torch_hessian
+
+    by_matrix = fd_hessian(matrix_model(), W2, matrix_values())
+    assert by_matrix.shape == (HIDDEN, HIDDEN)
+    h = np.tanh(DATA_X @ W1_VALUE + B1_VALUE)
+    np.testing.assert_allclose(by_matrix, 2 * h.T @ h, rtol=1e-6)  # the loss is quadratic in W2
+    for j in range(HIDDEN):
+        by_scalar = fd_hessian(scalar_model(), w2[j], scalar_values())
+        assert by_scalar.shape == (1, 1) and by_scalar[0, 0] == pytest.approx(by_matrix[j, j], rel=1e-6)
+    torch_matrix = torch_hessian(matrix_model(), W2, matrix_values())
+    if torch_matrix is not None:
+        np.testing.assert_allclose(torch_matrix, 2 * h.T @ h, rtol=1e-10)
+        assert torch_hessian(scalar_model(), w2[0], scalar_values())[0, 0] == pytest.approx(torch_matrix[0, 0], rel=1e-10)
