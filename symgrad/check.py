@@ -127,11 +127,12 @@ def _differences(level, expr, wrt, bound, shape, entries=FD_ENTRIES, seed=0):
     def loss(w, value):
         return level.evaluate([expr], {**bound, w: value}, shape)[0]
 
+    per_sample = np.shape(level.evaluate([expr], bound, shape)[0])  # the loss's shape: () or the batch's
     grads, directions, steps = [], [], []
     for w in wrt:
         base = np.asarray(bound[w], dtype=float)
         # one entry of a data array moves only its own sample's loss; a parameter moves all of it
-        local = base.ndim > 0 and np.shape(loss(w, base)) == base.shape
+        local = base.ndim > 0 and per_sample == base.shape
         if local or base.size <= entries:
             grad, used = np.zeros_like(base), np.zeros_like(base)
             for idx in np.ndindex(base.shape):
