@@ -1,8 +1,4 @@
-"""The agreement table `symgrad.check` and `symgrad.matrix.check` both fill in, and its tolerances.
-
-Below both checks, so that the matrix check does not import the scalar one (which hands matrix
-models to it).
-"""
+"""The agreement table `symgrad.check` fills in at both levels, and its tolerances."""
 
 from dataclasses import dataclass, field
 
@@ -45,7 +41,8 @@ class Report:
         lines = [head, "-" * len(head)]
         for r in self.rows:
             vals = [r.symbolic, r.autodiff, r.fd] + ([r.torch] if has_torch else [])
-            lines.append(f"{r.name[:13]:<14}" + "".join(f"{_fmt(v):>16}" for v in vals))
+            for name, entry in _entries(r.name, vals):
+                lines.append(f"{name[:13]:<14}" + "".join(f"{_fmt(v):>16}" for v in entry))
         lines.append("")
         lines.append(f"symbolic vs autodiff: max abs error {self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}"
                      f" (tolerance rel {self.tolerances['rtol']:.0e}, abs {self.tolerances['atol']:.0e})")
@@ -77,6 +74,19 @@ def _steps_text(steps, listed=4):
         return ", ".join(f"{name} {span(lo, hi)}" for name, (lo, hi) in steps.items())
     lo, hi = min(lo for lo, _ in steps.values()), max(hi for _, hi in steps.values())
     return f"{span(lo, hi)} over {len(steps)} parameters (each in Report.fd_steps)"
+
+
+ENTRY_ROWS = 12  # an array row with at most this many entries is printed one line per entry
+
+
+def _entries(name, vals):
+    """(name, values) lines of one row: the row itself for numbers, `W1[0,1]` per entry for a
+    small array (a matrix's entries, a few samples' data), the row of shapes for a large one."""
+    shape = next((np.shape(v) for v in vals if v is not None and np.ndim(v)), None)
+    if shape is None or int(np.prod(shape)) > ENTRY_ROWS:
+        return [(name, vals)]
+    return [(f"{name}[{','.join(map(str, idx))}]", [None if v is None else np.asarray(v)[idx] for v in vals])
+            for idx in np.ndindex(shape)]
 
 
 def _fmt(v):

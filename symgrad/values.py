@@ -1,7 +1,10 @@
 """Checking and normalising the `values` mapping users pass to every numeric entry point.
 
-One place decides what a valid binding is, so autodiff, check and generated kernels reject the
-same bad input with the same message.
+One place decides what a valid binding is, for scalar and matrix models alike, so autodiff, check
+and generated kernels reject the same bad input with the same message. A scalar model's symbols
+take one value per sample (a shared batch shape) or, as parameters, one number; a matrix model's
+MatrixSymbols take arrays of their shape, whose sizes stay symbolic in the model (`X` is N×d) and
+are read off the arrays passed (a size the model also uses as a number, a mean's 1/N, gets that value).
 """
 
 import numbers
@@ -61,17 +64,26 @@ def _to_array(symbol, value, dtype):
     return arr.astype(dtype, copy=False)
 
 
-def bind(symbols, values, *, dtype=np.float64, nonfinite="raise", scalar=()):
+def bind(symbols, values, *, dtype=np.float64, nonfinite="raise", scalar=(), sizes=None):
     """Map every symbol in `symbols` to a float array, checking what the user passed.
 
     `scalar` lists symbols that must be single numbers (parameters of a scalar-level kernel).
     Returns (bound, batch_shape): arrays of the scalar symbols have shape (), the others share one
-    batch shape (or are scalars broadcast over it).
+    batch shape (or are scalars broadcast over it). For a matrix model (`sizes=True`; by default,
+    when `symbols` has MatrixSymbols) it returns (bound, sizes) instead: the sizes {size symbol: int}
+    the matrices' arrays fix, every plain symbol being a single number and size symbols needing no
+    value of their own (one the model reads as a number is bound to its size).
     """
     if nonfinite not in NONFINITE_POLICIES:
         raise InvalidArgumentError(f"nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
     if not hasattr(values, "get"):
         raise InvalidArgumentError(f"values must be a mapping from symbols to numbers, got {type(values).__name__}")
+    matrix = any(isinstance(s, sp.MatrixSymbol) for s in symbols) if sizes is None else sizes
+    if matrix:  # no batch axis of scalars
+        sizes_needed = _size_symbols(symbols)
+        read_sizes = [s for s in symbols if s in sizes_needed]
+        symbols = [s for s in symbols if s not in sizes_needed]
+        scalar = {s for s in symbols if not isinstance(s, sp.MatrixSymbol)}
     by_name = {str(k): v for k, v in values.items() if isinstance(k, str)}
     missing = [s for s in symbols if s not in values and str(s) not in by_name]
     if missing:
@@ -93,6 +105,8 @@ def bind(symbols, values, *, dtype=np.float64, nonfinite="raise", scalar=()):
         elif arr.ndim:
             shapes[s] = arr.shape
         bound[s] = arr
+    if matrix:
+        return bound, _bind_sizes(bound, read_sizes, dtype)
     batch = ()
     if shapes:
         try:
@@ -105,6 +119,11 @@ def bind(symbols, values, *, dtype=np.float64, nonfinite="raise", scalar=()):
     return bound, batch
 
 
+def _size_symbols(symbols):
+    """The symbols in the shapes of the MatrixSymbols among `symbols`."""
+    return {sym for m in symbols if isinstance(m, sp.MatrixSymbol) for dim in m.shape for sym in dim.free_symbols}
+
+
 def _check_matrix_shape(symbol, arr):
     """A MatrixSymbol's value must be 2-D and match every concrete dimension of the symbol."""
     ok = arr.ndim == 2 and all(
@@ -113,3 +132,56 @@ def _check_matrix_shape(symbol, arr):
     if not ok:
         rows, cols = symbol.shape
         raise ShapeError(f"value of {symbol} has shape {arr.shape}, but {symbol} is {rows}×{cols}")
+
+
+def _bind_sizes(bound, read_sizes, dtype):
+    """The sizes the matrices fix; the size symbols the model reads as numbers are bound to them."""
+    sizes = infer_sizes(bound)
+    for s in read_sizes:
+        if s not in sizes:
+            raise UnboundSymbolError(f"size {s} is not fixed by any matrix value; pass a matrix that has it")
+        bound[s] = np.asarray(sizes[s], dtype=_float_dtype(bound, dtype))
+    return sizes
+
+
+def _float_dtype(bound, default):
+    """The dtype a size read as a number takes: the first float array's, else `default`'s."""
+    for v in bound.values():
+        if v.dtype.kind == "f":
+            return v.dtype
+    return np.dtype(default) if default is not None else np.float64
+
+
+def infer_sizes(bound):
+    """{size symbol: int} from the arrays bound to MatrixSymbols; inconsistent sizes are our error."""
+    sizes, seen = {}, {}
+    matrices = [s for s in bound if isinstance(s, sp.MatrixSymbol)]
+    for s in matrices:
+        for dim, got in zip(s.shape, bound[s].shape, strict=True):
+            if isinstance(dim, sp.Symbol):
+                if dim in sizes and sizes[dim] != got:
+                    raise ShapeError(
+                        f"size {dim} is {sizes[dim]} in {seen[dim]} ({seen[dim].shape}) but {got} in {s} "
+                        f"(value of shape {bound[s].shape}); give every matrix a consistent shape"
+                    )
+                sizes.setdefault(dim, got)
+                seen.setdefault(dim, s)
+    for s in matrices:
+        for dim, got in zip(s.shape, bound[s].shape, strict=True):
+            if not dim.is_Integer and not isinstance(dim, sp.Symbol):
+                want = dim.xreplace({k: sp.Integer(v) for k, v in sizes.items()})
+                if want.is_Integer and int(want) != got:
+                    raise ShapeError(f"value of {s} has shape {bound[s].shape}, but {s} is {s.shape[0]}×{s.shape[1]} = {want}")
+    return sizes
+
+
+def shape_of(node, sizes):
+    """The integer shape of matrix `node` once the sizes are known."""
+    subs = {k: sp.Integer(v) for k, v in sizes.items()}
+    out = []
+    for dim in node.shape:
+        dim = sp.sympify(dim).xreplace(subs)
+        if not dim.is_Integer:
+            raise UnboundSymbolError(f"the size {dim} of {str(node)[:60]} is not fixed by any value; pass a matrix that has it")
+        out.append(int(dim))
+    return tuple(out)

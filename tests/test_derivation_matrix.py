@@ -21,7 +21,7 @@ from symgrad.matrix.evaluate import evaluate
 from symgrad.matrix.graph import matrix_symbols
 from symgrad.matrix.kernel import build_matrix_ir
 from symgrad.matrix.layers import SumAll
-from symgrad.matrix.values import bind
+from symgrad.values import bind
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "derivations"
 

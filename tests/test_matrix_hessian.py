@@ -9,13 +9,13 @@ from matrix_expansion import scalar_expansion_hessian
 
 import symgrad
 from symgrad.errors import InvalidArgumentError, UnsupportedError
+from symgrad.hessian_check import fd_hessian, fd_hvp, torch_hessian, torch_hvp
 from symgrad.matrix import Map, RowSoftmax, SumAll, layers
 from symgrad.matrix.evaluate import evaluate
 from symgrad.matrix.hessian import hessian, hvp
-from symgrad.matrix.hessian_check import fd_hessian, fd_hvp, torch_hessian, torch_hvp
 from symgrad.matrix.hessian_kernel import compile_hessian
 from symgrad.matrix.linear import NotLinear, coefficient
-from symgrad.matrix.values import bind
+from symgrad.values import bind
 
 n, N = layers.size("n"), layers.size("N")
 x = sp.MatrixSymbol("x", n, 1)

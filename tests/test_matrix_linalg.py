@@ -13,14 +13,14 @@ import sympy as sp
 import torch
 
 import symgrad
+from symgrad.hessian_check import fd_hvp, torch_hvp
 from symgrad.matrix import SumAll, logdet
 from symgrad.matrix.evaluate import evaluate
 from symgrad.matrix.graph import matrix_symbols
 from symgrad.matrix.hessian import hvp
-from symgrad.matrix.hessian_check import fd_hvp, torch_hvp
 from symgrad.matrix.hessian_kernel import compile_hessian
-from symgrad.matrix.values import bind
 from symgrad.primitives import matrix_record
+from symgrad.values import bind
 
 X = sp.MatrixSymbol("X", 3, 3)
 B = sp.MatrixSymbol("B", 3, 3)

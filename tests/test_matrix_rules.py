@@ -11,7 +11,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 import symgrad
 from symgrad.matrix import Map, RowLogSumExp, RowSoftmax, SumAll, layers
 from symgrad.matrix.evaluate import evaluate
-from symgrad.matrix.values import bind
+from symgrad.values import bind
 
 N = sp.Symbol("N", integer=True, positive=True)
 A, B, C = (sp.MatrixSymbol(n, 3, 3) for n in "ABC")

@@ -10,13 +10,12 @@ import numpy as np
 from .. import vjp as scalar_autodiff
 from ..errors import UnsupportedError
 from ..primitives.matrix_record import gap, matrix_rule
-from ..values import as_symbol_list
+from ..values import as_symbol_list, bind
 from ..vjp import Result
 from . import records  # noqa: F401 - enters the matrix-node records
 from .evaluate import Env, NumpyOps, evaluate_all
 from .graph import matrix_symbols, operands, topological
 from .rules import as_scalar_loss
-from .values import bind
 
 
 def vjp_rule(node):
@@ -37,7 +36,7 @@ def backward(expr, wrt, values, nonfinite="raise"):
     expr = as_scalar_loss(expr)
     wrt = as_symbol_list(wrt)
     symbols = sorted(matrix_symbols([expr]) | set(wrt), key=str)
-    bound, sizes = bind(symbols, values, nonfinite=nonfinite)
+    bound, sizes = bind(symbols, values, nonfinite=nonfinite, sizes=True)
     env = Env(sizes, NumpyOps())
     env.fallbacks = []
     targets = set(wrt)

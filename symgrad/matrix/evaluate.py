@@ -10,8 +10,8 @@ import numpy as np
 from .. import numeric
 from ..errors import UnsupportedError
 from ..primitives import matrix_rule
+from ..values import shape_of
 from .graph import operands, topological
-from .values import shape_of
 
 
 class NumpyOps(numeric.NumpyBackend):

@@ -19,14 +19,13 @@ from ..lowering.matrix import canonical
 from ..rewrite import select, stabilize
 from ..runtime import HessianKernel, all_finite, check_finite
 from ..targets.numpy.matrix import render_numpy_hessian
-from ..values import as_symbol_list
+from ..values import as_symbol_list, bind
 from .forward import jvp
 from .graph import matrix_symbols
 from .hessian import direction_for
 from .linear import coefficient
 from .rules import as_scalar_loss, reverse
 from .runtime import MATRIX, as_argument
-from .values import bind
 
 
 def _fresh_directions(expr, wrt, inputs):
@@ -118,7 +117,7 @@ class MatrixSecond:
         if len(directions) != len(hk.wrt):
             raise InvalidArgumentError(f"hvp needs {len(hk.wrt)} directions (one per parameter), got {len(directions)}")
         bound_dirs, _ = bind(hk.directions, {**values, **dict(zip(hk.directions, directions, strict=True))},
-                             dtype=hk.dtype, nonfinite=nonfinite)
+                             dtype=hk.dtype, nonfinite=nonfinite, sizes=True)
         for d, w in zip(hk.directions, hk.wrt, strict=True):
             want = np.shape(values[w]) if w in values else None
             if want is not None and np.shape(bound_dirs[d]) != want:

@@ -12,7 +12,7 @@ import sympy as sp
 from ..errors import InvalidArgumentError, UnsupportedError
 from ..ir import live
 from ..runtime import all_finite, check_finite
-from .values import bind
+from ..values import bind
 
 
 class MatrixLevel:
@@ -27,11 +27,11 @@ class MatrixLevel:
         return kernel  # the kernel whose generated module it shows and ships: itself
 
     def prepared(self, kernel):
-        return None  # arrays of any shape: every call is bound by `matrix.values.bind`
+        return None  # arrays of any shape: every call is bound by `values.bind`
 
     def arguments(self, kernel, values, nonfinite, skip=()):
         symbols = [s for s in kernel.inputs + kernel.wrt if s not in skip]
-        bound, _ = bind(symbols, values, dtype=kernel.dtype, nonfinite=nonfinite)
+        bound, _ = bind(symbols, values, dtype=kernel.dtype, nonfinite=nonfinite, sizes=True)
         return [as_argument(bound[s]) if s in bound else None for s in kernel.inputs + kernel.wrt]
 
     def gradients(self, kernel, result, nonfinite):

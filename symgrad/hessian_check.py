@@ -1,23 +1,21 @@
-"""Independent routes to second derivatives, for checking `symgrad.matrix.hessian`/`hvp`.
+"""Independent routes to second derivatives, for checking `hessian`/`hvp` at either level.
 
-`fd_hvp`: central differences of the numeric reverse-mode gradient (`symgrad.matrix.autodiff`)
-along the direction; `fd_hessian`: the same, one column per basis direction (the numeric
+`fd_hvp`: central differences of the numeric reverse-mode gradient (`symgrad.autodiff.grad`)
+along the direction; `fd_hessian`: the same, one column per entry of the parameter (the numeric
 route: 2n gradient evaluations). `torch_hessian`/`torch_hvp`: PyTorch autograd
-(`torch.autograd.functional`) over the same DAG evaluated on float64 tensors.
+(`torch.autograd.functional`) over the loss `symgrad.check` evaluates, on float64 tensors. The
+level (a scalar parameter, or a MatrixSymbol's entries) is `symgrad.check`'s level data.
 """
 
 import numpy as np
 
-from ..values import as_symbol_list
 from . import autodiff
-from .evaluate import TorchOps, evaluate
-from .graph import matrix_symbols
-from .rules import as_scalar_loss
-from .values import bind
+from .check import prepared
+from .values import as_symbol_list
 
 
 def fd_hvp(expr, wrt, values, directions, step=1e-5):
-    """[(∇f(w + hV) − ∇f(w − hV)) / 2h per parameter], gradients by matrix autodiff."""
+    """[(∇f(w + hV) − ∇f(w − hV)) / 2h per parameter], gradients by numeric reverse mode."""
     wrt = as_symbol_list(wrt)
     plus, minus = dict(values), dict(values)
     for w, v in zip(wrt, directions, strict=True):
@@ -29,14 +27,16 @@ def fd_hvp(expr, wrt, values, directions, step=1e-5):
 
 
 def fd_hessian(expr, x, values, step=1e-5):
-    """The n×n Hessian for an n×1 parameter `x`, column by column from `fd_hvp`."""
-    n = np.shape(values[x])[0]
+    """The Hessian in the row-major entries of parameter `x` (n×n for n entries), column by column
+    from `fd_hvp`."""
+    shape = np.shape(values[x])
+    n = int(np.prod(shape))
     columns = []
     for j in range(n):
-        e = np.zeros((n, 1))
+        e = np.zeros(n)
         e[j] = 1.0
-        (col,) = fd_hvp(expr, [x], values, [e], step)
-        columns.append(col[:, 0])
+        (col,) = fd_hvp(expr, [x], values, [e.reshape(shape)], step)
+        columns.append(np.ravel(col))
     return np.stack(columns, axis=1)
 
 
@@ -46,13 +46,13 @@ def _torch_loss(expr, x, values):
         import torch
     except ImportError:
         return None
-    expr = as_scalar_loss(expr)
-    bound, sizes = bind(sorted(matrix_symbols([expr]) | {x}, key=str), values)
+    level, expr, _ = prepared(expr, [x])
+    bound, sizes = level.bind([expr], [x], values)
     tensors = {s: torch.tensor(np.asarray(v, dtype=float), dtype=torch.float64) for s, v in bound.items()}
     shape = np.shape(bound[x])
 
     def f(flat):
-        (value,) = evaluate([expr], {**tensors, x: flat.reshape(shape)}, sizes, TorchOps())
+        (value,) = level.evaluate([expr], {**tensors, x: flat.reshape(shape)}, sizes, torch=True)
         return value.sum()
 
     return f, tensors[x].reshape(-1)
