@@ -11,11 +11,13 @@ kernel, compiled when first needed.
 """
 
 import dataclasses
+import math
 
 import numpy as np
 import sympy as sp
 
 from .dask_hook import accepts_dask
+from .lift_binding import MatrixBinding
 from .matrix import layers
 from .model import DenseStack
 from .prepared import Calls, PreparedBinding
@@ -82,9 +84,18 @@ class LiftedKernel(Kernel):
         self._matrix = None if self._scalar is not None else compile_matrix()
         # batches up to LOOP_MAX run the scalar module (when compiled), longer ones `_loss_and_grad`
         small = module_calls(self._scalar) if self._scalar is not None else Calls()
-        self._prepared = None if self.dtype != np.float64 else PreparedBinding(
-            self.inputs, self.wrt, calls=dataclasses.replace(small, large=self._loss_and_grad, loop_max=LOOP_MAX))
         self._shapes = [(len(layer.weights), len(layer.biases)) for layer in model.structure.layers]
+        # the fast lane of a float64 dict: the prepared binding (one written line per value, so only
+        # for models small enough to compile the scalar kernel eagerly), else the dict read straight
+        # into the weight matrices (symgrad/lift_binding.py; small batches then take the checked path)
+        fast64, eager = self.dtype == np.float64, self._scalar is not None
+        self._prepared = PreparedBinding(
+            self.inputs, self.wrt, calls=dataclasses.replace(small, large=self._loss_and_grad, loop_max=LOOP_MAX),
+        ) if fast64 and eager else None
+        self._matrix_binding = MatrixBinding(
+            model.inputs, model.targets, _scalar_order(model), self._shapes, order,
+            lambda *args: self.matrix.module.loss_and_grad(*args), self._nonfinite_gradients, LOOP_MAX,
+        ) if fast64 and not eager else None
 
     @property
     def scalar(self):
@@ -115,11 +126,12 @@ class LiftedKernel(Kernel):
 
     def _matrix_arguments(self, args):
         """Scalar kernel arguments (data columns, parameter numbers) as the matrix kernel's (X, Y, W1, b1, ...)."""
-        data, theta = args[:len(self.inputs)], np.asarray(args[len(self.inputs):], dtype=self.dtype)
+        n = len(self.inputs)
+        data, theta = args[:n], np.fromiter(args[n:], self.dtype, len(args) - n)  # a float list: twice np.asarray's speed
         if self._order is not None:
             theta = theta[self._order]
-        X = np.stack([data[k] for k in self._features], axis=1)
-        Y = np.stack([data[k] for k in self._targets], axis=1)
+        X = np.array([data[k] for k in self._features]).T  # as symgrad/lift_binding.py lays them out
+        Y = np.array([data[k] for k in self._targets]).T
         out, start = [X, Y], 0
         for rows, cols in self._shapes:
             out.append(theta[start:start + rows * cols].reshape(rows, cols))
@@ -146,7 +158,8 @@ class LiftedKernel(Kernel):
         # prepared binding runs small batches through the scalar module (compiled eagerly for small
         # models) and hands the rest to `_loss_and_grad`; when it answers, `values` holds no dask
         # collection, so the dask door is skipped
-        got = self._prepared.loss_and_grad(values, nonfinite) if self._prepared is not None else None
+        fast = self._prepared or self._matrix_binding
+        got = fast.loss_and_grad(values, nonfinite) if fast is not None else None
         return self._checked_loss_and_grad(values, nonfinite) if got is None else got
 
     @accepts_dask(name="loss_and_grad")  # dask data runs chunk by chunk through shipped_kernel, never np.asarray
@@ -161,10 +174,10 @@ class LiftedKernel(Kernel):
         flat = np.concatenate([np.ravel(g) for g in grads])
         if self._order is not None:
             flat[self._order] = flat.copy()  # wrt order
-        value = float(value)
-        if not (np.isfinite(value) and np.isfinite(flat).all()):
-            self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, flat.tolist(), strict=True)})
-        return value, flat.astype(np.float64).tolist()
+        value, grads = float(value), flat.tolist()  # Python floats whatever the dtype
+        if not (math.isfinite(value) and np.isfinite(flat).all()):
+            self._nonfinite_gradients(nonfinite, value, grads)
+        return value, grads
 
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n). Targets may be omitted."""
