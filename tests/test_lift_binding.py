@@ -157,3 +157,17 @@ def test_nonfinite_results_are_named_by_their_symbols(rng):
     value, grads = binding.loss_and_grad(values, "propagate")
     assert np.isnan(grads[MODEL.params.index(MODEL.structure.layers[1].weights[1][2])])
     assert np.isfinite(np.delete(grads, MODEL.params.index(MODEL.structure.layers[1].weights[1][2]))).all()
+
+
+def test_a_model_of_thousands_of_weights_binds_on_every_path(rng):
+    """16-64-64-1 (5313 weights): the per-symbol prepared binding's written layout, one term per
+    value, once overflowed the compiler's recursion limit there; every call now binds."""
+    model = nn.mlp([16, 64, 64, 1], activation="sigmoid", loss="squared_error", seed=0)
+    kernel = symgrad.compile(model, cache=False)
+    X, Y = rng.normal(size=(40, 16)), rng.uniform(size=(40, 1))
+    values = {**model.initial_values(), **models.data_values(model, X, Y)}
+    value, grads = kernel.loss_and_grad(values)
+    assert repr(kernel._matrix_binding.loss_and_grad(values, "raise")) == repr((value, grads))  # the fast lane answers
+    assert len(kernel.arguments(values)) == len(model.data) + len(model.params)
+    assert kernel.loss(values) == pytest.approx(value, rel=1e-12)
+    assert repr((value, grads)) == repr(_slow(kernel).loss_and_grad(values))
