@@ -25,7 +25,7 @@ class MatrixLevel:
         return "MATRIX"  # pickled by name (a kernel shipped to Dask workers): the one instance
 
     def prepared(self, kernel):
-        return None  # arrays of any shape: every call is bound by `matrix.values.bind`
+        return None  # arrays of any shape: bound by `matrix.values.bind` or a remembered layout (`arguments`)
 
     def arguments(self, kernel, values, nonfinite, skip=()):
         layout = None if skip else kernel.__dict__.get("_matrix_layout")
