@@ -18,6 +18,7 @@ import dataclasses
 import numpy as np
 import sympy as sp
 
+from .lift_binding import MatrixBinding
 from .matrix import layers
 from .model import DenseStack
 from .prepared import Calls, PreparedBinding
@@ -118,9 +119,20 @@ class Lifted(ScalarLevel):
         return self.scalar_half  # its text, module and IR are what the lifted kernel shows and ships
 
     def prepared(self, kernel):
-        """Batches up to LOOP_MAX through the scalar module (when compiled), longer ones `large`."""
+        """The fast lane of a float64 dict: the prepared binding (one written line per value, so only
+        for models small enough to compile the scalar half eagerly: batches up to LOOP_MAX through the
+        scalar module, longer ones `large`), else the dict read straight into the weight matrices
+        (symgrad/lift_binding.py; small batches then take the checked path)."""
         if kernel.dtype != np.float64:
             return None
+        if self._scalar is None:
+            where = {s: k for k, s in enumerate(kernel.wrt)}
+            model = self.model
+            return MatrixBinding(
+                model.inputs, model.targets, _scalar_order(model),
+                [(len(layer.weights), len(layer.biases)) for layer in model.structure.layers],
+                [where[s] for s in _scalar_order(model)],
+                lambda *args: self.matrix_half.module.loss_and_grad(*args), kernel._nonfinite_gradients, LOOP_MAX)
         small = module_calls(self._scalar) if self._scalar is not None else Calls()
 
         def large(args, nonfinite):
@@ -161,11 +173,12 @@ class LiftedCalls:
 
     def _matrix_arguments(self, args):
         """Scalar kernel arguments (data columns, parameter numbers) as the matrix kernel's (X, Y, W1, b1, ...)."""
-        data, theta = args[:self._data], np.asarray(args[self._data:], dtype=self._dtype)
+        n = self._data
+        data, theta = args[:n], np.fromiter(args[n:], self._dtype, len(args) - n)  # a float list: twice np.asarray's speed
         if self._order is not None:
             theta = theta[self._order]
-        X = np.stack([data[k] for k in self._features], axis=1)
-        Y = np.stack([data[k] for k in self._targets], axis=1)
+        X = np.array([data[k] for k in self._features]).T  # as symgrad/lift_binding.py lays them out
+        Y = np.array([data[k] for k in self._targets]).T
         out, start = [X, Y], 0
         for rows, cols in self._shapes:
             out.append(theta[start:start + rows * cols].reshape(rows, cols))

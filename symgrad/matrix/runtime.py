@@ -13,6 +13,7 @@ from ..errors import InvalidArgumentError, UnsupportedError
 from ..ir import live
 from ..runtime import all_finite, check_finite
 from ..values import bind
+from .prepared import MatrixLayout
 
 
 class MatrixLevel:
@@ -27,12 +28,19 @@ class MatrixLevel:
         return kernel  # the kernel whose generated module it shows and ships: itself
 
     def prepared(self, kernel):
-        return None  # arrays of any shape: every call is bound by `values.bind`
+        return None  # arrays of any shape: bound by `values.bind` or a remembered layout (`arguments`)
 
     def arguments(self, kernel, values, nonfinite, skip=()):
+        layout = None if skip else kernel.__dict__.get("_matrix_layout")
+        fast = layout.arguments(values, nonfinite) if layout is not None else None
+        if fast is not None:  # the same keys, shapes and dtype as an accepted call (symgrad/matrix/prepared.py)
+            return fast
         symbols = [s for s in kernel.inputs + kernel.wrt if s not in skip]
         bound, _ = bind(symbols, values, dtype=kernel.dtype, nonfinite=nonfinite, sizes=True)
-        return [as_argument(bound[s]) if s in bound else None for s in kernel.inputs + kernel.wrt]
+        out = [as_argument(bound[s]) if s in bound else None for s in kernel.inputs + kernel.wrt]
+        if not skip:
+            kernel._matrix_layout = MatrixLayout.of(values, kernel.inputs + kernel.wrt, out, kernel.dtype)
+        return out
 
     def gradients(self, kernel, result, nonfinite):
         value, grads = result
