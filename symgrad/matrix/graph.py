@@ -8,10 +8,12 @@ record, `symgrad.matrix.records`); every pass in
 """
 
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .. import dag
 from ..primitives import matrix_rule
+from ..primitives.registry import RECORDS
 
 
 def operands(node):
@@ -19,12 +21,32 @@ def operands(node):
 
     A node's matrix record says which (`operands`, found along the class's bases: `Inverse` is a
     `MatPow`); without one, every argument but a function (a Lambda) and a tuple (slice bounds, a
-    Sum's limits), which are never values.
+    Sum's limits), which are never values; a Piecewise's (value, condition) pairs are values.
+    Every reverse sweep walks through here, so the record is looked up once per class.
     """
     if node.is_Atom or isinstance(node, sp.MatrixSymbol):
         return ()
-    rule = matrix_rule(node, "operands")
-    return rule(node) if rule else tuple(a for a in node.args if not isinstance(a, (sp.Lambda, sp.Tuple)))
+    rule = _operands_rule(type(node))
+    if rule:
+        return rule(node)
+    args = node.args
+    if any(isinstance(a, _NOT_VALUES) and not isinstance(a, ExprCondPair) for a in args):
+        return tuple(a for a in args if not isinstance(a, _NOT_VALUES) or isinstance(a, ExprCondPair))
+    return args
+
+
+_NOT_VALUES = (sp.Lambda, sp.Tuple)
+_RULES = {}  # class -> its matrix record's operands rule (False: none), while RECORDS is unchanged
+
+
+def _operands_rule(cls):
+    if _RULES.get("records") != len(RECORDS):
+        _RULES.clear()
+        _RULES["records"] = len(RECORDS)
+    rule = _RULES.get(cls)
+    if rule is None:
+        rule = _RULES[cls] = matrix_rule(cls, "operands") or False
+    return rule
 
 
 def topological(roots):
