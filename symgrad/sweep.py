@@ -23,9 +23,10 @@ def reverse_sweep(root, wrt, seed, pullback, total=None, keep=True):
     """
     order = topological([root], operands)
     targets = set(wrt)
-    needed = set()
+    ops_of, needed = {}, set()
     for node in order:
-        if node in targets or any(c in needed for c in operands(node)):
+        ops = ops_of[node] = operands(node)
+        if node in targets or any(c in needed for c in ops):
             needed.add(node)
     pending = {root: [seed] if total else seed}
     adjoint = {}
@@ -37,7 +38,7 @@ def reverse_sweep(root, wrt, seed, pullback, total=None, keep=True):
             adj = total(node, adj)
         if keep or node in targets:
             adjoint[node] = adj
-        ops = operands(node)
+        ops = ops_of[node]
         if node in targets or not ops:
             continue
         contributions = pullback(node, adj)

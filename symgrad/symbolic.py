@@ -14,10 +14,10 @@ from . import sweep
 from .dag import gc_paused
 from .errors import InvalidArgumentError, UnsupportedError
 from .matrix.algebra import add as matrix_add
-from .matrix.graph import is_matrix
+from .matrix.graph import class_rule, is_matrix
 from .primitives import rule
 from .primitives.build import add, mul
-from .primitives.matrix_record import gap, matrix_rule
+from .primitives.matrix_record import gap
 from .values import as_expr, as_symbol_list
 
 METHODS = ("reverse", "diff")
@@ -44,7 +44,7 @@ def pullback(node, adjoint):
     """The node's contributions to its operands' adjoints, from its record: a matrix node's
     `adjoint` rule, a scalar node's partials times its adjoint G (G·∂, unevaluated, so sympy does
     not flatten the shared adjoint into each product). None when G is zero."""
-    if (rule := matrix_rule(node, "adjoint")) is not None:
+    if (rule := class_rule(type(node), "adjoint")) is not None:
         return rule(node, adjoint)
     if node.is_Matrix:
         why = gap(node, "adjoint") or "give its record (symgrad.matrix.records) an adjoint rule"

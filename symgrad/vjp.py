@@ -24,11 +24,11 @@ from .dag import free_symbols, topological
 from .errors import ShapeError, UnsupportedError
 from .matrix import evaluate as matrix_evaluate
 from .matrix import values as matrix_values
-from .matrix.graph import is_matrix_level, matrix_symbols, operands
+from .matrix.graph import class_rule, is_matrix_level, matrix_symbols, operands
 from .matrix.prepare import as_scalar_loss
 from .numeric import check_supported, evaluate, evaluate_all
 from .primitives import rule
-from .primitives.matrix_record import gap, matrix_rule
+from .primitives.matrix_record import gap
 from .rewrite import stabilize
 from .values import as_expr, as_symbol_list, bind
 
@@ -93,7 +93,7 @@ def pullback(table, env, fallbacks):
     """
     def pull(node, g):
         args = [table[a] for a in operands(node)]
-        if (matrix_vjp := matrix_rule(node, "array_vjp")) is not None:
+        if (matrix_vjp := class_rule(type(node), "array_vjp")) is not None:
             return matrix_vjp(env, node, g, table[node], *args)
         if node.is_Matrix:
             why = gap(node, "array_vjp") or "give its record (symgrad.matrix.records) an array_vjp rule"
