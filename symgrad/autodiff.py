@@ -1,25 +1,18 @@
 """Numeric reverse-mode automatic differentiation: the public entry points.
 
-`grad` and `backward` take scalar and matrix-level models alike and hand each to its engine below:
-`symgrad.vjp` (scalar DAGs: the records' VJP rules and the reverse sweep) or `symgrad.matrix.autodiff`
-(matrix DAGs, which uses the scalar engine for entrywise functions). `hvp`/`hessian` are the scalar
-engine's forward-over-reverse second derivatives.
+`grad` and `backward` take scalar and matrix-level models alike: one engine, `symgrad.vjp` (the
+records' `vjp`/`array_vjp` rules on the one reverse sweep, `symgrad.sweep`). `hvp`/`hessian` are its
+forward-over-reverse second derivatives of scalar-level models.
 """
 
 from . import vjp
-from .matrix import autodiff as matrix_autodiff
-from .matrix.graph import is_matrix_level
+from .matrix import records  # noqa: F401 - enters the matrix-node records the sweep reads
 from .numeric import NumpyBackend, leaf_value
-from .values import as_expr, as_symbol_list
 from .vjp import Result, hessian, hvp, unbroadcast
 
 
 def backward(expr, wrt, values, nonfinite="raise"):
-    """Reverse mode on `expr`; see `grad`. Returns a `Result`."""
-    expr = as_expr(expr)
-    wrt = as_symbol_list(wrt)
-    if is_matrix_level(expr, wrt):
-        return matrix_autodiff.backward(expr, wrt, values, nonfinite)
+    """Reverse mode on `expr`, scalar or matrix level (`symgrad.vjp`); see `grad`. Returns a `Result`."""
     return vjp.backward(expr, wrt, values, nonfinite)
 
 

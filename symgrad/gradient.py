@@ -1,8 +1,8 @@
 """`symgrad.grad`: the symbolic gradient of a scalar or a matrix-level model.
 
-The public entry point sits above both engines and picks one: scalar expressions go to
-`symgrad.symbolic`, matrix-level ones (MatrixSymbols) to `symgrad.matrix.rules`, which itself
-builds on the scalar engine, so neither engine imports the other's level.
+Both levels run the one symbolic sweep (`symbolic.adjoints` on `symgrad.sweep`): scalar expressions
+directly (`symbolic.grad`, which also offers per-entry `sympy.diff`), matrix-level ones (MatrixSymbols)
+through `symgrad.matrix.rules`, which first prepares the loss (a matrix meaning its entries' sum).
 """
 
 from . import symbolic

@@ -1,7 +1,8 @@
 """Symbolic gradients: reverse mode over the expression DAG (default) or sympy's `diff`.
 
-Reverse mode builds each node's adjoint as a sympy expression from its consumers' adjoints and the
-local partial derivatives of each node's primitive record (`symgrad.primitives`). The partials reuse the node itself where the calculus allows
+Reverse mode (`adjoints`, the one sweep of `symgrad.sweep`, for scalar and matrix nodes alike) builds
+each node's adjoint as a sympy expression from its consumers' adjoints and each node's primitive
+record (`symgrad.primitives`): a scalar node's partial derivatives, a matrix node's adjoint rule. The partials reuse the node itself where the calculus allows
 (d exp(x) = exp(x), dσ = σ(1 − σ), d tanh = 1 − tanh²), so the gradient shares the forward pass's
 subexpressions and its DAG stays within a small constant of the forward cost. Per-parameter
 `sympy.diff` is kept for printing derivations and as an independent comparison path.
@@ -9,11 +10,14 @@ subexpressions and its DAG stays within a small constant of the forward cost. Pe
 
 import sympy as sp
 
-from .dag import depends_on, gc_paused, topological
+from . import sweep
+from .dag import gc_paused
 from .errors import InvalidArgumentError, UnsupportedError
-from .matrix.graph import is_matrix
+from .matrix.algebra import add as matrix_add
+from .matrix.graph import class_rule, is_matrix
 from .primitives import rule
 from .primitives.build import add, mul
+from .primitives.matrix_record import gap
 from .values import as_expr, as_symbol_list
 
 METHODS = ("reverse", "diff")
@@ -36,37 +40,41 @@ def partials(node):
     )
 
 
+def pullback(node, adjoint):
+    """The node's contributions to its operands' adjoints, from its record: a matrix node's
+    `adjoint` rule, a scalar node's partials times its adjoint G (G·∂, unevaluated, so sympy does
+    not flatten the shared adjoint into each product). None when G is zero."""
+    if (rule := class_rule(type(node), "adjoint")) is not None:
+        return rule(node, adjoint)
+    if node.is_Matrix:
+        why = gap(node, "adjoint") or "give its record (symgrad.matrix.records) an adjoint rule"
+        raise UnsupportedError(f"no matrix derivative rule for {type(node).__name__} (in {str(node)[:60]}): {why}")
+    if adjoint is sp.S.Zero:
+        return None
+    return [None if (term := mul(adjoint, local)) is sp.S.Zero else term for local in partials(node)]
+
+
+def total(node, terms):
+    """A node's adjoint: the sum of its consumers' contributions (matrices summed as matrices)."""
+    return matrix_add(*terms) if node.is_Matrix else add(*terms)
+
+
 @gc_paused()
 def adjoints(expr, wrt, seed=sp.S.One):
     """∂expr/∂node for every node between `expr` and `wrt` (a dict), by symbolic reverse mode.
 
-    The derivation documents read the adjoints of inner nodes (the δ terms) from here.
+    The one symbolic sweep (`sweep.reverse_sweep`) for scalar and matrix-level DAGs alike; a
+    matrix-level `expr` is a prepared scalar loss (`matrix.rules.reverse` makes it one). The
+    derivation documents read the adjoints of inner nodes (the δ terms) from here.
     """
-    needed = depends_on([expr], wrt)
-    targets = set(wrt)
-    contributions = {expr: [seed]}
-    adjoint = {}
-    for node in reversed(topological([expr])):
-        terms = contributions.pop(node, None)
-        if terms is None:
-            continue
-        adj = add(*terms)
-        adjoint[node] = adj
-        if node in targets or not node.args or adj is sp.S.Zero:
-            continue
-        for arg, local in zip(node.args, partials(node), strict=True):
-            if arg in needed:
-                # unevaluated, so sympy does not flatten the shared adjoint into each product
-                term = mul(adj, local)
-                if term is not sp.S.Zero:
-                    contributions.setdefault(arg, []).append(term)
-    return adjoint
+    return sweep.reverse_sweep(expr, wrt, seed, pullback, total)
 
 
 def reverse(expr, wrt, seed=sp.S.One):
-    """Adjoints of `wrt` for `expr` by symbolic reverse mode (a list of sympy expressions)."""
+    """Adjoints of `wrt` for `expr` by symbolic reverse mode (a list of sympy expressions; a
+    MatrixSymbol's is a matrix expression of its shape)."""
     adjoint = adjoints(expr, wrt, seed)
-    return [adjoint.get(w, sp.S.Zero) for w in wrt]
+    return [adjoint.get(w, sp.ZeroMatrix(*w.shape) if w.is_Matrix else sp.S.Zero) for w in wrt]
 
 
 def grad(expr, wrt, method="reverse", simplify=False):

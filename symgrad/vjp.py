@@ -1,16 +1,17 @@
-"""The scalar numeric reverse mode: the sweep over a sympy expression DAG.
+"""The numeric reverse mode: the one sweep (`symgrad.sweep`) over scalar and matrix DAGs with numbers.
 
-The engine under `symgrad.autodiff` (the public entry points, which hand matrix-level models to
-`symgrad.matrix.autodiff`); the matrix engine uses this one for entrywise functions.
+The engine under `symgrad.autodiff` (and `symgrad.matrix.autodiff`, its matrix-level name). The
+forward pass evaluates each distinct subexpression once (`symgrad.numeric` for scalar DAGs, whose
+values have the batch shape; `symgrad.matrix.evaluate` for matrix ones); the backward pass is the
+walk every reverse mode shares, which *accumulates* each node's adjoint from all of its consumers
+before pushing it on, so shared subexpressions get every contribution.
 
-The forward pass evaluates each distinct subexpression once (`symgrad.numeric`); the backward pass
-visits nodes in reverse topological order and *accumulates* each node's adjoint from all of its
-consumers before pushing it on, so shared subexpressions get every contribution.
-
-The vector-Jacobian products are the primitive records' `vjp` rules (`symgrad.primitives`),
-written from the calculus and not taken from sympy's `fdiff`/`diff`: comparing this path with
-symbolic differentiation really compares two derivations. A sympy `Function` with no record falls back on sympy's derivative and says so in
-`Result.fallbacks`; any other node type without a rule raises `UnsupportedError`.
+The vector-Jacobian products are the records' numeric rules: a scalar node's `vjp`
+(`symgrad.primitives`), a matrix node's `array_vjp` (`symgrad.matrix.records`), written from the
+calculus apart from the symbolic partials and adjoints: comparing this path with symbolic
+differentiation really compares two derivations. A sympy `Function` with no record falls back on
+sympy's derivative and says so in `Result.fallbacks`; any other node type without a rule raises
+`UnsupportedError`.
 """
 
 from dataclasses import dataclass, field
@@ -18,10 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from .dag import depends_on, free_symbols, topological
+from . import sweep
+from .dag import free_symbols, topological
 from .errors import ShapeError, UnsupportedError
+from .matrix import evaluate as matrix_evaluate
+from .matrix.graph import class_rule, is_matrix_level, matrix_symbols, operands
+from .matrix.prepare import as_scalar_loss
 from .numeric import check_supported, evaluate, evaluate_all
 from .primitives import rule
+from .primitives.matrix_record import gap
 from .rewrite import stabilize
 from .values import as_expr, as_symbol_list, bind
 
@@ -38,17 +44,19 @@ def vjp_rule(node):
     )
 
 
-def _sympy_fallback(node, g, values):
-    """Differentiate an unregistered Function with sympy's fdiff, evaluated numerically."""
+def _sympy_fallback(node, g, args):
+    """Differentiate an unregistered Function with sympy's fdiff, evaluated at its operands' values."""
+    stand_ins = [sp.Dummy() for _ in node.args]
+    at = dict(zip(stand_ins, args, strict=True))
     out = []
     for i in range(len(node.args)):
         try:
-            d = node.fdiff(i + 1)
+            d = node.func(*stand_ins).fdiff(i + 1)
         except Exception:  # noqa: BLE001 - sympy signals "no derivative" many ways
             raise UnsupportedError(
                 f"{type(node).__name__} has no autodiff rule and sympy cannot differentiate it"
             ) from None
-        (dv,) = evaluate([d], values)
+        (dv,) = evaluate([d], at)
         out.append(g * dv)
     return out
 
@@ -75,33 +83,32 @@ class Result:
     fallbacks: list = field(default_factory=list)
 
 
-def _sweep(expr, wrt, table, seed, bound):
-    """The reverse pass: adjoints accumulated from every consumer, in reverse topological order.
+def pullback(table, env, fallbacks):
+    """The numeric pullback over the values `table` (node -> value): each node's record's VJP.
 
-    Written against numpy operations only, so the same pass runs on `symgrad.dual.Dual` values
-    (forward-over-reverse, see `hvp`). Returns (adjoint by node, functions sympy differentiated).
+    Written against numpy operations only, so the same sweep runs on `symgrad.dual.Dual` values
+    (forward-over-reverse, see `hvp`). `env` carries the matrix level's sizes and operations
+    (None at the scalar level); `fallbacks` collects the functions sympy differentiated.
     """
-    needed = depends_on([expr], wrt)
-    adjoint = {expr: seed}
-    fallbacks = []
-    for node in reversed(topological([expr])):
-        if node not in adjoint or not node.args or node in bound:
-            continue
-        g = adjoint.pop(node) if node not in wrt else adjoint[node]
-        rule = vjp_rule(node)
-        if rule is None:
+    def pull(node, g):
+        args = [table[a] for a in operands(node)]
+        if (matrix_vjp := class_rule(type(node), "array_vjp")) is not None:
+            return matrix_vjp(env, node, g, table[node], *args)
+        if node.is_Matrix:
+            why = gap(node, "array_vjp") or "give its record (symgrad.matrix.records) an array_vjp rule"
+            raise UnsupportedError(f"autodiff has no rule for {type(node).__name__} (in {str(node)[:60]}): {why}")
+        scalar_vjp = vjp_rule(node)
+        if scalar_vjp is None:
             fallbacks.append(type(node).__name__)
-            contributions = _sympy_fallback(node, g, bound)
+            contributions = _sympy_fallback(node, g, args)
         else:
-            contributions = rule(g, table[node], *[table[a] for a in node.args])
+            contributions = scalar_vjp(g, table[node], *args)
         undefined = _undefined_where_used(table[node], g)
-        for arg, c in zip(node.args, contributions):
-            if c is None or arg not in needed:
-                continue
-            if undefined is not None:
-                c = np.where(undefined, np.nan, c)
-            adjoint[arg] = adjoint[arg] + c if arg in adjoint else c
-    return adjoint, fallbacks
+        if undefined is None:
+            return contributions
+        return [None if c is None else np.where(undefined, np.nan, c) for c in contributions]
+
+    return pull
 
 
 def _undefined_where_used(value, g):
@@ -116,16 +123,19 @@ def _undefined_where_used(value, g):
 
 
 def backward(expr, wrt, values, nonfinite="raise"):
-    """Reverse mode on the scalar-level `expr`; see `symgrad.autodiff.grad`. Returns a `Result`."""
+    """Reverse mode on `expr`, scalar or matrix level; see `symgrad.autodiff.grad`. A `Result`."""
     expr = as_expr(expr)
     wrt = as_symbol_list(wrt)
+    if is_matrix_level(expr, wrt):
+        return matrix_backward(expr, wrt, values, nonfinite)
     (expr,) = stabilize([expr])  # the stable forms the kernels evaluate (softplus, expm1 ...)
     symbols = sorted(free_symbols([expr]) | set(wrt), key=str)
     check_supported(topological([expr]))
     bound, batch = bind(symbols, values, nonfinite=nonfinite)
+    fallbacks = []
     with np.errstate(all="ignore"):
         table = evaluate_all([expr], bound)
-        adjoint, fallbacks = _sweep(expr, wrt, table, np.ones(batch), bound)
+        adjoint = sweep.reverse_sweep(expr, wrt, np.ones(batch), pullback(table, None, fallbacks), keep=False)
     grads = []
     for w in wrt:
         shape = np.shape(bound[w])
@@ -135,10 +145,30 @@ def backward(expr, wrt, values, nonfinite="raise"):
     return Result(table[expr], grads, sorted(set(fallbacks)))
 
 
+def matrix_backward(expr, wrt, values, nonfinite="raise"):
+    """`backward` at the matrix level: values of each symbol's shape, gradients of each parameter's."""
+    expr = as_scalar_loss(expr)
+    wrt = as_symbol_list(wrt)
+    symbols = sorted(matrix_symbols([expr]) | set(wrt), key=str)
+    bound, sizes = bind(symbols, values, nonfinite=nonfinite, sizes=True)
+    env = matrix_evaluate.Env(sizes, matrix_evaluate.NumpyOps())
+    env.fallbacks = []
+    with np.errstate(all="ignore"):
+        table = matrix_evaluate.evaluate_all([expr], bound, sizes, env.ops)
+        adjoint = sweep.reverse_sweep(expr, wrt, np.float64(1.0), pullback(table, env, env.fallbacks), keep=False)
+    grads = []
+    for w in wrt:
+        g = adjoint.get(w)
+        shape = np.shape(bound[w])
+        g = np.zeros(shape) if g is None else np.broadcast_to(np.asarray(g, dtype=float), shape)
+        grads.append(float(g) if not shape else np.array(g))
+    return Result(table[expr], grads, sorted(set(env.fallbacks)))
+
+
 def hvp(expr, wrt, values, v, nonfinite="raise"):
     """Hessian-vector product H·v of Σ_batch expr, by forward-over-reverse.
 
-    The reverse pass above runs on dual numbers (`symgrad.dual`) whose tangents start at `v` on
+    The reverse sweep above runs on dual numbers (`symgrad.dual`) whose tangents start at `v` on
     the parameters: the tangent of each adjoint is the directional derivative of the gradient,
     i.e. (H·v)_i. `wrt` are scalar parameters, `v` one number per parameter. A list of floats.
     """
@@ -160,7 +190,8 @@ def hvp(expr, wrt, values, v, nonfinite="raise"):
     duals = {s: Dual(x, direction.get(s, 0.0)) for s, x in bound.items()}
     with np.errstate(all="ignore"):
         table = evaluate_all([expr], duals)
-        adjoint, _ = _sweep(expr, wrt, table, Dual(np.ones(batch), np.zeros(batch)), duals)
+        seed = Dual(np.ones(batch), np.zeros(batch))
+        adjoint = sweep.reverse_sweep(expr, wrt, seed, pullback(table, None, []), keep=False)
     out = []
     for w in wrt:
         tangent = adjoint[w].tangent if isinstance(adjoint.get(w), Dual) else 0.0

@@ -1,4 +1,4 @@
-"""A matrix kernel's remembered layout (symgrad.matrix.prepared) answers exactly as `matrix.values.bind`.
+"""A matrix kernel's remembered layout (symgrad.matrix.prepared) answers exactly as `values.bind`.
 
 After a call the checked path accepted without converting anything, a matrix kernel takes arrays
 with the same keys, shapes and dtype as they are. Any sequence of mappings through one kernel must

@@ -3,7 +3,8 @@
 `symgrad.grad`, `symgrad.autodiff.grad`, `symgrad.check` and `symgrad.compile` hand an expression
 to this package when it (or a `wrt` entry) involves matrices. Pipeline order: `nodes` (the node
 types sympy lacks), `records` (one record per node class: every path's rule), `graph` (walking), `evaluate`,
-`rules` (symbolic reverse mode), `autodiff` (numeric reverse mode) (values are bound by
+`rules` (symbolic reverse mode), `autodiff` (numeric reverse mode): both the one sweep of
+`symgrad.sweep`, which walks scalar and matrix nodes alike (values are bound by
 `symgrad.values`, checked by `symgrad.check`, both for either level); second derivatives:
 `forward` (tangent rules), `linear` (the matrix of a linear map), `hessian`, `hessian_kernel`.
 """

@@ -129,7 +129,7 @@ def emap(body, variables, *operands):
         c = _ones_multiple(o) if o.is_Matrix else None
         rest = [keep[u] for u in keep if u != v and u in body.free_symbols]
         if c is not None and any(r.is_Matrix for r in rest) and broadcast_shape(rest) == shape:
-            if c.is_number:
+            if c.is_Number:  # not `is_number`: sympy's recursion down a deep scalar adjoint
                 body = body.xreplace({v: c})
                 del keep[v]
             else:

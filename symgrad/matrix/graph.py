@@ -8,10 +8,12 @@ record, `symgrad.matrix.records`); every pass in
 """
 
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .. import dag
 from ..primitives import matrix_rule
+from ..primitives.registry import RECORDS
 
 
 def operands(node):
@@ -19,12 +21,49 @@ def operands(node):
 
     A node's matrix record says which (`operands`, found along the class's bases: `Inverse` is a
     `MatPow`); without one, every argument but a function (a Lambda) and a tuple (slice bounds, a
-    Sum's limits), which are never values.
+    Sum's limits), which are never values; a Piecewise's (value, condition) pairs are values.
+    Every reverse sweep walks through here, so what a class's operands are is found once per class.
     """
     if node.is_Atom or isinstance(node, sp.MatrixSymbol):
         return ()
-    rule = matrix_rule(node, "operands")
-    return rule(node) if rule else tuple(a for a in node.args if not isinstance(a, (sp.Lambda, sp.Tuple)))
+    rule = _OPERANDS.get(type(node)) if _RULES.get("records") == len(RECORDS) else None
+    if rule is None:
+        rule = _OPERANDS[type(node)] = class_rule(type(node), "operands") or _plain(type(node))
+    if rule is _ARGS:
+        return node.args
+    if rule is _FILTER:
+        return tuple(a for a in node.args if not isinstance(a, _NOT_VALUES) or isinstance(a, ExprCondPair))
+    return rule(node)
+
+
+_NOT_VALUES = (sp.Lambda, sp.Tuple)
+# arithmetic and functions: every argument is a value (no Lambda, no limits), so `args` as they are
+_PLAIN = (sp.Add, sp.Mul, sp.Pow, sp.Function, sp.Piecewise, ExprCondPair, sp.Rel, sp.logic.boolalg.BooleanFunction)
+_ARGS, _FILTER = object(), object()
+_RULES = {}  # path -> class -> the class's matrix-record rule (False: none), while RECORDS is unchanged
+_OPERANDS = {}  # class -> its operands rule, _ARGS or _FILTER (emptied with _RULES)
+
+
+def _plain(cls):
+    return _ARGS if issubclass(cls, _PLAIN) else _FILTER
+
+
+def class_rule(cls, path):
+    """The rule `path` of the matrix record of class `cls` (None if none), looked up once per class.
+
+    The sweeps ask it for every node; a registry that gained or lost a record is asked afresh.
+    """
+    if _RULES.get("records") != len(RECORDS):
+        _RULES.clear()
+        _OPERANDS.clear()
+        _RULES["records"] = len(RECORDS)
+    table = _RULES.get(path)
+    if table is None:
+        table = _RULES[path] = {}
+    rule = table.get(cls)
+    if rule is None:
+        rule = table[cls] = matrix_rule(cls, path) or False
+    return None if rule is False else rule
 
 
 def topological(roots):

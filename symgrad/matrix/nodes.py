@@ -20,7 +20,10 @@ def _matrix(x, what):
 
 
 def broadcast_shape(operands, where="entrywise operation"):
-    """The shape numpy broadcasting gives matrix operands (scalars broadcast everywhere)."""
+    """The shape numpy broadcasting gives matrix operands (scalars broadcast everywhere).
+
+    `where` names the operation in the error: a string, or a callable giving one (a Map's text is
+    printed only when its shapes are wrong, not for every Map a sweep builds)."""
     shape = [sp.S.One, sp.S.One]
     for op in operands:
         if not getattr(op, "is_Matrix", False):
@@ -30,7 +33,7 @@ def broadcast_shape(operands, where="entrywise operation"):
                 continue
             if shape[axis] != 1:
                 raise ShapeError(
-                    f"{where}: shapes do not broadcast ({', '.join(str(o.shape) for o in operands if o.is_Matrix)}); "
+                    f"{where() if callable(where) else where}: shapes do not broadcast ({', '.join(str(o.shape) for o in operands if o.is_Matrix)}); "
                     "operands must have equal sizes or size 1 along each axis"
                 )
             shape[axis] = dim
@@ -51,7 +54,7 @@ class Map(MatrixExpr):
         function, operands = close_over(function, [sp.sympify(o) for o in operands])
         if not any(getattr(o, "is_Matrix", False) for o in operands):
             raise InvalidArgumentError("Map needs at least one matrix operand")
-        broadcast_shape(operands, f"Map {function}")
+        broadcast_shape(operands, lambda: f"Map {function}")
         return MatrixExpr.__new__(cls, function, *operands)
 
     @property

@@ -17,7 +17,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..errors import UnsupportedError
 from .graph import operands, size_symbols, topological
-from .nodes import Map, Unit, power_exponent
+from .nodes import Map, SumAll, Unit, power_exponent
 
 EXPLICIT_MAX_ENTRIES = 256  # explicit matrices larger than this are data: pass them as a MatrixSymbol
 
@@ -102,3 +102,9 @@ def _refuse_hidden(expr):
                 f"a size or a function of its own), where no derivative rule looks; symgrad needs numbers there: "
                 f"substitute numbers for {names}, or write the dependence with matrix operations and entrywise functions"
             )
+
+
+def as_scalar_loss(expr):
+    """The loss every matrix path takes: prepared (`prepare`), a matrix meaning the sum of its entries."""
+    expr = prepare(expr)
+    return SumAll(expr) if expr.is_Matrix else expr

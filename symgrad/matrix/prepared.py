@@ -1,4 +1,4 @@
-"""The fast lane of `matrix.values.bind` for a matrix kernel called again with the same arrays' layout.
+"""The fast lane of `values.bind` for a matrix kernel called again with the same arrays' layout.
 
 A training loop passes the same keys every step, arrays of the same shapes and dtype, often the
 very arrays it updates in place. Binding them through `bind` (sizes inferred, every shape and dtype

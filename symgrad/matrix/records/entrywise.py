@@ -7,6 +7,8 @@ allows (σ' = y(1 − y)); the numeric VJP runs the scalar autodiff (`vjp`, the 
 whole arrays; evaluation runs the records' `evaluate`. No entrywise derivative is written here.
 """
 
+import functools
+
 import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
@@ -14,7 +16,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from ... import numeric, symbolic
 from ... import vjp as scalar_autodiff
 from ...primitives.matrix_record import MatrixPrimitive
-from ...primitives.registry import add_record
+from ...primitives.registry import RECORDS, add_record
 from ..algebra import add, emap, matmul, sum_rows_to
 from ..nodes import Map, canonical_lambda, check_closed
 from .linear_map import K, NotLinear, as_column
@@ -27,14 +29,20 @@ def _shape(x):
 
 
 def _derivatives(function):
-    """(body, variables, [∂body/∂var written through the output _y]) of a canonical Lambda."""
+    """(body, variables, [∂body/∂var written through the output _y]) of a canonical Lambda, derived
+    once per Lambda while the registry is unchanged (a sweep meets the same function at every layer)."""
+    return _derived(function, len(RECORDS))
+
+
+@functools.lru_cache(maxsize=4096)
+def _derived(function, _records):
     function = canonical_lambda(function)
     body, variables = function.expr, function.variables
     out = []
     for var in variables:
         (d,) = symbolic.reverse(body, [var])
         out.append(d if body.is_Symbol else d.xreplace({body: _Y}))
-    return body, variables, out
+    return body, variables, tuple(out)
 
 
 def adjoints(function, node, ops, G):
