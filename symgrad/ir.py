@@ -241,8 +241,13 @@ class KernelIR:
         return out[::-1]
 
     def producer(self, name):
-        """The statement computing `name`."""
-        return next(st for st in reversed(self.statements) if name in st.targets)
+        """The statement computing `name` (the last one, if several do), from an index made once per
+        statement list: renderers ask for every gradient's, so a scan per call would be quadratic."""
+        index = self.__dict__.get("_producers")
+        if index is None or index[0] is not self.statements or index[1] != len(self.statements):
+            table = {target: st for st in self.statements for target in st.targets}
+            index = self.__dict__["_producers"] = (self.statements, len(self.statements), table)
+        return index[2][name]
 
     def summand(self, name):
         """What the sum over the batch `name` sums (the per-sample gradient of a scalar kernel's

@@ -125,3 +125,20 @@ def test_each_targets_renderers_read_the_one_ir():
     assert "const sg_real d_z1_0 = " in render_cuda(scalar).kernel
     assert "d_W1 = " in render_cuda_matrix(matrix).launcher
     assert "d_z1_0 = " in render_numpy(scalar) and "d_W1 = " in render_numpy_matrix(matrix)
+
+
+def test_producer_answers_from_an_index_that_follows_the_statement_list():
+    """Renderers ask every result's producer (a scan per call made rendering quadratic): the index is
+    built once, names the last statement computing a value, and is rebuilt when the list changes."""
+    model = nn.mlp([2, 3, 1], activation="sigmoid", seed=0)
+    ir = build_ir(model.loss, model.params, model.data)
+    for name in [ir.loss, *ir.grads]:
+        assert ir.producer(name) is next(st for st in reversed(ir.statements) if name in st.targets)
+    first = ir.producer(ir.loss)
+    again = Assign(ir.loss, sp.S.Zero, ir.types[ir.loss], first.phase)
+    ir.statements.append(again)  # a later statement computing the same value wins, as in the code
+    assert ir.producer(ir.loss) is again
+    ir.statements = [*ir.statements[:-1]]
+    assert ir.producer(ir.loss) is first
+    with pytest.raises(KeyError):
+        ir.producer("no_such_value")

@@ -89,6 +89,7 @@ def render_numpy_lines(ir, title=None):
     once = [st for st in grad_statements if not _per_sample(ir, st.target)]
     per_sample = [st for st in grad_statements if _per_sample(ir, st.target)]
     batched_sums = [o for o in sums if _per_sample(ir, o.source)]
+    batched = {id(o) for o in batched_sums}  # by identity: comparing statements compares their sympy fields
     loop_body = loop_lines(per_sample)
     loop_body += [(o.target, f"{o.target} += {o.source}") for o in batched_sums]
     vectorized, looped = "loss_and_grad_vectorized", "loss_and_grad_loop"
@@ -115,7 +116,7 @@ def render_numpy_lines(ir, title=None):
         loop_prologue=tags.lines(looped, loop_lines(once) + [(None, f"{o.target} = 0.0") for o in batched_sums]),
         loop_header=_loop_header(data),
         loop_body=tags.lines(looped, loop_body) or ["pass"],
-        loop_epilogue=tags.lines(looped, [_sum(ir, o, loop=True) for o in sums if o not in batched_sums]),
+        loop_epilogue=tags.lines(looped, [_sum(ir, o, loop=True) for o in sums if id(o) not in batched]),
         per_sample_body=tags.lines("per_sample_grad", ieee + vec_lines(ir.needed(per_sample_grads))),
         per_sample=per_sample_grads,
         marks={f: tags.function(f) for f in FUNCTIONS},
