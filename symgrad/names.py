@@ -62,6 +62,8 @@ class Namer:
 
     def __init__(self):
         self.used = set()
+        self._next = {}  # base -> the first k >= 1 `fresh` has not found taken (names are only ever added)
+        self._last = None  # the identifier `_take_value` took last
 
     def _ok(self, ident):
         return not (
@@ -90,15 +92,25 @@ class Namer:
         identifier: `z1_0`, `d_W1_0_0`, `sum`): `base`, else `base_1`, `base_2` ... (from `base_1`
         when `numbered`). Called after every user name is taken, so it cannot take one. Terminates:
         the candidates are distinct, never spelled like the other generated names (those get the
-        prefix `v_`), and only finitely many names are taken or reserved."""
-        k = 1 if numbered else 0
-        while True:
-            ident = f"{base}_{k}" if k else base
-            ident = "v_" + ident if _NOT_VALUE.match(ident) else ident
-            if ident not in self.used and self._ok_value(ident):
-                self.used.add(ident)
-                return ident
+        prefix `v_`), and only finitely many names are taken or reserved. Each base resumes where its
+        last search ended (every earlier candidate is taken for good), so n values named after one
+        base cost O(n), not O(n²)."""
+        if not numbered and self._take_value(base):
+            return self._last
+        k = self._next.get(base, 1)
+        while not self._take_value(f"{base}_{k}"):
             k += 1
+        self._next[base] = k + 1
+        return self._last
+
+    def _take_value(self, ident):
+        """Take `ident` (prefixed `v_` where it is spelled like a generated name) if it is free."""
+        ident = "v_" + ident if _NOT_VALUE.match(ident) else ident
+        if ident in self.used or not self._ok_value(ident):
+            return False
+        self.used.add(ident)
+        self._last = ident
+        return True
 
     @staticmethod
     def _ok_value(ident):
