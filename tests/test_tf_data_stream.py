@@ -49,3 +49,18 @@ def test_prefetch_checks_its_buffer():
     assert ds.prefetch(tf.data.AUTOTUNE) is ds
     with pytest.raises(InvalidArgumentError, match="prefetch needs buffer_size"):
         ds.prefetch(0)
+
+
+def test_shuffle_without_a_seed_follows_the_global_seed():
+    """As TensorFlow: after tf.random.set_seed the same pipeline gives the same order (a program's
+    training curve is reproducible); another global seed gives another order."""
+    import symgrad.tf as tf
+
+    def order(global_seed):
+        tf.random.set_seed(global_seed)
+        data = tf.data.Dataset.from_tensor_slices(np.arange(50.0)).shuffle(50).batch(50)
+        return np.asarray(next(iter(data)))
+
+    assert np.array_equal(order(3), order(3))
+    assert not np.array_equal(order(3), order(4))
+    assert sorted(order(3)) == list(np.arange(50.0))

@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, ShapeError
 from .graph import DTYPES, Tensor
 from .ops import constant
+from .random import op_seed
 
 
 def _map_structure(fn, structure):
@@ -65,7 +66,8 @@ class Dataset:
         buffer_size = int(buffer_size)
         if buffer_size < 1:
             raise InvalidArgumentError(f"shuffle needs buffer_size >= 1, got {buffer_size}")
-        parent, rng = self._plan, np.random.default_rng(seed)
+        # as TensorFlow: without an op seed the order follows the global one (`tf.random.set_seed`)
+        parent, rng = self._plan, np.random.default_rng(seed if seed is not None else op_seed())
         fixed = None if reshuffle_each_iteration else int(rng.integers(1 << 62))
 
         def plan():

@@ -20,6 +20,11 @@ def set_seed(seed):
     _RNG["rng"] = np.random.default_rng(seed)
 
 
+def op_seed():
+    """A seed for an op given none, drawn from the global generator: the same after the same `set_seed`."""
+    return int(_RNG["rng"].integers(1 << 62))
+
+
 def _generator(seed):
     return np.random.default_rng(seed) if seed is not None else _RNG["rng"]
 
