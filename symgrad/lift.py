@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 import sympy as sp
 
-from .lift_binding import MatrixBinding
+from .lift_binding import MatrixBinding, layer_matrices
 from .matrix import layers
 from .model import DenseStack
 from .prepared import Calls, PreparedBinding
@@ -179,13 +179,7 @@ class LiftedCalls:
             theta = theta[self._order]
         X = np.array([data[k] for k in self._features]).T  # as symgrad/lift_binding.py lays them out
         Y = np.array([data[k] for k in self._targets]).T
-        out, start = [X, Y], 0
-        for rows, cols in self._shapes:
-            out.append(theta[start:start + rows * cols].reshape(rows, cols))
-            start += rows * cols
-            out.append(theta[start:start + cols].reshape(1, cols))
-            start += cols
-        return out
+        return [X, Y, *layer_matrices(theta, self._shapes)]
 
     def loss(self, *args):
         if self._small(args):

@@ -36,6 +36,18 @@ class _Layout:
     others: tuple  # key positions no argument reads (each tested: no dask collection)
 
 
+def layer_matrices(theta, shapes):
+    """The flat parameters in matrix order (each W_k row by row, then b_k) as W1, b1, W2, b2, ...
+    (views of `theta`), for layers of the (fan-in, units) `shapes`."""
+    out, start = [], 0
+    for fan_in, units in shapes:
+        out.append(theta[start:start + fan_in * units].reshape(fan_in, units))
+        start += fan_in * units
+        out.append(theta[start:start + units].reshape(1, units))
+        start += units
+    return out
+
+
 class MatrixBinding:
     """`loss_and_grad(values, nonfinite)` of a lifted kernel through `call` (the matrix module's),
     or None when the checked path must decide.
@@ -122,13 +134,7 @@ class MatrixBinding:
         theta = np.frombuffer(self._pack(*params), _FLOAT64)  # read-only: kernels never write their arguments
         if layout.order is not None:
             theta = theta[layout.order]
-        out, start = [XT.T, YT.T], 0  # BLAS reads the transposed views as fast
-        for fan_in, units in self._shapes:
-            out.append(theta[start:start + fan_in * units].reshape(fan_in, units))
-            start += fan_in * units
-            out.append(theta[start:start + units].reshape(1, units))
-            start += units
-        return out
+        return [XT.T, YT.T, *layer_matrices(theta, self._shapes)]  # BLAS reads the transposed views as fast
 
     def loss_and_grad(self, values, nonfinite):
         """(loss, one float per parameter in wrt order) through the matrix module, or None."""

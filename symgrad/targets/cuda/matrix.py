@@ -12,11 +12,10 @@ from ...errors import UnsupportedError
 from ...ir import Constant, Element, FusedElementwise, MatMul, MatrixCall, Reduce, ReduceOp, TransposeView
 from ...names import comment_text
 from ...primitives import matrix_record
-from ...version import __version__
 from ..python_printers import NumpyExprPrinter
 from ..templates import render
 from .printer import CudaExprPrinter
-from .scalar import BLOCK, C_TYPES, REGENERATE, TEMPLATES, CudaSources, pointer
+from .scalar import BLOCK, C_TYPES, TEMPLATES, CudaSources, file_header, pointer
 
 INDEX = {"sg_i": "const long long sg_i = sg_k / sg_cols;", "sg_j": "const long long sg_j = sg_k % sg_cols;"}
 
@@ -171,12 +170,7 @@ def render_cuda_matrix(ir, title=None):
         loss_body=_function(ir, [ir.loss], fused),
         predict_body=_function(ir, ir.predictions, fused),
     )
-    header = dict(
-        title=comment_text(title or f"symgrad matrix kernel {ir.name!r}: loss, gradient and predictions", width=200),
-        version=__version__,
-        source_hash=ir.source_hash,
-        regenerate=REGENERATE,
-    )
+    header = file_header(ir, title or f"symgrad matrix kernel {ir.name!r}: loss, gradient and predictions")
     kernel = render(
         TEMPLATES, "matrix_kernel.cu.j2", **header, dtype=ir.dtype, c_type=C_TYPES[ir.dtype],
         helpers=[printer.helpers[h] for h in sorted(printer.helpers)], kernels=fused.kernels,

@@ -121,12 +121,7 @@ def render_cuda(ir, title=None):
         build.per_sample("sg_per_sample_grad", "per-sample gradients, parameter-major", grad, 1, len(per_sample_grads)),
         build.per_sample("sg_predict", "model outputs, output-major", outputs, 0, len(ir.predictions)),
     ]
-    header = dict(
-        title=comment_text(title or f"symgrad kernel {ir.name!r}: loss, gradient and predictions", width=200),
-        version=__version__,
-        source_hash=ir.source_hash,
-        regenerate=REGENERATE,
-    )
+    header = file_header(ir, title or f"symgrad kernel {ir.name!r}: loss, gradient and predictions")
     kernel = render(
         TEMPLATES, "kernel.cu.j2",
         **header,
@@ -153,6 +148,12 @@ def render_cuda(ir, title=None):
         kernel_names=repr(tuple(k["name"] for k in kernels) + ("sg_reduce",)),
     )
     return CudaSources(kernel, launcher)
+
+
+def file_header(ir, title):
+    """The header both generated CUDA files (kernel and launcher) start with, at either level."""
+    return dict(title=comment_text(title, width=200), version=__version__, source_hash=ir.source_hash,
+                regenerate=REGENERATE)
 
 
 def render_expression_kernels(helpers, kernels):
