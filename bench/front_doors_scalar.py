@@ -5,7 +5,9 @@
 Scalar rows (issue 12, part 4): sigmoid MLPs with squared error built by `symgrad.nn.mlp` (one
 symbol per weight), batch 256, float64. For each size: the lifted kernel's module called directly
 (the dense layers as matrix products, `kernel.level.matrix_half.module.loss_and_grad`), the documented call
-`kernel.loss_and_grad(values)` (values and gradients per scalar symbol), the scalar-only kernel's
+`kernel.loss_and_grad(values)` (values and gradients per scalar symbol), the documented vector call
+`kernel.objective(values)(theta)` (the data bound once; θ and the gradient one float array each in
+`wrt` order), the scalar-only kernel's
 module (one line per weight, only where it compiles in reasonable time) and hand-written numpy
 backprop; all single-threaded, results checked equal before timing, medians of repeats taken in
 turn, ratios to hand-written numpy. Then the time to build the model and compile it.
@@ -82,6 +84,14 @@ def documented_call(kernel, values):
     return lambda: kernel.loss_and_grad(values)
 
 
+def objective_call(kernel, values):
+    """`kernel.objective(values)` (made once, outside the timing) called on θ: one float array of
+    the parameters in `wrt` order in, the loss and one gradient array out."""
+    objective = kernel.objective(values)
+    theta = objective.x0
+    return lambda: objective(theta)
+
+
 def scalar_module(model, values):
     """The unlifted scalar kernel's module (one numpy line per weight and sample array)."""
     kernel = symgrad.compile(model.loss, wrt=list(model.params), inputs=list(model.data), cache=False)
@@ -108,7 +118,8 @@ def scalar_rows(size_text, repeats, min_time):
     values = {**model.initial_values(), **models.data_values(model, X, Y)}
     impls = {"hand-written numpy backprop": hand_numpy(model, values, X, Y),
              "lifted kernel, module called": lifted_module(kernel, values),
-             "kernel.loss_and_grad(values)": documented_call(kernel, values)}
+             "kernel.loss_and_grad(values)": documented_call(kernel, values),
+             "kernel.objective(values)(theta)": objective_call(kernel, values)}
     if len(model.params) <= SCALAR_ONLY_MAX_PARAMS:
         impls["scalar-only kernel, module"] = scalar_module(model, values)
     want_loss, want = impls["hand-written numpy backprop"]()
@@ -129,13 +140,13 @@ def main(argv=None):
     repeats, min_time = (3, 0.05) if args.quick else (7, 0.2)
     print(f"scalar nn.mlp sigmoid MLPs, squared error, batch {BATCH}, float64, single-threaded; "
           f"median of {repeats} repeats taken in turn; ratio = time / hand-written numpy backprop")
-    print(f"{'sizes':<12}{'params':>7}  {'implementation':<32}{'us / call':>11}{'ratio':>9}")
+    print(f"{'sizes':<12}{'params':>7}  {'implementation':<34}{'us / call':>11}{'ratio':>9}")
     builds = []
     for size_text in args.sizes.split(","):
         times, built, compiled, n_params = scalar_rows(size_text, repeats, min_time)
         base = times["hand-written numpy backprop"]
         for name, sec in times.items():
-            print(f"{size_text:<12}{n_params:>7}  {name:<32}{sec * 1e6:>11.1f}{sec / base:>8.2f}x")
+            print(f"{size_text:<12}{n_params:>7}  {name:<34}{sec * 1e6:>11.1f}{sec / base:>8.2f}x")
         builds.append((size_text, built, compiled))
     print("\nbuilding the model (nn.mlp) and compiling it (symgrad.compile, cache off, matrix kernel included):")
     for size_text, built, compiled in builds:

@@ -18,9 +18,11 @@ import dataclasses
 import numpy as np
 import sympy as sp
 
-from .lift_binding import MatrixBinding, layer_matrices
+from .lift_binding import MatrixBinding, layer_bounds, layer_matrices
 from .matrix import layers
 from .model import DenseStack
+from .objective import Objective
+from .objective import generic as generic_objective
 from .prepared import Calls, PreparedBinding
 from .runtime import Kernel, ScalarLevel, bound_arguments, module_calls, no_outputs
 from .targets.numpy.scalar import LOOP_MAX
@@ -149,6 +151,13 @@ class Lifted(ScalarLevel):
                     values[s] = 0.0
         return bound_arguments(kernel, values, nonfinite)
 
+    def objective(self, kernel, values, nonfinite):
+        """Through the matrix half for batches past the per-sample loop's (θ split straight into
+        W1, b1, ...: no Python float per parameter), else the scalar kernel's generic objective."""
+        args = kernel.arguments(values, nonfinite)
+        calls = kernel.calls
+        return generic_objective(kernel, args, nonfinite) if calls._small(args) else calls.objective(kernel, args, nonfinite)
+
     def per_sample_grad(self, kernel, values, nonfinite):
         return self.scalar_half.per_sample_grad(values, nonfinite)
 
@@ -174,12 +183,36 @@ class LiftedCalls:
     def _matrix_arguments(self, args):
         """Scalar kernel arguments (data columns, parameter numbers) as the matrix kernel's (X, Y, W1, b1, ...)."""
         n = self._data
-        data, theta = args[:n], np.fromiter(args[n:], self._dtype, len(args) - n)  # a float list: twice np.asarray's speed
+        theta = np.fromiter(args[n:], self._dtype, len(args) - n)  # a float list: twice np.asarray's speed
         if self._order is not None:
             theta = theta[self._order]
-        X = np.array([data[k] for k in self._features]).T  # as symgrad/lift_binding.py lays them out
-        Y = np.array([data[k] for k in self._targets]).T
-        return [X, Y, *layer_matrices(theta, self._shapes)]
+        return [*self._data_matrices(args[:n]), *layer_matrices(theta, self._shapes)]
+
+    def _data_matrices(self, data):
+        """X and Y from the data columns (as symgrad/lift_binding.py lays them out)."""
+        return np.array([data[k] for k in self._features]).T, np.array([data[k] for k in self._targets]).T
+
+    def objective(self, kernel, args, nonfinite):
+        """The `Objective` of a large batch: X and Y built once, θ (wrt order) permuted into the
+        matrices' row-by-row order and split into W1, b1, ... on each call, the gradients back."""
+        n, order, bounds = self._data, self._order, layer_bounds(self._shapes)
+        X, Y = self._data_matrices(args[:n])
+        call = self._level.matrix_half.module.loss_and_grad
+
+        def run(theta):
+            if order is not None:
+                theta = theta[order]
+            return call(X, Y, *[theta[a:b].reshape(shape) for a, b, shape in bounds])
+
+        def flat(grads):
+            matrix_order = np.concatenate(grads, axis=None)
+            if order is None:
+                return matrix_order
+            out = np.empty_like(matrix_order)
+            out[order] = matrix_order
+            return out
+
+        return Objective(kernel, args[n:], [()] * len(kernel.wrt), run, nonfinite, flat)
 
     def loss(self, *args):
         if self._small(args):

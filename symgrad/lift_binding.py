@@ -36,16 +36,22 @@ class _Layout:
     others: tuple  # key positions no argument reads (each tested: no dask collection)
 
 
-def layer_matrices(theta, shapes):
-    """The flat parameters in matrix order (each W_k row by row, then b_k) as W1, b1, W2, b2, ...
-    (views of `theta`), for layers of the (fan-in, units) `shapes`."""
+def layer_bounds(shapes):
+    """(start, stop, shape) of W1, b1, W2, b2, ... in the flat parameters in matrix order (each W_k
+    row by row, then b_k), for layers of the (fan-in, units) `shapes`."""
     out, start = [], 0
     for fan_in, units in shapes:
-        out.append(theta[start:start + fan_in * units].reshape(fan_in, units))
+        out.append((start, start + fan_in * units, (fan_in, units)))
         start += fan_in * units
-        out.append(theta[start:start + units].reshape(1, units))
+        out.append((start, start + units, (1, units)))
         start += units
     return out
+
+
+def layer_matrices(theta, shapes, bounds=None):
+    """The flat parameters in matrix order as W1, b1, W2, b2, ... (views of `theta`); `bounds`:
+    `layer_bounds(shapes)` when the caller keeps them."""
+    return [theta[a:b].reshape(shape) for a, b, shape in bounds or layer_bounds(shapes)]
 
 
 class MatrixBinding:

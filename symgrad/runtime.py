@@ -8,8 +8,9 @@ import numpy as np
 
 from .dask_hook import accepts_dask
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
+from .objective import generic as generic_objective
 from .prepared import Calls, PreparedBinding
-from .values import bind
+from .values import NONFINITE_POLICIES, bind
 
 
 def no_outputs(name):
@@ -133,6 +134,9 @@ class ScalarLevel:
         """The data symbols the outputs read (statements read IR identifiers, not user symbols)."""
         reads = {name for st in ir.needed(ir.predictions) for name in st.reads()}
         return {v.symbol for v in ir.data if v.ident in reads}
+
+    def objective(self, kernel, values, nonfinite):
+        return generic_objective(kernel, kernel.arguments(values, nonfinite), nonfinite)
 
     def per_sample_grad(self, kernel, values, nonfinite):
         out = kernel.calls.per_sample_grad(*kernel.arguments(values, nonfinite))
@@ -275,6 +279,15 @@ class Kernel:
 
     def grad(self, values, nonfinite="raise"):
         return self.loss_and_grad(values, nonfinite)[1]
+
+    def objective(self, values, nonfinite="raise"):
+        """θ ↦ (loss, gradient vector) on the data in `values`, bound and checked once, for
+        optimizers and loops that work on one flat float array θ in `wrt` order (each matrix
+        parameter's entries row by row); `.x0` is θ read from `values`, `.by_symbol(v)` a vector
+        back per symbol (symgrad/objective.py)."""
+        if nonfinite not in NONFINITE_POLICIES:
+            raise InvalidArgumentError(f"nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+        return self.level.objective(self, values, nonfinite)
 
     def predict(self, values, nonfinite="raise"):
         """Model outputs as a list of arrays (one per output, length n).

@@ -11,6 +11,7 @@ import sympy as sp
 
 from ..errors import InvalidArgumentError, UnsupportedError
 from ..ir import live
+from ..objective import generic as generic_objective
 from ..runtime import all_finite, check_finite
 from ..values import bind
 from .prepared import MatrixLayout
@@ -55,6 +56,9 @@ class MatrixLevel:
         read = kernel.predict_reads if missing else ()  # the IR (rebuilt after a cache hit) only when needed
         skip = [s for s in missing if s not in read]
         return self.arguments(kernel, values, nonfinite, skip)
+
+    def objective(self, kernel, values, nonfinite):
+        return generic_objective(kernel, self.arguments(kernel, values, nonfinite), nonfinite)
 
     def predict_reads(self, ir):
         read = _reads(ir, ir.predictions)
