@@ -81,3 +81,53 @@ def test_branch_free_sigmoid_equals_the_where_form_bit_for_bit(dtype):
         got, want = namespace["sigmoid"](xs), _where_sigmoid(xs)
     assert got.dtype == want.dtype == dtype
     np.testing.assert_array_equal(got, want)
+
+
+def _function(source, name):
+    return source[source.index(f"def {name}"):].split("\n\n")[0]
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_a_function_read_twice_in_one_expression_is_computed_once(activation):
+    """σ(z)·(1 − σ(z)) (the logistic Hessian's weight) calls σ once, into a temporary; the
+    Hessian and H·V still equal the hand-written closed form."""
+    n, N = layers.size("n"), layers.size("N")
+    x, X, y = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("X", N, n), sp.MatrixSymbol("y", N, 1)
+    kernel = compile_hessian(layers.binary_cross_entropy_logits(X * x, y), [x], [X, y])
+    for name in ("hessian", "hvp"):
+        body = _function(kernel.source, name)
+        assert body.count("sigmoid(") == 1, body
+    rng = np.random.default_rng(1)
+    Xv, wv, yv, v = rng.normal(size=(30, 4)), rng.normal(size=(4, 1)), rng.integers(0, 2, (30, 1)).astype(float), rng.normal(size=(4, 1))
+    s = 1 / (1 + np.exp(-(Xv @ wv)))
+    H = Xv.T @ (Xv * (s * (1 - s)))
+    args = kernel.arguments({X: Xv, x: wv, y: yv})
+    np.testing.assert_allclose(kernel.module.hessian(*args), H, rtol=1e-12)
+    np.testing.assert_allclose(kernel.module.hvp(*args, v)[0], H @ v, rtol=1e-12)
+    import symgrad
+
+    mlp = symgrad.compile(symgrad.nn.matrix_mlp([3, 4, 2], activation=activation), cache=False)
+    for line in _function(mlp.source, "loss_and_grad").splitlines():
+        assert line.count(f"{activation}(") <= 1, line
+
+
+def test_the_compound_operand_is_written_into_the_buffer_first():
+    """`Y*(a − Z)` into a dead buffer is np.multiply(np.subtract(a, Z, out=...), Y, out=...): no fresh
+    array for the difference, and the same numbers (two operands commute exactly)."""
+    import symgrad
+
+    kernel = symgrad.compile(symgrad.nn.matrix_mlp([3, 4, 2], activation="sigmoid"), cache=False)
+    body = _function(kernel.source, "loss_and_grad")
+    assert "np.multiply(np.subtract(" in body, body
+    assert not any(" - output" in line and "out=" in line for line in body.splitlines()), body
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(9, 3))
+    Y = np.eye(2)[rng.integers(0, 2, 9)]
+    W1, b1, W2, b2 = (rng.normal(size=s) for s in ((3, 4), (1, 4), (4, 2), (1, 2)))
+    h1 = 1 / (1 + np.exp(-(X @ W1 + b1)))
+    z2 = h1 @ W2 + b2
+    lse = np.log(np.exp(z2).sum(axis=1, keepdims=True))
+    loss, grads = kernel.module.loss_and_grad(X, Y, W1, b1, W2, b2)
+    assert loss == pytest.approx((Y * (lse - z2)).sum() / 9, rel=1e-13)
+    d2 = (np.exp(z2 - lse) - Y) / 9
+    np.testing.assert_allclose(grads[2], h1.T @ d2, rtol=1e-12)
