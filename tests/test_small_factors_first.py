@@ -1,12 +1,15 @@
 """Entrywise work in generated matrix kernels: broadcast factors meet the big operand once, and the
 branch-free sigmoid gives the where-based form's numbers bit for bit."""
 
+import re
+
 import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import symgrad
 from symgrad.matrix import compile_hessian, layers
 from symgrad.primitives.activations import SIGMOID
 from symgrad.targets.numpy.regroup import shape_of_expr, small_factors_first
@@ -104,8 +107,6 @@ def test_a_function_read_twice_in_one_expression_is_computed_once(activation):
     args = kernel.arguments({X: Xv, x: wv, y: yv})
     np.testing.assert_allclose(kernel.module.hessian(*args), H, rtol=1e-12)
     np.testing.assert_allclose(kernel.module.hvp(*args, v)[0], H @ v, rtol=1e-12)
-    import symgrad
-
     mlp = symgrad.compile(symgrad.nn.matrix_mlp([3, 4, 2], activation=activation), cache=False)
     for line in _function(mlp.source, "loss_and_grad").splitlines():
         assert line.count(f"{activation}(") <= 1, line
@@ -114,8 +115,6 @@ def test_a_function_read_twice_in_one_expression_is_computed_once(activation):
 def test_the_compound_operand_is_written_into_the_buffer_first():
     """`Y*(a − Z)` into a dead buffer is np.multiply(np.subtract(a, Z, out=...), Y, out=...): no fresh
     array for the difference, and the same numbers (two operands commute exactly)."""
-    import symgrad
-
     kernel = symgrad.compile(symgrad.nn.matrix_mlp([3, 4, 2], activation="sigmoid"), cache=False)
     body = _function(kernel.source, "loss_and_grad")
     assert "np.multiply(np.subtract(" in body, body
@@ -131,3 +130,31 @@ def test_the_compound_operand_is_written_into_the_buffer_first():
     assert loss == pytest.approx((Y * (lse - z2)).sum() / 9, rel=1e-13)
     d2 = (np.exp(z2 - lse) - Y) / 9
     np.testing.assert_allclose(grads[2], h1.T @ d2, rtol=1e-12)
+
+
+_CALL = re.compile(r"\b[A-Za-z_]\w*\([^()]*\)")  # an innermost call, f(arguments without calls)
+NESTED = {"tanh(tanh)": lambda u: sp.tanh(sp.tanh(u)), "tanh(sigmoid)": lambda u: sp.tanh(1 / (1 + sp.exp(-u))),
+          "exp(tanh)": lambda u: sp.exp(sp.tanh(u)), "sin(cos)": lambda u: sp.sin(sp.cos(u))}
+
+
+@pytest.mark.parametrize("name", NESTED)
+def test_nested_calls_read_twice_are_each_computed_once(name):
+    """f(g(z)) read twice: g(z) goes into a temporary first, then f of that temporary (hoisting both
+    from the original expression left the outer call unmatched, computed twice); the Hessian still
+    equals central differences of the gradient."""
+    n, N = layers.size("n"), layers.size("N")
+    x, X, y = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("X", N, n), sp.MatrixSymbol("y", N, 1)
+    kernel = compile_hessian(layers.squared_error((X * x).applyfunc(NESTED[name]), y), [x], [X, y])
+    for line in kernel.source.splitlines():
+        calls = [c for c in _CALL.findall(line.split("=", 1)[-1]) if "out=" not in c]
+        assert len(calls) == len(set(calls)), line
+    rng = np.random.default_rng(3)
+    Xv, wv, yv = rng.normal(size=(20, 3)) * 0.5, rng.normal(size=(3, 1)), rng.normal(size=(20, 1))
+    H = kernel.module.hessian(*kernel.arguments({X: Xv, x: wv, y: yv}))
+    h, columns = 1e-5, []
+    for j in range(3):
+        e = np.zeros((3, 1))
+        e[j] = h
+        grad = [kernel.module.loss_and_grad(*kernel.arguments({X: Xv, x: wv + s * e, y: yv}))[1][0] for s in (1, -1)]
+        columns.append((grad[0] - grad[1]).ravel() / (2 * h))
+    np.testing.assert_allclose(H, np.array(columns).T, rtol=1e-6, atol=1e-8)

@@ -68,8 +68,8 @@ def _fused_lines(block, printer, keep, types=None, sizes=None, hoisted_shapes=No
             lines.append(Line(name, printer.doprint(small), {s.name for s in small.free_symbols}, shape, small))
             return name
 
-        for call in _repeated_calls(expr):  # σ(z)·(1 − σ(z)): σ(z) once
-            expr = expr.xreplace({call: sp.Symbol(hoist(call, fresh_array=True))})
+        while calls := _repeated_calls(expr):  # σ(z)·(1 − σ(z)): σ(z) once
+            expr = expr.xreplace({calls[0]: sp.Symbol(hoist(calls[0], fresh_array=True))})
         expr = small_factors_first(expr, shape_of, hoist)
         reads = {s.name for s in expr.free_symbols}
         text = printer.doprint(expr)
@@ -83,8 +83,8 @@ def _fused_lines(block, printer, keep, types=None, sizes=None, hoisted_shapes=No
 
 
 def _repeated_calls(expr):
-    """The function calls (σ(z), tanh(z), ...) that occur more than once in `expr`, inner ones first:
-    each is computed once into a temporary instead of once per occurrence."""
+    """The function calls (σ(z), tanh(z), ...) that occur more than once in `expr`, inner ones first
+    (hoisted one at a time, so that an outer call then reads the inner one's temporary)."""
     counts = {}
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Function):
