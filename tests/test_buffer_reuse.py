@@ -73,9 +73,13 @@ def test_an_operand_of_the_buffers_shape_is_written_into_it_first():
     assert text == "np.tanh(np.add(a, b, out=a), out=a)"
     text = _with_out(Line("r", "", set(), expr=b * c * sp.exp(c)), "a", printer, full_shape=lambda e: True)
     assert text == "np.multiply(np.multiply(b, c, out=a), np.exp(c), out=a)"
-    # the buffer is read after the first operand: that operand is not written into it
+    # the buffer is read by the other operand: that operand is not written into it, but the one
+    # reading the buffer is, first (two operands commute exactly)
     text = _with_out(Line("r", "", set(), expr=(b + c) * (a + 1)), "b", printer, full_shape=lambda e: True)
-    assert text == "np.multiply(a + 1, b + c, out=b)"
+    assert text == "np.multiply(np.add(b, c, out=b), a + 1, out=b)"
+    # neither can go first (each reads the buffer): the line allocates both
+    text = _with_out(Line("r", "", set(), expr=(b + c) * (b + 1)), "b", printer, full_shape=lambda e: True)
+    assert text == "np.multiply(b + 1, b + c, out=b)"
     # an operand of another shape (a column meeting a matrix) is not written into the matrix's buffer
     for expr in (sp.exp(b + c) * sp.tanh(a), sp.tanh(a) * sp.exp(b + c)):
         text = _with_out(Line("r", "", set(), expr=expr), "buf", printer, full_shape=lambda e: a in e.free_symbols)

@@ -51,7 +51,7 @@ def loss(X, Y, W1, b1, W2, b2):
     t_2 = np.exp(t_2, out=t_2)
     t_3 = row_sums(t_2)
     t_4_f = t_1 + np.log(t_3)
-    t_4 = np.multiply(Y, t_4_f - output, out=t_2)
+    t_4 = np.multiply(np.subtract(t_4_f, output, out=t_2), Y, out=t_2)
     t_5 = t_4.sum()
     loss_value = t*t_5
     return loss_value
@@ -70,14 +70,14 @@ def loss_and_grad(X, Y, W1, b1, W2, b2):
     t_2 = np.exp(t_2, out=t_2)
     t_3 = row_sums(t_2)
     t_4_f = t_1 + np.log(t_3)
-    t_4 = np.multiply(Y, t_4_f - output, out=output)
+    t_4 = np.multiply(np.subtract(t_4_f, output, out=output), Y, out=output)
     t_5 = t_4.sum()
     loss_value = t*t_5
     t_6 = np.multiply(Y, t, out=t_4)
     t_7 = row_sums(t_6)
     d_z2_f = -t
     d_z2_f2 = t_7/t_3
-    d_z2 = np.add(Y*d_z2_f, d_z2_f2*t_2, out=t_6)
+    d_z2 = np.add(np.multiply(Y, d_z2_f, out=t_6), d_z2_f2*t_2, out=t_6)
     d_h1 = d_z2 @ W2.T
     d_z1 = np.multiply(d_h1, 1 - h1**2, out=d_h1)
     d_W1 = X.T @ d_z1
@@ -107,7 +107,7 @@ def loss_grad_and_outputs(X, Y, W1, b1, W2, b2):
     t_7 = row_sums(t_6)
     d_z2_f = -t
     d_z2_f2 = t_7/t_3
-    d_z2 = np.add(Y*d_z2_f, d_z2_f2*t_2, out=t_6)
+    d_z2 = np.add(np.multiply(Y, d_z2_f, out=t_6), d_z2_f2*t_2, out=t_6)
     d_h1 = d_z2 @ W2.T
     d_z1 = np.multiply(d_h1, 1 - h1**2, out=d_h1)
     d_W1 = X.T @ d_z1

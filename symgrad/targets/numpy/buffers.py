@@ -64,11 +64,29 @@ def _with_out(line, buffer, printer, full_shape=None):
 
 def _operand(expr, buffer, printer, full_shape, later):
     """`expr` as the first argument of a ufunc writing `buffer`, `later` the operands read after it."""
-    if full_shape and not expr.is_Atom and full_shape(expr) and all(s.name != buffer for s in later.free_symbols):
+    if _writable(expr, buffer, full_shape, later):
         text = _into(expr, buffer, printer, full_shape)
         if text:
             return text
     return printer.doprint(expr)
+
+
+def _writable(expr, buffer, full_shape, later):
+    """Whether `_operand` writes `expr` into `buffer` (a compound operand of the buffer's shape)."""
+    return bool(full_shape) and not expr.is_Atom and full_shape(expr) and all(
+        s.name != buffer for s in later.free_symbols)
+
+
+def _compound_first(operands, buffer, full_shape, terms=False):
+    """Two operands with the compound one of the buffer's shape first (`Y*(a - Z)` is computed as
+    `np.multiply(np.subtract(a, Z, out=Z), Y, out=Z)`, without a fresh array for `a - Z`); the
+    same rounding, as a + b is b + a and a·b is b·a exactly. More operands keep their order."""
+    if len(operands) == 2:
+        a, b = operands
+        if (not (terms and b.could_extract_minus_sign()) and not _writable(a, buffer, full_shape, b)
+                and _writable(b, buffer, full_shape, a)):  # (a term a − Z stays one subtract)
+            return [b, a]
+    return list(operands)
 
 
 def _into(expr, buffer, printer, full_shape):
@@ -81,7 +99,7 @@ def _into(expr, buffer, printer, full_shape):
         # the printed line evaluates left to right in the printer's order, ((a + b) + c): the ufunc
         # takes everything but the last operand, then the last, so it rounds exactly the same
         if isinstance(expr, sp.Add):
-            *rest, last = printer._as_ordered_terms(expr, order=None)
+            *rest, last = _compound_first(printer._as_ordered_terms(expr, order=None), buffer, full_shape, terms=True)
             first = _operand(sp.Add(*rest, evaluate=False) if len(rest) > 1 else rest[0], buffer, printer, full_shape, last)
             if last.could_extract_minus_sign():  # a + (−b) is a − b exactly, without negating b first
                 return f"np.subtract({first}, {printer.doprint(-last)}, out={buffer})"
@@ -95,7 +113,7 @@ def _into(expr, buffer, printer, full_shape):
                 return None
             first = _operand(num, buffer, printer, full_shape, 1 / den)
             return f"np.divide({first}, {printer.doprint(1 / den)}, out={buffer})"
-        *rest, last = factors
+        *rest, last = _compound_first(factors, buffer, full_shape)
         # unevaluated: sympy would distribute a number over a sum, (1/12)*(a + b) -> a/12 + b/12,
         # which rounds differently from the printed line
         first = _operand(sp.Mul(*rest, evaluate=False) if len(rest) > 1 else rest[0], buffer, printer, full_shape, last)

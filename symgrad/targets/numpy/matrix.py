@@ -40,8 +40,9 @@ def _array_shape(typ):
     return typ.shape if typ is not None and len(typ.shape) == 2 else None
 
 
-def _fused_lines(block, printer, keep, types=None, sizes=None):
-    """One line per assignment that is read outside the block or more than once inside it."""
+def _fused_lines(block, printer, keep, types=None, sizes=None, hoisted_shapes=None):
+    """One line per assignment that is read outside the block or more than once inside it
+    (the shapes of the temporaries it splits off go into `hoisted_shapes`, for the buffer pass)."""
     uses = {}
     for a in block.assigns:
         for r in a.reads():
@@ -58,12 +59,17 @@ def _fused_lines(block, printer, keep, types=None, sizes=None):
             inline[sp.Symbol(a.target)] = expr
             continue
 
-        def hoist(small, target=a.target):
+        def hoist(small, target=a.target, fresh_array=False):
             name = _fresh(f"{target}_f", types, hoisted)
             hoisted[name] = shape_of_expr(small, shape_of)
-            lines.append(Line(name, printer.doprint(small), {s.name for s in small.free_symbols}, expr=small))
+            if hoisted_shapes is not None:
+                hoisted_shapes[name] = hoisted[name]
+            shape = hoisted[name] if fresh_array and len(hoisted[name]) == 2 else None
+            lines.append(Line(name, printer.doprint(small), {s.name for s in small.free_symbols}, shape, small))
             return name
 
+        while calls := _repeated_calls(expr):  # σ(z)·(1 − σ(z)): σ(z) once
+            expr = expr.xreplace({calls[0]: sp.Symbol(hoist(calls[0], fresh_array=True))})
         expr = small_factors_first(expr, shape_of, hoist)
         reads = {s.name for s in expr.free_symbols}
         text = printer.doprint(expr)
@@ -76,6 +82,16 @@ def _fused_lines(block, printer, keep, types=None, sizes=None):
     return lines
 
 
+def _repeated_calls(expr):
+    """The function calls (σ(z), tanh(z), ...) that occur more than once in `expr`, inner ones first
+    (hoisted one at a time, so that an outer call then reads the inner one's temporary)."""
+    counts = {}
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Function):
+            counts[node] = counts.get(node, 0) + 1
+    return sorted((c for c, k in counts.items() if k > 1), key=sp.count_ops)
+
+
 def _fresh(base, *taken):
     """`base`, or `base` with a number, unused by any of the name collections `taken`."""
     name, k = base, 1
@@ -85,9 +101,9 @@ def _fresh(base, *taken):
     return name
 
 
-def _statement_lines(st, printer, sizes, keep, types):
+def _statement_lines(st, printer, sizes, keep, types, hoisted_shapes):
     if isinstance(st, FusedElementwise):
-        return _fused_lines(st, printer, keep, types, sizes)
+        return _fused_lines(st, printer, keep, types, sizes, hoisted_shapes)
     if isinstance(st, MatMul):
         a = st.a + (".T" if st.transpose_a else "")
         b = st.b + (".T" if st.transpose_b else "")
@@ -142,10 +158,11 @@ def _body(ir, results, printer, sizes_from=None):
         if isinstance(st, FusedElementwise):
             keep |= {r for r in st.reads()}
     sizes = {name: name_ident for name, name_ident in ir.size_names.items()}
-    records = []
+    records, hoisted_shapes = [], {}
     for st in statements:
-        records += _statement_lines(st, printer, sizes, keep, ir.types)
-    lines = reuse_buffers(records, set(results) | {v.ident for v in ir.args}, printer, _full_shape(ir.types))
+        records += _statement_lines(st, printer, sizes, keep, ir.types, hoisted_shapes)
+    lines = reuse_buffers(records, set(results) | {v.ident for v in ir.args}, printer,
+                          _full_shape(ir.types, hoisted_shapes))
     text = "\n".join(lines)
     prologue = [(ident, f"{ident} = {arg}.shape[{axis}]") for name, (arg, axis) in (sizes_from or ir.sizes).items()
                 for ident in [ir.size_names[name]] if _mentions(text, ident)]
@@ -166,13 +183,17 @@ def _texts(pairs):
     return [line for _, line in pairs]
 
 
-def _full_shape(types):
-    """`full_shape(expr, shape)` for the buffer pass: whether `expr` (of known values only) has `shape`."""
+def _full_shape(types, hoisted_shapes):
+    """`full_shape(expr, shape)` for the buffer pass: whether `expr` (of known values only: the IR's,
+    and the temporaries `small_factors_first` split off) has `shape`."""
+
+    def shape_of(name):
+        return hoisted_shapes[name] if name in hoisted_shapes else types[name].shape
 
     def full_shape(expr, shape):
-        if any(types.get(s.name) is None for s in expr.free_symbols):
+        if any(types.get(s.name) is None and s.name not in hoisted_shapes for s in expr.free_symbols):
             return False
-        return shape_of_expr(expr, lambda name: types[name].shape) == tuple(shape)
+        return shape_of_expr(expr, shape_of) == tuple(shape)
 
     return full_shape
 
