@@ -17,7 +17,7 @@ LOOP_MAX = 16  # batches up to this size run the per-sample loop (Python floats)
 def sigmoid(x):
     x = np.asarray(x)
     limit = {'f': -87.0, 'd': -708.0}.get(x.dtype.char)  # NaN anywhere: the second form
-    if limit is not None and np.min(x, initial=limit) >= limit:
+    if limit is not None and np.minimum.reduce(x, None, initial=limit) >= limit:  # (x.min() adds a Python layer)
         return 1.0 / (1.0 + np.exp(-x))
     e = np.exp(-np.abs(x))  # never overflows
     return np.maximum(e, x >= 0.0) / (1.0 + e)

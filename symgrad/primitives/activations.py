@@ -32,7 +32,7 @@ SIGMOID = Helper(
     # np.where, whose data-dependent branches cost more than the exp on random signs)
     numpy="def sigmoid(x):\n    x = np.asarray(x)\n"
     "    limit = {'f': -87.0, 'd': -708.0}.get(x.dtype.char)  # NaN anywhere: the second form\n"
-    "    if limit is not None and np.min(x, initial=limit) >= limit:\n"
+    "    if limit is not None and np.minimum.reduce(x, None, initial=limit) >= limit:  # (x.min() adds a Python layer)\n"
     "        return 1.0 / (1.0 + np.exp(-x))\n"
     "    e = np.exp(-np.abs(x))  # never overflows\n"
     "    return np.maximum(e, x >= 0.0) / (1.0 + e)",

@@ -37,7 +37,7 @@ MATRIX_HELPERS = {
         "        return sigmoid(np.asarray(x, dtype=np.result_type(x, 1.0)))[()]\n"
         "    out = np.empty_like(x) if out is None else out  # out may be x itself\n"
         "    limit = {'f': -87.0, 'd': -708.0}.get(x.dtype.char)  # NaN anywhere: the second form\n"
-        "    if limit is not None and x.min(initial=limit) >= limit:\n"
+        "    if limit is not None and np.minimum.reduce(x, None, initial=limit) >= limit:  # (x.min() adds a Python layer)\n"
         "        e = np.exp(np.negative(x, out=out), out=out)  # e^-x cannot overflow: 1/(1 + e^-x)\n"
         "        return np.divide(1.0, np.add(1.0, e, out=e), out=e)\n"
         "    positive = x >= 0.0\n"
