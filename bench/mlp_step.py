@@ -2,8 +2,8 @@
 
     PYTHONPATH=. python bench/mlp_step.py [--quick]
 
-generated numpy (symgrad.compile of symgrad.nn.matrix_mlp; its module called directly and through the
-documented `kernel.loss_and_grad(values)`) vs hand-written numpy backprop vs PyTorch eager CPU (vs JAX
+generated numpy (symgrad.compile of symgrad.nn.matrix_mlp; its module's `grad`, the gradients only as
+hand-written backprop computes them, its `loss_and_grad`, and the documented `kernel.loss_and_grad(values)`) vs hand-written numpy backprop vs PyTorch eager CPU (vs JAX
 jit when installed), for the rows of CASES: 784-256-10 tanh at batch 256 and 4096, sigmoid MLPs at batch 256, 64-32-10 at batch 4096; float32 and float64. Every implementation runs
 single-threaded (BLAS and torch), their repeats taken in turn; after checking that the generated and
 hand-written gradients agree, medians, ratios to hand-written numpy, and the fraction of this machine's
@@ -61,6 +61,18 @@ def hand_step(activation, X, Y, *params):
 
 
 def generated_step(kernel):
+    """The module's `grad` (the gradients only, as hand-written backprop computes) and an SGD update."""
+    fn = kernel.module.grad
+
+    def step(X, Y, *params):
+        for p_, g in zip(params, fn(X, Y, *params), strict=True):
+            p_ -= LR * g
+
+    return step
+
+
+def generated_loss_step(kernel):
+    """The same update from the module's `loss_and_grad`: the loss too, as a loop that reports it."""
     fn = kernel.module.loss_and_grad
 
     def step(X, Y, *params):
@@ -161,11 +173,13 @@ def main(argv=None):
             Y = np.eye(sizes[2], dtype=dtype)[rng.integers(0, sizes[2], batch)]
             params = _params(rng, sizes, dtype)
             _, got = kernel.module.loss_and_grad(X, Y, *params)
-            for g, want in zip(got, hand_grads(activation, X, Y, *params), strict=True):
+            for g, g_only, want in zip(got, kernel.module.grad(X, Y, *params), hand_grads(activation, X, Y, *params), strict=True):
+                np.testing.assert_allclose(g_only, g, rtol=1e-6 if dtype == "float32" else 1e-13)  # less the loss's statements
                 np.testing.assert_allclose(g, want, rtol=1e-3 if dtype == "float32" else 1e-9,
                                            atol=1e-5 if dtype == "float32" else 1e-12)
             impls = {"hand-written numpy": _bound(lambda *a, act=activation: hand_step(act, *a), X, Y, [p.copy() for p in params]),
-                     "generated numpy": _bound(generated_step(kernel), X, Y, [p.copy() for p in params]),
+                     "generated grad": _bound(generated_step(kernel), X, Y, [p.copy() for p in params]),
+                     "generated loss_and_grad": _bound(generated_loss_step(kernel), X, Y, [p.copy() for p in params]),
                      "loss_and_grad(values)": _bound(documented_step(kernel), X, Y, [p.copy() for p in params])}
             if has_torch:
                 impls["pytorch eager"] = torch_step(activation)(X, Y, *params)
@@ -174,9 +188,9 @@ def main(argv=None):
             for name, sec in times.items():
                 rows.append((dtype, "-".join(map(str, sizes)), activation, batch, name, sec, sec / base,
                              step_flops(sizes, batch) / sec / peak))
-    print(f"\n{'dtype':<8}{'sizes':<12}{'act':<8}{'batch':>6}  {'implementation':<20}{'ms / step':>10}{'ratio':>8}{'of peak':>9}")
+    print(f"\n{'dtype':<8}{'sizes':<12}{'act':<8}{'batch':>6}  {'implementation':<24}{'ms / step':>10}{'ratio':>8}{'of peak':>9}")
     for dtype, sizes, activation, batch, name, sec, ratio, frac in rows:
-        print(f"{dtype:<8}{sizes:<12}{activation:<8}{batch:>6}  {name:<20}{sec * 1e3:>10.3f}{ratio:>7.2f}x{frac:>8.0%}")
+        print(f"{dtype:<8}{sizes:<12}{activation:<8}{batch:>6}  {name:<24}{sec * 1e3:>10.3f}{ratio:>7.2f}x{frac:>8.0%}")
 
     if args.no_derive:
         return

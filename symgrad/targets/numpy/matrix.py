@@ -20,7 +20,7 @@ from .regroup import shape_of_expr, small_factors_first
 
 TEMPLATES = templates_beside(__file__)
 REGENERATE = "symgrad generate all -o generated (the bundled models in generated/)"
-FUNCTIONS = ("predict", "loss", "loss_and_grad", "loss_grad_and_outputs")
+FUNCTIONS = ("predict", "loss", "loss_and_grad", "loss_grad_and_outputs", "grad")
 
 
 def _shape_text(t, sizes):
@@ -235,6 +235,8 @@ def render_numpy_matrix_lines(ir, title=None):
         loss_return=ir.loss,
         grad_body=tags.lines("loss_and_grad", _body(ir, grad_results, printer)),
         grad_return=f"{ir.loss}, [{', '.join(ir.grads)}]",
+        grad_only_body=tags.lines("grad", _body(ir, list(ir.grads), printer)),
+        grad_only_return=f"[{', '.join(ir.grads)}]",
         step_body=tags.lines("loss_grad_and_outputs", _body(ir, grad_results + list(ir.predictions), printer)),
         marks={f: tags.function(f) for f in FUNCTIONS},
     )
