@@ -2,13 +2,15 @@
 
     PYTHONPATH=. python bench/mlp_step.py [--quick]
 
-generated numpy (symgrad.compile of symgrad.nn.matrix_mlp; its module's `grad`, the gradients only as
-hand-written backprop computes them, its `loss_and_grad`, and the documented `kernel.loss_and_grad(values)`) vs hand-written numpy backprop vs PyTorch eager CPU (vs JAX
-jit when installed), for the rows of CASES: 784-256-10 tanh at batch 256 and 4096, sigmoid MLPs at batch 256, 64-32-10 at batch 4096; float32 and float64. Every implementation runs
-single-threaded (BLAS and torch), their repeats taken in turn; after checking that the generated and
-hand-written gradients agree, medians, ratios to hand-written numpy, and the fraction of this machine's
-matmul peak (FLOPs of the step's products / step time, against a measured large square matmul). Then
-the derivation + generation time for several widths (sizes symbolic until the call).
+generated numpy (symgrad.compile of symgrad.nn.matrix_mlp; its module's `grad`, the gradients only
+as hand-written backprop computes them, its `loss_and_grad`, and the documented
+`kernel.loss_and_grad(values)`) vs hand-written numpy backprop vs PyTorch eager CPU vs JAX jit (each
+where installed), for the rows of CASES: 784-256-10 tanh at batch 256 and 4096, sigmoid MLPs at batch
+256, 64-32-10 at batch 4096; float32 and float64. Every implementation runs single-threaded (BLAS,
+torch and XLA threads 1, the process on one core), their repeats taken in turn; after checking that
+the generated, hand-written, torch and JAX gradients agree, medians, ratios to hand-written numpy,
+and the fraction of this machine's matmul peak (FLOPs of the step's products / step time, against a
+measured large square matmul). Then the derivation + generation time for several widths (sizes symbolic until the call).
 """
 
 import argparse
@@ -17,6 +19,9 @@ import sys
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy loads its BLAS
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+if hasattr(os, "sched_setaffinity"):  # and the process on one core: XLA's CPU runtime starts a thread per
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # core whatever its flags (measured: 2 on 2 cores)
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -96,10 +101,17 @@ def documented_step(kernel):
 
 
 def torch_step(activation):
+    """PyTorch eager: autograd.grad of the mean cross-entropy and an in-place SGD update."""
     import torch
 
     torch.set_num_threads(1)
     act = {"tanh": torch.tanh, "sigmoid": torch.sigmoid}[activation]
+
+    def loss_and_leaves(X, Y, params):
+        tp = [torch.from_numpy(p.copy()).requires_grad_() for p in params]
+        W1, b1, W2, b2 = tp
+        logits = act(torch.from_numpy(X) @ W1 + b1) @ W2 + b2
+        return torch.nn.functional.cross_entropy(logits, torch.from_numpy(Y.argmax(axis=1))), tp
 
     def make(X, Y, *params):
         tX, labels = torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1))
@@ -115,7 +127,41 @@ def torch_step(activation):
 
         return step
 
-    return make
+    def grads(X, Y, *params):
+        loss, tp = loss_and_leaves(X, Y, params)
+        return [g.numpy() for g in torch.autograd.grad(loss, tp)]
+
+    return make, grads
+
+
+def jax_step(activation):
+    """jax.jit of the whole step (value_and_grad of the mean cross-entropy and the SGD update), the
+    parameters passed through it functionally as JAX code is written; float64 with jax_enable_x64."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    act = {"tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid}[activation]
+
+    def loss(params, X, Y):
+        W1, b1, W2, b2 = params
+        z2 = act(X @ W1 + b1) @ W2 + b2
+        return -jnp.mean(jnp.sum(Y * jax.nn.log_softmax(z2, axis=1), axis=1))
+
+    grads = jax.jit(jax.grad(loss))
+    update = jax.jit(lambda params, X, Y: [p_ - LR * g for p_, g in zip(params, jax.grad(loss)(params, X, Y), strict=True)])
+
+    def make(X, Y, *params):
+        jX, jY = jnp.asarray(X), jnp.asarray(Y)
+        state = [[jnp.asarray(p_) for p_ in params]]
+
+        def step():
+            state[0] = update(state[0], jX, jY)
+            jax.block_until_ready(state[0])
+
+        return step
+
+    return make, lambda X, Y, *params: [np.asarray(g) for g in grads([jnp.asarray(p_) for p_ in params], X, Y)]
 
 
 def _params(rng, sizes, dtype):
@@ -155,8 +201,9 @@ def main(argv=None):
     try:
         import jax  # noqa: F401
 
-        print("JAX is installed but this benchmark has no JAX column yet")
+        has_jax = True
     except ImportError:
+        has_jax = False
         print("JAX is not installed: no JAX jit column")
     print(f"one SGD step of an MLP with softmax cross-entropy, single-threaded; "
           f"median of {repeats} repeats taken in turn; ratio = time / hand-written numpy")
@@ -173,16 +220,25 @@ def main(argv=None):
             Y = np.eye(sizes[2], dtype=dtype)[rng.integers(0, sizes[2], batch)]
             params = _params(rng, sizes, dtype)
             _, got = kernel.module.loss_and_grad(X, Y, *params)
-            for g, g_only, want in zip(got, kernel.module.grad(X, Y, *params), hand_grads(activation, X, Y, *params), strict=True):
-                np.testing.assert_allclose(g_only, g, rtol=1e-6 if dtype == "float32" else 1e-13)  # less the loss's statements
-                np.testing.assert_allclose(g, want, rtol=1e-3 if dtype == "float32" else 1e-9,
+            want = hand_grads(activation, X, Y, *params)
+            baselines = {"torch": torch_step(activation) if has_torch else None,
+                         "jax": jax_step(activation) if has_jax else None}
+            others = [kernel.module.grad(X, Y, *params)] + [b[1](X, Y, *params) for b in baselines.values() if b]
+            for g, w_ in zip(got, want, strict=True):
+                np.testing.assert_allclose(g, w_, rtol=1e-3 if dtype == "float32" else 1e-9,
                                            atol=1e-5 if dtype == "float32" else 1e-12)
+            for grads in others:  # the module's grad (less the loss's statements), torch's and JAX's
+                for g, g_other in zip(got, grads, strict=True):
+                    np.testing.assert_allclose(np.reshape(g_other, g.shape), g, rtol=1e-3 if dtype == "float32" else 1e-9,
+                                               atol=1e-5 if dtype == "float32" else 1e-12)
             impls = {"hand-written numpy": _bound(lambda *a, act=activation: hand_step(act, *a), X, Y, [p.copy() for p in params]),
                      "generated grad": _bound(generated_step(kernel), X, Y, [p.copy() for p in params]),
                      "generated loss_and_grad": _bound(generated_loss_step(kernel), X, Y, [p.copy() for p in params]),
                      "loss_and_grad(values)": _bound(documented_step(kernel), X, Y, [p.copy() for p in params])}
             if has_torch:
-                impls["pytorch eager"] = torch_step(activation)(X, Y, *params)
+                impls["pytorch eager"] = baselines["torch"][0](X, Y, *params)
+            if has_jax:
+                impls["jax jit"] = baselines["jax"][0](X, Y, *params)
             times = interleaved_medians(impls, repeats=repeats, min_time=min_time)
             base = times["hand-written numpy"]
             for name, sec in times.items():

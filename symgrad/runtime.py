@@ -6,7 +6,7 @@ import types
 
 import numpy as np
 
-from .dask_hook import accepts_dask
+from .dask_hook import accepts_dask, holds_dask
 from .errors import InvalidArgumentError, NonFiniteError, ShapeError
 from .objective import generic as generic_objective
 from .prepared import Calls, PreparedBinding
@@ -278,7 +278,14 @@ class Kernel:
         self._finite(nonfinite, loss=value, **{f"d/d{w}": g for w, g in zip(self.wrt, grads, strict=True)})
 
     def grad(self, values, nonfinite="raise"):
-        return self.loss_and_grad(values, nonfinite)[1]
+        """Gradients in `wrt` order, summed over the batch: through the module's own `grad` where it
+        has one (a matrix numpy module, which leaves out the statements only the loss reads), else
+        `loss_and_grad`'s (dask data always goes through `loss_and_grad`'s door)."""
+        direct = getattr(self.calls, "grad", None) if self.level.matrix else None
+        if direct is None or holds_dask(values):
+            return self.loss_and_grad(values, nonfinite)[1]
+        level = self.level
+        return level.gradients(self, (None, direct(*level.arguments(self, values, nonfinite))), nonfinite)[1]
 
     def objective(self, values, nonfinite="raise"):
         """θ ↦ (loss, gradient vector) on the data in `values`, bound and checked once, for

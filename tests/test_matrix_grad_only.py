@@ -62,3 +62,30 @@ def test_grad_of_a_hand_built_matrix_loss_matches_central_differences():
             minus = [W1v - step, W2v] if k == 0 else [W1v, W2v - step]
             fd = (kernel.module.loss(Xv, *plus) - kernel.module.loss(Xv, *minus)) / (2 * h)
             assert grad[index] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_documented_grad_calls_the_module_grad_and_shapes_like_loss_and_grad(name, monkeypatch):
+    kernel = symgrad.compile(MODELS[name](), cache=False)
+    values = _data(kernel, np.random.default_rng(2))
+    _, want = kernel.loss_and_grad(values)
+    calls = []
+    module_grad = kernel.module.grad
+    monkeypatch.setattr(kernel.calls, "grad", lambda *a: calls.append(1) or module_grad(*a))
+    for _ in range(2):  # the first call binds, the second takes the remembered layout
+        got = kernel.grad(values)
+        assert [np.shape(g) for g in got] == [np.shape(w) for w in want]
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-15)
+    assert calls == [1, 1]
+
+
+def test_documented_grad_names_a_non_finite_gradient():
+    n = sp.Symbol("n", integer=True, positive=True)
+    X, W = sp.MatrixSymbol("X", n, 2), sp.MatrixSymbol("W", 2, 1)
+    kernel = compile_matrix(SumAll((X * W).applyfunc(sp.sqrt)), [W], [X])
+    values = {X: np.array([[1.0, 0.0], [0.0, 1.0]]), W: np.array([[0.0], [4.0]])}  # sqrt'(0) = Inf
+    with pytest.raises(symgrad.errors.NonFiniteError, match=r"d/dW"):
+        kernel.grad(values)
+    (g,) = kernel.grad(values, nonfinite="propagate")
+    assert np.isinf(g[0, 0]) and np.isnan(g[1, 0])  # X.T @ [Inf, 1/4]: 1*Inf; 0*Inf + 1/4 is NaN

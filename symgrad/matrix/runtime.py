@@ -44,10 +44,13 @@ class MatrixLevel:
         return out
 
     def gradients(self, kernel, result, nonfinite):
+        """(loss, gradients) shaped and checked; a loss of None (the module's `grad`) is not tested."""
         value, grads = result
-        value, grads = float(value), [shaped_grad(g, s, kernel.dtype) for g, s in zip(grads, kernel.wrt, strict=True)]
-        if nonfinite == "raise" and not all_finite([value, *grads]):  # names printed only on failure
-            check_finite(kernel.name, nonfinite, {"loss": value, **{f"d/d{w}": g for w, g in zip(kernel.wrt, grads, strict=True)}})
+        value, grads = value if value is None else float(value), [shaped_grad(g, s, kernel.dtype) for g, s in zip(grads, kernel.wrt, strict=True)]
+        results = grads if value is None else [value, *grads]
+        if nonfinite == "raise" and not all_finite(results):  # names printed only on failure
+            named = {f"d/d{w}": g for w, g in zip(kernel.wrt, grads, strict=True)}
+            check_finite(kernel.name, nonfinite, named if value is None else {"loss": value, **named})
         return value, grads
 
     def predict_arguments(self, kernel, values, nonfinite):
