@@ -5,7 +5,9 @@ function, or a call to a small helper defined at the top of the generated module
 stable form; the printer collects the helpers a module needs.
 """
 
-from sympy import Basic, Function, Piecewise, S
+import math
+
+from sympy import Basic, Float, Function, Piecewise, Rational, S
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -121,6 +123,30 @@ class NumpyExprPrinter(_PythonSpellings, NumPyPrinter):
     def __init__(self):
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
         self.helpers = {}  # helper name -> its definition, for the functions printed so far
+        self._constant = {}  # expression -> whether it is a real number (memo: one test per node)
+
+    def _print(self, expr, **kwargs):
+        """A real constant such as sqrt(2)/sqrt(pi) prints as its float literal: `np.sqrt(2)` is a
+        float64 numpy scalar, which NumPy 2 does not demote, so `np.sqrt(2)*x` of a float32 array
+        would compute in float64; a Python float adopts the array's dtype (and is correctly rounded)."""
+        if isinstance(expr, Basic) and expr.args and self.is_constant(expr):
+            value = float(expr.evalf(20))
+            if math.isfinite(value):
+                return repr(value)
+        return super()._print(expr, **kwargs)
+
+    def is_constant(self, expr):
+        """Whether `expr` is a real number (printed as one literal: no array to write into)."""
+        known = self._constant.get(expr)
+        if known is None:
+            if isinstance(expr, Rational | Float):
+                known = True
+            elif not expr.args:
+                known = expr.is_number and getattr(expr, "is_real", None) is True  # pi, E; not a symbol, I or zoo
+            else:
+                known = all([self.is_constant(a) for a in expr.args]) and getattr(expr, "is_real", None) is True
+            self._constant[expr] = known
+        return known
 
     def _module_format(self, fqn, register=True):
         if "." in fqn and not fqn.startswith("numpy."):  # sympy's math/scipy fallbacks: not vectorized, not imported

@@ -29,10 +29,12 @@ def _shape_text(t, sizes):
 
 
 def _broadcast(expr, typ, types, sizes):
-    """`expr` widened to its type's shape when none of the arrays it reads has that shape."""
+    """`expr` widened to its type's shape when none of the arrays it reads has that shape, in the
+    kernel's dtype: a value made of Python numbers only (`1/batch_size`) would broadcast as float64
+    and turn a float32 backward pass float64 from there on."""
     if any(types.get(s.name) is not None and types[s.name].shape == typ.shape for s in expr.free_symbols):
         return None
-    return f"np.broadcast_to({{}}, {_shape_text(typ, sizes)})"
+    return f"np.broadcast_to(np.asarray({{}}, dtype=DTYPE), {_shape_text(typ, sizes)})"
 
 
 def _array_shape(typ):
