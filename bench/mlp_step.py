@@ -101,42 +101,38 @@ def documented_step(kernel):
 
 
 def torch_step(activation):
-    """PyTorch eager: autograd.grad of the mean cross-entropy and an in-place SGD update."""
+    """PyTorch eager: autograd.grad of the mean cross-entropy and an in-place SGD update; returns
+    (make the timed step, the gradients at given parameters)."""
     import torch
 
     torch.set_num_threads(1)
     act = {"tanh": torch.tanh, "sigmoid": torch.sigmoid}[activation]
 
-    def loss_and_leaves(X, Y, params):
-        tp = [torch.from_numpy(p.copy()).requires_grad_() for p in params]
+    def leaves(X, Y, params):
+        return torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1)), [torch.from_numpy(p.copy()).requires_grad_() for p in params]
+
+    def grads_of(tX, labels, tp):
         W1, b1, W2, b2 = tp
-        logits = act(torch.from_numpy(X) @ W1 + b1) @ W2 + b2
-        return torch.nn.functional.cross_entropy(logits, torch.from_numpy(Y.argmax(axis=1))), tp
+        return torch.autograd.grad(torch.nn.functional.cross_entropy(act(tX @ W1 + b1) @ W2 + b2, labels), tp)
 
     def make(X, Y, *params):
-        tX, labels = torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1))
-        tp = [torch.from_numpy(p.copy()).requires_grad_() for p in params]
+        tX, labels, tp = leaves(X, Y, params)
 
         def step():
-            W1, b1, W2, b2 = tp
-            loss = torch.nn.functional.cross_entropy(act(tX @ W1 + b1) @ W2 + b2, labels)
-            grads = torch.autograd.grad(loss, tp)
+            grads = grads_of(tX, labels, tp)
             with torch.no_grad():
                 for p_, g in zip(tp, grads, strict=True):
                     p_ -= LR * g
 
         return step
 
-    def grads(X, Y, *params):
-        loss, tp = loss_and_leaves(X, Y, params)
-        return [g.numpy() for g in torch.autograd.grad(loss, tp)]
-
-    return make, grads
+    return make, lambda X, Y, *params: [g.numpy() for g in grads_of(*leaves(X, Y, params))]
 
 
 def jax_step(activation):
-    """jax.jit of the whole step (value_and_grad of the mean cross-entropy and the SGD update), the
-    parameters passed through it functionally as JAX code is written; float64 with jax_enable_x64."""
+    """jax.jit of the whole step (jax.grad of the mean cross-entropy and the SGD update), the
+    parameters passed through it functionally as JAX code is written; float64 with jax_enable_x64.
+    Returns (make the timed step, the gradients at given parameters), as torch_step."""
     import jax
     import jax.numpy as jnp
 
@@ -148,8 +144,8 @@ def jax_step(activation):
         z2 = act(X @ W1 + b1) @ W2 + b2
         return -jnp.mean(jnp.sum(Y * jax.nn.log_softmax(z2, axis=1), axis=1))
 
-    grads = jax.jit(jax.grad(loss))
-    update = jax.jit(lambda params, X, Y: [p_ - LR * g for p_, g in zip(params, jax.grad(loss)(params, X, Y), strict=True)])
+    grads = jax.grad(loss)
+    update = jax.jit(lambda params, X, Y: [p_ - LR * g for p_, g in zip(params, grads(params, X, Y), strict=True)])
 
     def make(X, Y, *params):
         jX, jY = jnp.asarray(X), jnp.asarray(Y)

@@ -46,11 +46,11 @@ class MatrixLevel:
     def gradients(self, kernel, result, nonfinite):
         """(loss, gradients) shaped and checked; a loss of None (the module's `grad`) is not tested."""
         value, grads = result
-        value, grads = value if value is None else float(value), [shaped_grad(g, s, kernel.dtype) for g, s in zip(grads, kernel.wrt, strict=True)]
-        results = grads if value is None else [value, *grads]
-        if nonfinite == "raise" and not all_finite(results):  # names printed only on failure
-            named = {f"d/d{w}": g for w, g in zip(kernel.wrt, grads, strict=True)}
-            check_finite(kernel.name, nonfinite, named if value is None else {"loss": value, **named})
+        value = None if value is None else float(value)
+        grads = [shaped_grad(g, s, kernel.dtype) for g, s in zip(grads, kernel.wrt, strict=True)]
+        if nonfinite == "raise" and not all_finite(grads if value is None else [value, *grads]):  # names only on failure
+            loss = {} if value is None else {"loss": value}
+            check_finite(kernel.name, nonfinite, {**loss, **{f"d/d{w}": g for w, g in zip(kernel.wrt, grads, strict=True)}})
         return value, grads
 
     def predict_arguments(self, kernel, values, nonfinite):

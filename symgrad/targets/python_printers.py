@@ -7,7 +7,7 @@ stable form; the printer collects the helpers a module needs.
 
 import math
 
-from sympy import Basic, Float, Function, Piecewise, Rational, S
+from sympy import Basic, Function, Piecewise, S
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -126,25 +126,24 @@ class NumpyExprPrinter(_PythonSpellings, NumPyPrinter):
         self._constant = {}  # expression -> whether it is a real number (memo: one test per node)
 
     def _print(self, expr, **kwargs):
-        """A real constant such as sqrt(2)/sqrt(pi) prints as its float literal: `np.sqrt(2)` is a
-        float64 numpy scalar, which NumPy 2 does not demote, so `np.sqrt(2)*x` of a float32 array
-        would compute in float64; a Python float adopts the array's dtype (and is correctly rounded)."""
-        if isinstance(expr, Basic) and expr.args and self.is_constant(expr):
-            value = float(expr.evalf(20))
-            if math.isfinite(value):
-                return repr(value)
-        return super()._print(expr, **kwargs)
+        literal = self.constant_literal(expr) if isinstance(expr, Basic) else None
+        return literal if literal is not None else super()._print(expr, **kwargs)
 
-    def is_constant(self, expr):
-        """Whether `expr` is a real number (printed as one literal: no array to write into)."""
+    def constant_literal(self, expr):
+        """A real constant such as sqrt(2)/sqrt(pi) as its float literal (None for anything else, and
+        for a number, infinity or NaN that prints as itself): `np.sqrt(2)` is a float64 numpy scalar,
+        which NumPy 2 does not demote, so `np.sqrt(2)*x` of a float32 array would compute in float64;
+        a Python float adopts the array's dtype (and is correctly rounded)."""
+        if not (expr.args and self._is_constant(expr)):
+            return None
+        value = float(expr.evalf(20))
+        return repr(value) if math.isfinite(value) else None
+
+    def _is_constant(self, expr):
         known = self._constant.get(expr)
         if known is None:
-            if isinstance(expr, Rational | Float):
-                known = True
-            elif not expr.args:
-                known = expr.is_number and getattr(expr, "is_real", None) is True  # pi, E; not a symbol, I or zoo
-            else:
-                known = all([self.is_constant(a) for a in expr.args]) and getattr(expr, "is_real", None) is True
+            operands_constant = all([self._is_constant(a) for a in expr.args]) if expr.args else expr.is_number
+            known = operands_constant and getattr(expr, "is_real", None) is True  # not a symbol, I or zoo
             self._constant[expr] = known
         return known
 

@@ -90,7 +90,7 @@ def _compound_first(operands, buffer, full_shape, terms=False):
 
 
 def _into(expr, buffer, printer, full_shape):
-    if printer.is_constant(expr):
+    if printer.constant_literal(expr) is not None:
         return None  # printed as one float literal, with no array to write
     if (call := out_call(expr)) is not None:
         arg = _operand(expr.args[0], buffer, printer, full_shape, sp.S.Zero)

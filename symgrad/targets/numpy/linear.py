@@ -8,8 +8,6 @@ once, children before parents (no recursion); any other node goes to the wrapped
 Terms print in the expression's own argument order.
 """
 
-import math
-
 import sympy as sp
 from sympy.printing.precedence import precedence
 
@@ -86,10 +84,9 @@ class LinearPrinter:
             return node.name, ATOM
         if node.is_Number:  # oo, -oo and nan print as the target's constants (np.inf, math.nan)
             return _number(node) if node.is_finite else (self.base.doprint(node), NEG if node.is_negative else ATOM)
-        if not self.math and node.args and self.base.is_constant(node):  # sqrt(2): a literal, not a float64 np scalar
-            value = float(node.evalf(20))
-            if math.isfinite(value):
-                return repr(value), NEG if value < 0 else ATOM
+        literal = None if self.math else self.base.constant_literal(node)  # sqrt(2): not a float64 np scalar
+        if literal is not None:
+            return literal, NEG if literal.startswith("-") else ATOM
         kind = type(node)
         spelling = self._spelling(kind) if kind not in OPERATORS else None
         if kind not in OPERATORS and spelling is None:
